@@ -1,0 +1,35 @@
+#pragma once
+// The one JSON codec of events. Stores keep (class tag, payload JSON text) and call this,
+// so a new class needs no change in any backend.
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "api_broker/events/envelope.hpp"
+#include "api_broker/result.hpp"
+
+namespace api_broker::events {
+
+// Every class tag, in the order of the Event variant.
+std::span<const std::string_view> class_names();
+
+// The payload as compact JSON text.
+std::string encode_payload(const Event& event);
+
+// Decodes a payload of class `class_tag`. Errc::invalid_input for an unknown class, a
+// payload that is not JSON, a missing field or a value of the wrong type or range.
+Result<Event> decode_payload(std::string_view class_tag, std::string_view payload);
+
+// An id given as text (decimal, > 0).
+Result<EventId> parse_event_id(std::string_view text);
+
+// The whole envelope as one line of JSON: {"id":..,"created":"..Z","causation_id":..,
+// "external_uuid":..,"class":..,"payload":{..}}.
+std::string envelope_to_json(const Envelope& envelope);
+// One readable line: "42 2026-11-27T20:52:30.123456Z request (caused by 0) {...}".
+std::string envelope_to_line(const Envelope& envelope);
+// RFC 3339 UTC with microseconds.
+std::string format_time(TimePoint time);
+
+}  // namespace api_broker::events

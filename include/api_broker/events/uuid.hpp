@@ -1,0 +1,26 @@
+#pragma once
+// A client-supplied external identifier: 128 bits, written as the canonical 8-4-4-4-12
+// lowercase hex form.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "api_broker/result.hpp"
+
+namespace api_broker::events {
+
+struct Uuid {
+  std::array<std::uint8_t, 16> bytes{};
+  friend bool operator==(const Uuid&, const Uuid&) = default;
+  friend auto operator<=>(const Uuid&, const Uuid&) = default;
+};
+
+// Accepts the canonical form in either case, with optional surrounding braces.
+Result<Uuid> parse_uuid(std::string_view text);
+std::string to_string(const Uuid& uuid);
+// A random (version 4) UUID, from the OS's random source.
+Uuid random_uuid();
+
+}  // namespace api_broker::events

@@ -1,0 +1,30 @@
+#pragma once
+// Every queue, loop and payload has a bound; they are named here.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+namespace api_broker::limits {
+
+// Rows returned by one read of the store.
+inline constexpr std::size_t read_batch_max = 512;
+// The processor stops reading the log while this many requests are unfinished.
+inline constexpr std::size_t requests_in_flight_max = 16384;
+static_assert(read_batch_max <= requests_in_flight_max);
+// Events committed in one group-commit transaction by the processor.
+inline constexpr std::size_t append_batch_max = 4096;
+// Largest payload (JSON text) accepted for one event.
+inline constexpr std::size_t payload_bytes_max = 4 * 1024 * 1024;
+// Attempts one request may make, whatever its policy says.
+inline constexpr std::int64_t retries_max = 1000;
+// Response bodies larger than this are not read at all (the attempt fails).
+inline constexpr std::size_t response_read_bytes_max = 16 * 1024 * 1024;
+// Default cap on the response body stored in an api-response / api-failure event.
+inline constexpr std::size_t response_bytes_stored_default = 64 * 1024;
+// Longest Retry-After the broker honours.
+inline constexpr std::chrono::seconds retry_after_max{3600};
+// Open connections the HTTP client keeps to the API.
+inline constexpr std::size_t http_connections_max = 2048;
+
+}  // namespace api_broker::limits

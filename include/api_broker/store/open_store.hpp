@@ -1,0 +1,26 @@
+#pragma once
+// Opens the store selected by the command line / environment.
+
+#include <memory>
+#include <string>
+
+#include "api_broker/result.hpp"
+#include "api_broker/store/event_store.hpp"
+
+namespace api_broker::store {
+
+enum class LogLevel { debug, info, warn, error, crit, off };
+Result<LogLevel> parse_log_level(std::string_view text);
+
+struct StoreOptions {
+  std::string driver = "sqlite";          // sqlite | postgresql | mongodb | memory
+  std::string db_path = "api-broker.db";  // sqlite file
+  std::string db_host = "localhost";      // postgresql / mongodb host
+  std::string url;                        // full connection URL (postgresql://, mongodb://)
+  bool durable = true;                    // false: faster, may lose the last commits on power loss
+  std::optional<LogLevel> log_level;      // wraps the store in the logging decorator
+};
+
+Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options);
+
+}  // namespace api_broker::store

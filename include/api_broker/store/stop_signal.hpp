@@ -1,0 +1,40 @@
+#pragma once
+// A stop request that can be raised from a signal handler or another thread and waited on
+// together with other file descriptors (poll). Backed by an eventfd.
+
+#include <atomic>
+#include <chrono>
+
+namespace api_broker::store {
+
+class StopSignal {
+ public:
+  StopSignal();
+  ~StopSignal();
+  StopSignal(const StopSignal&) = delete;
+  StopSignal& operator=(const StopSignal&) = delete;
+
+  // Async-signal-safe.
+  void request_stop() noexcept;
+  bool stop_requested() const noexcept { return stopped_.load(std::memory_order_acquire); }
+  // Readable once a stop was requested; for poll() next to other descriptors.
+  int fd() const noexcept { return fd_; }
+  // Sleeps up to `timeout`; returns early (true) when a stop is requested.
+  bool wait_for(std::chrono::milliseconds timeout) const;
+
+ private:
+  int fd_ = -1;
+  std::atomic<bool> stopped_{false};
+};
+
+// Installs SIGINT/SIGTERM handlers that raise `signal`; the previous handlers come back
+// when the returned guard is destroyed.
+class StopOnSignals {
+ public:
+  explicit StopOnSignals(StopSignal& signal);
+  ~StopOnSignals();
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+};
+
+}  // namespace api_broker::store
