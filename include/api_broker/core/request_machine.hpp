@@ -1,0 +1,167 @@
+#pragma once
+// The request state machine: the one implementation of the broker's rules, shared by the
+// processor, watch-requests, verify and every status view. Pure: no I/O, no threads, no clock
+// reads, no logging; time comes in as values.
+//
+//   RequestState s = start(request_envelope, policy_in_force);
+//   s = evolve(std::move(s), envelope);   // each later event caused by the request, in id order
+//   Actions due = decide(s, now);         // what to do now; the same until a new event arrives
+//
+// The log is input: any event may be odd (inserted by hand, written by a buggy version). Odd
+// events never assert; evolve() records them as anomalies and otherwise ignores them.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "api_broker/core/policy.hpp"
+#include "api_broker/events/envelope.hpp"
+#include "api_broker/events/time.hpp"
+
+namespace api_broker::core {
+
+// Anomalies kept per request; later ones are only counted (RequestState::anomalies_dropped).
+inline constexpr std::size_t anomalies_max = 16;
+// Bytes of an api-failure's text kept per attempt (cut at a UTF-8 character boundary).
+inline constexpr std::size_t failure_text_bytes_max = 512;
+
+// Where a request stands. succeeded/failed: its outcome is known (a terminal event may still
+// have to be appended; see is_terminal()).
+enum class Phase : std::uint8_t { waiting, in_flight, backing_off, succeeded, failed };
+std::string_view to_string(Phase phase);
+
+enum class Outcome : std::uint8_t { succeeded, failed };
+std::string_view to_string(Outcome outcome);
+
+// The actions decide() returns. The processor performs each one, appends the event it names,
+// and decides again only after reading that event back.
+
+// Append api-request{attempt}; once committed, send the request.
+struct StartAttempt {
+  std::uint32_t attempt = 0;
+  friend bool operator==(const StartAttempt&, const StartAttempt&) = default;
+};
+// Attempt `attempt` is in flight: wake at `at` and decide again (it will be RecordTimeout).
+struct ArmTimeout {
+  std::uint32_t attempt = 0;
+  TimePoint at{};
+  friend bool operator==(const ArmTimeout&, const ArmTimeout&) = default;
+};
+// Attempt `attempt` ran out of time: append api-timeout{attempt} now.
+struct RecordTimeout {
+  std::uint32_t attempt = 0;
+  friend bool operator==(const RecordTimeout&, const RecordTimeout&) = default;
+};
+// Attempt `attempt` is due at `at` (backoff or Retry-After): wake then and decide again.
+struct ScheduleAttempt {
+  std::uint32_t attempt = 0;
+  TimePoint at{};
+  friend bool operator==(const ScheduleAttempt&, const ScheduleAttempt&) = default;
+};
+// Append the terminal event: request-succeeded{attempts, attempt} or
+// request-failed{attempts, reason}. `attempt` is the attempt that succeeded (0 when failed);
+// `reason` is empty when succeeded.
+struct Finish {
+  Outcome outcome = Outcome::failed;
+  std::uint32_t attempts = 0;
+  std::uint32_t attempt = 0;
+  std::string reason;
+  friend bool operator==(const Finish&, const Finish&) = default;
+};
+
+using Action = std::variant<StartAttempt, ArmTimeout, RecordTimeout, ScheduleAttempt, Finish>;
+using Actions = std::vector<Action>;
+
+// The event a Finish appends (RequestSucceeded or RequestFailed).
+events::Event terminal_event(const Finish& finish);
+
+// One line for logs and test failures, e.g. "schedule attempt 2 at 2026-11-27T20:52:30.123456Z".
+std::string describe(const Action& action);
+
+enum class AttemptResult : std::uint8_t { in_flight, failed, timed_out, succeeded };
+std::string_view to_string(AttemptResult result);
+
+// One attempt, from its api-request and the events that ended it.
+struct Attempt {
+  TimePoint started_at{};                 // created of its api-request
+  AttemptResult result = AttemptResult::in_flight;  // the first ending; an answer overrides it
+  std::optional<TimePoint> finished_at;   // created of its first api-failure/-timeout/-response;
+                                          // a retry is timed from here
+  std::optional<TimePoint> answered_at;   // created of its api-response, even a late one
+  bool failure_seen = false;              // an api-failure was read (first or not)
+  bool timeout_seen = false;              // an api-timeout was read (first or not)
+  // From the api-failure, when it ended the attempt:
+  std::int32_t status = 0;                // HTTP status; 0 = no answer
+  bool retryable = false;                 // is_retryable() of it
+  std::optional<Duration> retry_after;    // its Retry-After, capped at limits::retry_after_max
+  std::string failure;                    // its text, cut to failure_text_bytes_max
+  friend bool operator==(const Attempt&, const Attempt&) = default;
+};
+
+// An event that broke the rules; recorded for verify, ignored by decide().
+struct Anomaly {
+  events::EventId event{};
+  std::string text;
+  friend bool operator==(const Anomaly&, const Anomaly&) = default;
+};
+
+// A terminal event that was read.
+struct Terminal {
+  events::EventId event{};
+  Outcome outcome = Outcome::failed;
+  std::uint32_t attempts = 0;  // as the event states them
+  std::string reason;          // request-failed's reason, cut to failure_text_bytes_max
+  friend bool operator==(const Terminal&, const Terminal&) = default;
+};
+
+// Everything the broker knows about one request. A value: copy it, compare it, fold it again
+// from the log and get the same. Bounded: attempts.size() <= policy.retries + 1
+// <= limits::retries_max + 1, anomalies.size() <= anomalies_max, texts are cut.
+struct RequestState {
+  events::EventId request{};       // id of the request event
+  TimePoint requested_at{};        // its created time; the deadline counts from here
+  Policy policy;                   // in force when it arrived
+  std::vector<Attempt> attempts;   // index = attempt number
+  std::optional<std::uint32_t> succeeded_attempt;  // the first attempt answered
+  std::optional<Terminal> terminal;                // the first terminal event read
+  std::vector<Anomaly> anomalies;
+  std::uint64_t anomalies_dropped = 0;  // anomalies beyond anomalies_max
+  events::EventId last_event{};         // the newest event folded; older ones are skipped
+  friend bool operator==(const RequestState&, const RequestState&) = default;
+};
+
+// The state of a new request. REQUIRES: `request` holds an events::Request; `policy` valid
+// (as apply() returns).
+RequestState start(const events::Envelope& request, const Policy& policy);
+
+// Folds one event caused by the request into its state. Events with an id not above
+// last_event (already folded, e.g. re-delivered by a reconnecting follower) change nothing.
+// Configuration, simple and request events have no meaning here and are ignored.
+// REQUIRES: envelope.causation_id == state.request.
+RequestState evolve(RequestState state, const events::Envelope& envelope);
+
+// What is due at `now`, per the rules:
+// - a terminal event was read: nothing;
+// - an attempt was answered (even late, after its timeout): Finish succeeded;
+// - no attempt yet: StartAttempt{0}, or Finish failed "deadline exceeded" if the deadline passed;
+// - newest attempt in flight: its end is started_at + attempt_timeout, clipped to the deadline;
+//   RecordTimeout once now >= end, ArmTimeout{end} before; nothing if it has no end;
+// - newest attempt failed or timed out (counted once, whichever came first): Finish failed if
+//   the failure is not retryable or no retry is left; else the next attempt is due at
+//   finished_at + (Retry-After, or backoff_delay()): Finish failed "deadline exceeded" if that or
+//   `now` is at or past the deadline, StartAttempt once due, ScheduleAttempt before.
+// At most one action. The same state and `now` give the same actions.
+Actions decide(const RequestState& state, TimePoint now);
+
+// A terminal event was read: the processor can drop the request.
+bool is_terminal(const RequestState& state);
+
+// Where the request stands, without a clock: waiting (no attempt yet), in_flight, backing_off
+// (a retry will be due), or its known outcome (even before the terminal event is appended).
+Phase phase(const RequestState& state);
+
+}  // namespace api_broker::core

@@ -1,0 +1,107 @@
+#pragma once
+// The asynchronous HTTP/1.1 client the processor uses to call the remote API: keep-alive
+// connection pools on one Boost.Asio executor, no thread per call.
+
+#include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/any_io_executor.hpp>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api_broker/http/url.hpp"
+#include "api_broker/limits.hpp"
+#include "api_broker/result.hpp"
+
+namespace api_broker::http {
+
+// A complete HTTP response, whatever its status: a 503 is a Response, not an Error.
+struct Response {
+  int status = 0;
+  std::string body;                          // at most ClientOptions::body_bytes_stored_max
+  bool truncated = false;                    // true: `body` is the first part of the body
+  std::size_t body_bytes = 0;                // size of the whole body as received (decoded)
+  std::optional<double> retry_after_seconds;  // from Retry-After; >= 0; nullopt if absent/bad
+};
+
+struct ClientOptions {
+  // A longer body is cut to this many bytes and Response::truncated is set.
+  std::size_t body_bytes_stored_max = limits::response_bytes_stored_default;
+  // A longer body fails the call ("response body larger than N bytes"); it is not read.
+  std::size_t body_bytes_read_max = limits::response_read_bytes_max;
+  // Open connections per (host, port); further calls wait in a FIFO queue. At least 1.
+  std::size_t connections_max = limits::http_connections_max;
+  // Unfinished calls (queued or on a connection); post() beyond fails with Errc::unavailable.
+  // Above requests_in_flight_max because an attempt that timed out may still be in flight.
+  std::size_t calls_max = 4 * limits::requests_in_flight_max;
+  // Resolving plus connecting one new connection; 0 = no bound other than the call's limit.
+  std::chrono::milliseconds connect_timeout{5000};
+};
+
+enum class CallId : std::uint64_t {};
+
+using Header = std::pair<std::string, std::string>;
+using ResponseHandler = std::function<void(Result<Response>)>;
+
+// Sends POST requests over per-(host, port) pools of keep-alive connections.
+//
+// Thread safety: none. The client lives on `executor` (an io_context's or a strand's): every
+// method, the constructor and the destructor run on that executor's thread, and the `done`
+// handlers run there too.
+//
+// Completion: each post() runs its `done` exactly once, never inline from post() or cancel(),
+// with a Response (any status) or an Error: Errc::cancelled after cancel(), Errc::invalid_input
+// for a bad target or header, else Errc::unavailable with a one-line message:
+//   "connection refused", "connection closed without a response", "call exceeded limit of N ms",
+//   "response body larger than N bytes", "cannot resolve host 'h': ...", "cannot connect to
+//   h:p: ...", "connect to h:p timed out after N ms", "connection closed during the response",
+//   "malformed response: ...", "too many calls in flight (N)".
+// Destroying the client cancels every call without running their handlers (the owner is
+// going away): no handler runs during or after destruction.
+//
+// Retries: a call that got a reused keep-alive connection which fails before any byte of the
+// response arrived (the server had closed the idle connection) is sent once more on a new
+// connection. Every other failure is reported; retry policy belongs to the caller.
+class Client {
+ public:
+  // REQUIRES: options.connections_max >= 1.
+  Client(boost::asio::any_io_executor executor, ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends POST url.base_path + target with `body` (Content-Type application/octet-stream
+  // unless `headers` sets one) and `headers` (e.g. Idempotency-Key). Host, User-Agent and
+  // Content-Length are set by the client; `headers` may not set Content-Length or
+  // Transfer-Encoding. `limit` bounds the whole call, queueing and connecting included
+  // (0 = no bound); when it elapses the call fails and its connection is closed.
+  // REQUIRES: `done` is not empty; limit >= 0.
+  CallId post(const Url& url, std::string_view target, std::string body,
+              std::vector<Header> headers, std::chrono::milliseconds limit, ResponseHandler done);
+
+  // Fails call `id` with Errc::cancelled (its handler runs later, on the executor) and closes
+  // its connection if the request was under way. No effect if `id` already finished.
+  void cancel(CallId id);
+
+  // Calls whose handler has not been scheduled yet.
+  std::size_t in_flight() const;
+  // Connections open or opening, busy or idle, over all pools.
+  std::size_t open_connections() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;  // shared so that pending Asio handlers can see it has gone
+};
+
+// Parses a Retry-After value: delta-seconds, or an HTTP-date (IMF-fixdate, RFC 850 or asctime
+// form) turned into seconds after `now`, 0 if it is past. nullopt if it is neither.
+std::optional<double> parse_retry_after(std::string_view value,
+                                        std::chrono::system_clock::time_point now);
+
+}  // namespace api_broker::http

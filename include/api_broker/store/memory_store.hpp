@@ -1,0 +1,51 @@
+#pragma once
+// An EventStore in memory, for tests and simulation. Several MemoryStore instances may share
+// one MemoryLog (like several connections to one database, from several threads).
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "api_broker/store/event_store.hpp"
+
+namespace api_broker::store {
+
+// The shared log behind MemoryStore instances; thread-safe.
+class MemoryLog {
+ public:
+  std::mutex mutex;
+  std::condition_variable appended;
+  std::vector<Envelope> events;  // events[i].id == i + 1
+  std::map<Uuid, EventId> uuids;
+  std::map<std::string, std::string, std::less<>> checkpoints;
+  std::map<std::string, LeaseHolder, std::less<>> leases;
+};
+
+class MemoryStore final : public EventStore {
+ public:
+  explicit MemoryStore(std::shared_ptr<MemoryLog> log = std::make_shared<MemoryLog>());
+
+  Result<EventId> append(const NewEvent& event) override;
+  Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override;
+  Result<Envelope> get(EventId id) override;
+  Result<EventId> resolve(const Uuid& uuid) override;
+  Result<std::vector<Envelope>> read_after(EventId after, std::size_t limit) override;
+  Result<EventId> last_id() override;
+  Result<void> wait_for_append(EventId after, std::chrono::milliseconds timeout,
+                               const StopSignal& stop) override;
+  Result<std::optional<std::string>> load_checkpoint(std::string_view name) override;
+  Result<void> save_checkpoint(std::string_view name, std::string_view value) override;
+  Result<LeaseHolder> acquire_lease(std::string_view name, std::string_view owner,
+                                    std::chrono::milliseconds ttl) override;
+  Result<void> release_lease(std::string_view name, std::string_view owner) override;
+  Result<void> close() override;
+
+  const std::shared_ptr<MemoryLog>& log() const { return log_; }
+
+ private:
+  std::shared_ptr<MemoryLog> log_;
+};
+
+}  // namespace api_broker::store

@@ -1,0 +1,584 @@
+#include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
+
+#include "api_broker/brittle_api/brittle_api.hpp"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <cmath>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/core.h>
+
+#include "address.hpp"
+#include "calls_log.hpp"
+#include "log.hpp"
+#include "text.hpp"
+
+namespace api_broker::brittle_api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+constexpr std::chrono::milliseconds log_flush_interval{100};
+constexpr std::chrono::milliseconds accept_retry_delay{100};
+// A client that does not take its response within this time is disconnected.
+constexpr std::chrono::seconds write_timeout{30};
+
+enum class Outcome : std::uint8_t { ok, unavailable, dropped };
+
+std::string_view to_log_text(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::ok: return "ok";
+    case Outcome::unavailable: return "503";
+    case Outcome::dropped: return "dropped";
+  }
+  return "?";
+}
+
+// What happens to one POST /api, drawn when it arrives.
+struct Plan {
+  double latency_seconds;
+  Outcome outcome;
+};
+
+// A uniform double in [0, 1) from the top 53 bits: the same on every platform, unlike
+// std::uniform_real_distribution, so a seed means the same run everywhere.
+double draw_unit(std::mt19937_64& random) {
+  return static_cast<double>(random() >> 11) * 0x1.0p-53;
+}
+
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view text) const noexcept {
+    return std::hash<std::string_view>{}(text);
+  }
+};
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
+
+bool expects_continue(const Request& request) {
+  return beast::iequals(request[http::field::expect], "100-continue");
+}
+
+}  // namespace
+
+// One accepted connection. Lives in its coroutine's frame and is registered with the server
+// so that stop() can close it.
+struct Connection {
+  explicit Connection(tcp::socket socket)
+      : stream(std::move(socket)), latency_timer(stream.get_executor()) {}
+
+  void close() {
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream.close();
+    latency_timer.cancel();
+  }
+
+  beast::tcp_stream stream;
+  asio::steady_timer latency_timer;
+};
+
+class Server::Impl {
+ public:
+  Impl(const Options& options, std::uint64_t seed, std::optional<detail::CallsLog> calls_log)
+      : options_(options), seed_(seed), random_(seed), calls_log_(std::move(calls_log)) {}
+
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() { stop(); }
+
+  Result<void> listen(const tcp::endpoint& endpoint) {
+    auto& acceptor = loop_->acceptor;
+    const std::string where = detail::to_text(endpoint);
+    beast::error_code error;
+    acceptor.open(endpoint.protocol(), error);
+    if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+    if (!error) acceptor.bind(endpoint, error);
+    if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+    if (!error) endpoint_ = acceptor.local_endpoint(error);
+    if (error == asio::error::address_not_available) {
+      return fail(Errc::invalid_input,
+                  fmt::format("cannot listen on {}: not an address of this host", where));
+    }
+    if (error == asio::error::address_in_use) {
+      return fail(Errc::unavailable,
+                  fmt::format("cannot listen on {}: the address is already in use", where));
+    }
+    if (error) {
+      return fail(Errc::unavailable, fmt::format("cannot listen on {}: {}", where, error.message()));
+    }
+    return {};
+  }
+
+  Result<void> launch() {
+    asio::co_spawn(loop_->io, accept_loop(), on_coroutine_end("accept loop"));
+    if (calls_log_) asio::co_spawn(loop_->io, flush_loop(), on_coroutine_end("log flush loop"));
+    try {
+      thread_ = std::thread([this] { run(); });
+    } catch (const std::system_error& error) {
+      return fail(Errc::unavailable,
+                  fmt::format("cannot start the brittle API thread: {}", error.what()));
+    }
+    return {};
+  }
+
+  void stop() {
+    const std::lock_guard lock(stop_mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    if (thread_.joinable()) {
+      API_BROKER_ASSERT(std::this_thread::get_id() != thread_.get_id());
+      asio::post(loop_->io, [this] { close_everything(); });
+      thread_.join();
+    }
+    // Coroutines not yet finished (none, unless the thread failed to start) are destroyed
+    // here, while the rest of Impl they refer to is still alive.
+    loop_.reset();
+    if (calls_log_) calls_log_->flush();
+  }
+
+  std::uint16_t port() const { return endpoint_.port(); }
+  std::string url() const { return detail::to_url(endpoint_); }
+  const tcp::endpoint& endpoint() const { return endpoint_; }
+  std::uint64_t seed() const { return seed_; }
+
+  Stats stats() const {
+    const std::lock_guard lock(stats_mutex_);
+    return stats_;
+  }
+
+ private:
+  // The event loop and its I/O objects, destroyed together before the state they refer to.
+  struct Loop {
+    asio::io_context io{1};
+    tcp::acceptor acceptor{io};
+    asio::steady_timer flush_timer{io};
+  };
+
+  void run() noexcept {
+    for (;;) {
+      try {
+        loop_->io.run();
+        return;
+      } catch (const std::exception& error) {
+        detail::log_line(fmt::format("unexpected error in the event loop: {}", error.what()));
+      } catch (...) {
+        detail::log_line("unexpected error in the event loop");
+      }
+    }
+  }
+
+  auto on_coroutine_end(const char* what) {
+    return [what](const std::exception_ptr& exception) {
+      if (!exception) return;
+      try {
+        std::rethrow_exception(exception);
+      } catch (const std::exception& error) {
+        detail::log_line(fmt::format("{} ended: {}", what, error.what()));
+      } catch (...) {
+        detail::log_line(fmt::format("{} ended by an unknown exception", what));
+      }
+    };
+  }
+
+  // On the loop's thread: ends every coroutine, so that io_context::run() returns.
+  void close_everything() {
+    stopping_ = true;
+    beast::error_code ignored;
+    loop_->acceptor.close(ignored);
+    loop_->flush_timer.cancel();
+    for (Connection* connection : connections_) connection->close();
+  }
+
+  asio::awaitable<void> accept_loop() {
+    bool error_reported = false;
+    while (!stopping_) {
+      beast::error_code error;
+      tcp::socket socket =
+          co_await loop_->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
+      if (stopping_) co_return;
+      if (error) {
+        // Typically out of file descriptors: report once, retry soon, never spin.
+        if (!error_reported) detail::log_line(fmt::format("accept failed: {}", error.message()));
+        error_reported = true;
+        asio::steady_timer delay(loop_->io, accept_retry_delay);
+        co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, error));
+        continue;
+      }
+      error_reported = false;
+      if (sessions_ >= connections_max) {
+        socket.close(error);
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), error);
+      ++sessions_;
+      asio::co_spawn(loop_->io, serve_connection(std::move(socket)),
+                     [this](const std::exception_ptr& exception) {
+                       --sessions_;
+                       on_coroutine_end("connection")(exception);
+                     });
+    }
+  }
+
+  asio::awaitable<void> flush_loop() {
+    while (!stopping_) {
+      beast::error_code error;
+      loop_->flush_timer.expires_after(log_flush_interval);
+      co_await loop_->flush_timer.async_wait(asio::redirect_error(asio::use_awaitable, error));
+      calls_log_->flush();
+    }
+  }
+
+  // Serves the requests of one connection in order until it closes.
+  asio::awaitable<void> serve_connection(tcp::socket socket) {
+    Connection connection(std::move(socket));
+    connections_.insert(&connection);
+    struct Unregister {
+      std::unordered_set<Connection*>& connections;
+      Connection* connection;
+      ~Unregister() { connections.erase(connection); }
+    } unregister{connections_, &connection};
+
+    beast::flat_buffer buffer;
+    while (!stopping_) {
+      http::request_parser<http::string_body> parser;  // one per request, by Beast's design
+      parser.body_limit(body_bytes_max);
+      beast::error_code error;
+      connection.stream.expires_after(idle_timeout);
+      co_await http::async_read_header(connection.stream, buffer, parser,
+                                       asio::redirect_error(asio::use_awaitable, error));
+      if (!error && !parser.is_done() && expects_continue(parser.get()) && !stopping_) {
+        static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(connection.stream, asio::buffer(continue_line),
+                                   asio::redirect_error(asio::use_awaitable, error));
+      }
+      if (!error && !stopping_) {
+        co_await http::async_read(connection.stream, buffer, parser,
+                                  asio::redirect_error(asio::use_awaitable, error));
+      }
+      if (stopping_) co_return;
+      if (error == http::error::body_limit) {
+        Response response{http::status::payload_too_large, 11};
+        response.keep_alive(false);
+        response.set(http::field::content_type, "text/plain");
+        response.body() = "payload too large";
+        co_await write(connection, response);
+        co_return;
+      }
+      if (error) co_return;  // the client closed, a timeout, or malformed HTTP: close
+
+      Request request = parser.release();
+      std::optional<Response> response = co_await handle(connection, request);
+      if (!response || stopping_) co_return;  // dropped on purpose, or stopping
+      if (!co_await write(connection, *response) || !response->keep_alive()) co_return;
+    }
+  }
+
+  // Writes `response` and, unless it keeps the connection alive, closes the sending side.
+  // Returns whether the write succeeded.
+  asio::awaitable<bool> write(Connection& connection, Response& response) {
+    response.set(http::field::server, "api-broker-brittle-api");
+    beast::error_code error;
+    connection.stream.expires_after(write_timeout);
+    co_await http::async_write(connection.stream, response,
+                               asio::redirect_error(asio::use_awaitable, error));
+    if (!error && !response.keep_alive()) {
+      connection.stream.socket().shutdown(tcp::socket::shutdown_send, error);
+    }
+    co_return !error;
+  }
+
+  // The response to `request`, or none if the connection must be closed unanswered.
+  asio::awaitable<std::optional<Response>> handle(Connection& connection, Request& request) {
+    const std::string_view path = path_of(request.target());
+    const http::verb method = request.method();
+    if (path == "/api") {
+      if (method == http::verb::post) co_return co_await call_api(connection, request);
+      co_return reply(request, http::status::bad_request, "bad request");
+    }
+    if (path == "/up") {
+      if (method == http::verb::get) co_return reply(request, http::status::ok, "ok");
+      if (method == http::verb::head) {
+        Response response = reply(request, http::status::ok, "");
+        response.content_length(2);  // what GET would send; HEAD sends no body
+        co_return response;
+      }
+      co_return reply(request, http::status::bad_request, "bad request");
+    }
+    if (path == "/stats" || path == "/stats/keys") {
+      if (method != http::verb::get) co_return reply(request, http::status::bad_request, "bad request");
+      Response response = reply(request, http::status::ok,
+                                path == "/stats" ? stats_json() : keys_json(), "application/json");
+      co_return response;
+    }
+    co_return reply(request, http::status::not_found, "not found");
+  }
+
+  static Response reply(const Request& request, http::status status, std::string body,
+                        std::string_view content_type = "text/plain") {
+    Response response{status, request.version()};
+    response.keep_alive(request.keep_alive());
+    response.set(http::field::content_type, content_type);
+    response.body() = std::move(body);
+    response.prepare_payload();
+    return response;
+  }
+
+  asio::awaitable<std::optional<Response>> call_api(Connection& connection, Request& request) {
+    const std::string key(request["Idempotency-Key"]);
+    const Plan plan = draw_plan();
+    count_call(key);
+
+    beast::error_code error;
+    if (plan.latency_seconds > 0) {
+      connection.stream.expires_never();
+      connection.latency_timer.expires_after(std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::duration<double>(plan.latency_seconds)));
+      co_await connection.latency_timer.async_wait(
+          asio::redirect_error(asio::use_awaitable, error));
+    }
+    if (stopping_) {  // abandoned: the call stays counted in `calls` only
+      const std::lock_guard lock(stats_mutex_);
+      --stats_.in_flight;
+      co_return std::nullopt;
+    }
+    record_outcome(key, plan);
+
+    switch (plan.outcome) {
+      case Outcome::ok: {
+        const std::string content_type(request[http::field::content_type]);
+        co_return reply(request, http::status::ok, detail::reverse_code_points(request.body()),
+                        content_type.empty() ? "application/octet-stream" : content_type);
+      }
+      case Outcome::unavailable:
+        co_return reply(request, http::status::service_unavailable, "service unavailable");
+      case Outcome::dropped:
+        connection.close();
+        co_return std::nullopt;
+    }
+    co_return std::nullopt;
+  }
+
+  // Always three draws per call, in arrival order, so the sequence does not depend on rates.
+  Plan draw_plan() {
+    const double latency_draw = draw_unit(random_);
+    const double failure_draw = draw_unit(random_);
+    const double silence_draw = draw_unit(random_);
+    Plan plan{};
+    plan.latency_seconds =
+        options_.min_latency + latency_draw * (options_.max_latency - options_.min_latency);
+    plan.latency_seconds = std::clamp(plan.latency_seconds, options_.min_latency,
+                                      options_.max_latency);  // rounding
+    plan.outcome = failure_draw >= options_.failure_rate       ? Outcome::ok
+                   : silence_draw < options_.silent_failure_rate ? Outcome::dropped
+                                                                 : Outcome::unavailable;
+    return plan;
+  }
+
+  void count_call(std::string_view key) {
+    std::uint64_t key_calls = 0;
+    bool overflow = false;
+    if (!key.empty()) {
+      if (key.size() > key_bytes_max) {
+        overflow = true;
+      } else if (auto found = keys_.find(key); found != keys_.end()) {
+        key_calls = ++found->second;
+      } else if (keys_.size() < keys_max) {
+        keys_.emplace(std::string(key), 1);
+        key_calls = 1;
+      } else {
+        overflow = true;
+      }
+    }
+    const std::lock_guard lock(stats_mutex_);
+    ++stats_.calls;
+    ++stats_.in_flight;
+    stats_.keys = keys_.size();
+    stats_.max_calls_per_key = std::max(stats_.max_calls_per_key, key_calls);
+    stats_.keys_overflow = stats_.keys_overflow || overflow;
+  }
+
+  void record_outcome(std::string_view key, const Plan& plan) {
+    {
+      const std::lock_guard lock(stats_mutex_);
+      --stats_.in_flight;
+      switch (plan.outcome) {
+        case Outcome::ok: ++stats_.succeeded; break;
+        case Outcome::unavailable: ++stats_.failed; break;
+        case Outcome::dropped: ++stats_.dropped; break;
+      }
+    }
+    if (calls_log_) {
+      const auto now = std::chrono::system_clock::now().time_since_epoch();
+      calls_log_->append(std::chrono::duration_cast<std::chrono::microseconds>(now).count(), key,
+                         to_log_text(plan.outcome), plan.latency_seconds * 1000.0);
+    }
+  }
+
+  std::string stats_json() const {
+    const Stats stats = this->stats();
+    return fmt::format(
+        "{{\"calls\":{},\"succeeded\":{},\"failed\":{},\"dropped\":{},\"in_flight\":{},"
+        "\"keys\":{},\"max_calls_per_key\":{},\"keys_overflow\":{}}}",
+        stats.calls, stats.succeeded, stats.failed, stats.dropped, stats.in_flight, stats.keys,
+        stats.max_calls_per_key, stats.keys_overflow);
+  }
+
+  std::string keys_json() const {
+    std::string json = "{";
+    for (const auto& [key, calls] : keys_) {
+      if (json.size() > 1) json.push_back(',');
+      detail::append_json_string(json, key);
+      json += fmt::format(":{}", calls);
+    }
+    json.push_back('}');
+    return json;
+  }
+
+  const Options options_;
+  const std::uint64_t seed_;
+  tcp::endpoint endpoint_;
+
+  // Used only on the loop's thread.
+  std::mt19937_64 random_;
+  std::optional<detail::CallsLog> calls_log_;  // flushed by stop() after the thread ends
+  std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> keys_;
+  std::unordered_set<Connection*> connections_;
+  std::size_t sessions_ = 0;  // coroutines spawned for connections and not finished
+  bool stopping_ = false;
+
+  mutable std::mutex stats_mutex_;
+  Stats stats_;
+
+  std::mutex stop_mutex_;
+  bool stopped_ = false;
+  std::thread thread_;
+  // Last: its destructor (via stop()) destroys coroutine frames that use the members above.
+  std::unique_ptr<Loop> loop_ = std::make_unique<Loop>();
+};
+
+Result<void> validate(const Options& options) {
+  const auto check_rate = [](double rate, std::string_view name) -> Result<void> {
+    if (rate >= 0 && rate <= 1) return {};  // false for NaN too
+    return fail(Errc::invalid_input, fmt::format("{} must be between 0 and 1, not {}", name, rate));
+  };
+  const auto check_latency = [](double seconds, std::string_view name) -> Result<void> {
+    if (seconds >= 0 && seconds <= latency_seconds_max) return {};
+    return fail(Errc::invalid_input, fmt::format("{} must be between 0 and {} seconds, not {}",
+                                                 name, latency_seconds_max, seconds));
+  };
+  if (auto checked = check_rate(options.failure_rate, "the failure rate"); !checked) return checked;
+  if (auto checked = check_rate(options.silent_failure_rate, "the silent failure rate"); !checked) {
+    return checked;
+  }
+  if (auto checked = check_latency(options.min_latency, "the minimum latency"); !checked) {
+    return checked;
+  }
+  if (auto checked = check_latency(options.max_latency, "the maximum latency"); !checked) {
+    return checked;
+  }
+  if (options.min_latency > options.max_latency) {
+    return fail(Errc::invalid_input,
+                fmt::format("the minimum latency ({} s) exceeds the maximum latency ({} s)",
+                            options.min_latency, options.max_latency));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<Server>> Server::start(std::string_view address, const Options& options) {
+  if (auto valid = validate(options); !valid) return fail(std::move(valid).error());
+  auto endpoint = detail::parse_address(address);
+  if (!endpoint) return fail(std::move(endpoint).error());
+
+  std::optional<detail::CallsLog> calls_log;
+  if (!options.calls_log_path.empty()) {
+    auto opened = detail::CallsLog::open(options.calls_log_path);
+    if (!opened) return fail(std::move(opened).error());
+    calls_log.emplace(std::move(opened).value());
+  }
+  std::uint64_t seed = 0;
+  if (options.seed) {
+    seed = *options.seed;
+  } else {
+    std::random_device device;
+    seed = (std::uint64_t{device()} << 32) ^ std::uint64_t{device()};
+  }
+
+  auto impl = std::make_unique<Impl>(options, seed, std::move(calls_log));
+  if (auto listening = impl->listen(*endpoint); !listening) {
+    return fail(std::move(listening).error());
+  }
+  if (auto launched = impl->launch(); !launched) return fail(std::move(launched).error());
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() { stop(); }
+std::uint16_t Server::port() const { return impl_->port(); }
+std::string Server::url() const { return impl_->url(); }
+std::uint64_t Server::seed() const { return impl_->seed(); }
+Stats Server::stats() const { return impl_->stats(); }
+void Server::stop() { impl_->stop(); }
+
+namespace {
+
+// Every connection takes a file descriptor; the usual soft limit of 1024 is far too low.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    detail::log_line("cannot raise the limit of open files; fewer connections can be served");
+  }
+}
+
+}  // namespace
+
+Result<void> serve(std::string_view address, const Options& options,
+                   const std::function<bool()>& stop_requested) {
+  API_BROKER_ASSERT(stop_requested);
+  raise_open_files_limit();
+  auto started = Server::start(address, options);
+  if (!started) return fail(std::move(started).error());
+  Server& server = **started;
+  detail::log_line(fmt::format(
+      "listening on {} ({}); latency {}-{} s, failure rate {}, silent failure rate {}, seed {}",
+      detail::to_text(server.impl_->endpoint()), server.url(), options.min_latency,
+      options.max_latency, options.failure_rate, options.silent_failure_rate, server.seed()));
+  while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server.stop();
+  const Stats stats = server.stats();
+  detail::log_line(fmt::format("stopped after {} calls: {} ok, {} failed, {} dropped, {} abandoned",
+                               stats.calls, stats.succeeded, stats.failed, stats.dropped,
+                               stats.calls - stats.succeeded - stats.failed - stats.dropped));
+  return {};
+}
+
+}  // namespace api_broker::brittle_api

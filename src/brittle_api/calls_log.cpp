@@ -1,0 +1,46 @@
+#include "calls_log.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fmt/core.h>
+#include <utility>
+
+#include "log.hpp"
+#include "text.hpp"
+
+namespace api_broker::brittle_api::detail {
+
+Result<CallsLog> CallsLog::open(const std::string& path) {
+  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "a"));
+  if (!file) {
+    return fail(Errc::unavailable,
+                fmt::format("cannot open the calls log '{}': {}", path, std::strerror(errno)));
+  }
+  return CallsLog(std::move(file), path);
+}
+
+CallsLog::CallsLog(std::unique_ptr<std::FILE, FileCloser> file, std::string path)
+    : file_(std::move(file)), path_(std::move(path)) {}
+
+void CallsLog::append(std::int64_t t_us, std::string_view key, std::string_view outcome,
+                      double latency_ms) {
+  buffer_ += fmt::format("{{\"t_us\":{},\"key\":", t_us);
+  append_json_string(buffer_, key);
+  buffer_ += fmt::format(",\"outcome\":\"{}\",\"latency_ms\":{}}}\n", outcome, latency_ms);
+  if (buffer_.size() >= buffer_bytes_max) flush();
+}
+
+void CallsLog::flush() {
+  if (buffer_.empty()) return;
+  const bool written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_.get()) ==
+                           buffer_.size() &&
+                       std::fflush(file_.get()) == 0;
+  if (!written && !write_error_reported_) {
+    write_error_reported_ = true;
+    log_line(fmt::format("cannot write the calls log '{}': {}; its lines are lost", path_,
+                         std::strerror(errno)));
+  }
+  buffer_.clear();
+}
+
+}  // namespace api_broker::brittle_api::detail

@@ -1,0 +1,43 @@
+#pragma once
+// The optional calls log of the brittle API: one JSON line per POST /api outcome.
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "api_broker/result.hpp"
+
+namespace api_broker::brittle_api::detail {
+
+// An append-only file of JSON lines, buffered in memory: the owner calls flush() every
+// 100 ms and before closing. Not thread-safe: one owner at a time. A write error is reported
+// once to stderr and the lines are dropped, so a full disk does not stop the server.
+class CallsLog {
+ public:
+  // Opens `path` for appending, creating it if needed. Errc::unavailable if it cannot.
+  static Result<CallsLog> open(const std::string& path);
+
+  // Buffers {"t_us":...,"key":...,"outcome":...,"latency_ms":...}; flushes when the buffer
+  // reaches buffer_bytes_max, so memory stays bounded between timer flushes.
+  void append(std::int64_t t_us, std::string_view key, std::string_view outcome,
+              double latency_ms);
+  // Writes the buffered lines and flushes them to the OS (no fsync).
+  void flush();
+
+  static constexpr std::size_t buffer_bytes_max = 1024 * 1024;
+
+ private:
+  struct FileCloser {
+    void operator()(std::FILE* file) const noexcept { std::fclose(file); }
+  };
+  CallsLog(std::unique_ptr<std::FILE, FileCloser> file, std::string path);
+
+  std::unique_ptr<std::FILE, FileCloser> file_;
+  std::string path_;
+  std::string buffer_;
+  bool write_error_reported_ = false;
+};
+
+}  // namespace api_broker::brittle_api::detail

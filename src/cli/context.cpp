@@ -1,0 +1,57 @@
+#include "context.hpp"
+
+#include <fmt/format.h>
+
+namespace api_broker::cli {
+
+int report(const Error& error) {
+  fmt::print(stderr, "api-broker: {}\n", error.message);
+  switch (error.code) {
+    case Errc::duplicate: return exit_duplicate;
+    case Errc::not_found: return exit_not_found;
+    case Errc::invalid_input: return exit_usage;
+    default: return exit_failure;
+  }
+}
+
+Result<std::unique_ptr<store::EventStore>> Context::open_store() const {
+  store::StoreOptions options = store;
+  if (!log_level.empty()) {
+    auto level = store::parse_log_level(log_level);
+    if (!level) return fail(std::move(level).error());
+    options.log_level = *level;
+  }
+  if (sync != "full" && sync != "normal") {
+    return fail(Errc::invalid_input,
+                fmt::format("--eventstore-sync must be full or normal, not '{}'", sync));
+  }
+  options.durable = sync == "full";
+  return store::open_store(options);
+}
+
+void add_global_options(CLI::App& app, Context& context) {
+  app.add_option("--eventstore-driver", context.store.driver,
+                 "Event store backend: sqlite (default), postgresql or mongodb")
+      ->envname("EVENTSTORE_DRIVER")
+      ->capture_default_str();
+  app.add_option("--eventstore-db-path", context.store.db_path, "SQLite database file")
+      ->envname("EVENTSTORE_DB_PATH")
+      ->capture_default_str();
+  app.add_option("--eventstore-db-host", context.store.db_host,
+                 "Database host (postgresql, mongodb)")
+      ->envname("EVENTSTORE_DB_HOST")
+      ->capture_default_str();
+  app.add_option("--eventstore-url", context.store.url,
+                 "Full connection URL (postgresql://..., mongodb://...)")
+      ->envname("EVENTSTORE_URL");
+  app.add_option("--eventstore-loglevel", context.log_level,
+                 "Log every store call at this level and above: debug|info|warn|error|crit")
+      ->envname("EVENTSTORE_LOGLEVEL");
+  app.add_option("--eventstore-sync", context.sync,
+                 "full: every commit survives power loss (default); normal: faster, the last "
+                 "commits may be lost on power loss (never corrupted)")
+      ->envname("EVENTSTORE_SYNC")
+      ->capture_default_str();
+}
+
+}  // namespace api_broker::cli

@@ -1,0 +1,44 @@
+#pragma once
+// What every subcommand shares: the global store options, and how a Result becomes a
+// one-line message and an exit code.
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api_broker/result.hpp"
+#include "api_broker/store/event_store.hpp"
+#include "api_broker/store/open_store.hpp"
+
+namespace api_broker::cli {
+
+// Exit codes, documented in the README.
+enum ExitCode : int {
+  exit_ok = 0,
+  exit_failure = 1,      // the store or the network failed, or data is corrupt
+  exit_usage = 2,        // bad arguments or input
+  exit_duplicate = 3,    // the external UUID is already stored
+  exit_not_found = 4,    // no such event or UUID
+  exit_violations = 5,   // verify found invariant violations
+};
+
+struct Context {
+  store::StoreOptions store;
+  std::string log_level;  // empty: no logging decorator
+  std::string sync = "full";
+  // Set by the chosen subcommand's callback; main() runs it after parsing.
+  std::function<int()> run;
+
+  // Opens the configured store, or prints the error.
+  Result<std::unique_ptr<store::EventStore>> open_store() const;
+};
+
+// Prints "api-broker: <message>" to stderr and returns the exit code for the error.
+int report(const Error& error);
+
+void add_global_options(CLI::App& app, Context& context);
+void add_store_commands(CLI::App& app, Context& context);
+
+}  // namespace api_broker::cli

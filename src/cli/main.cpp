@@ -1,0 +1,41 @@
+// api-broker: the command line. Each subcommand lives in its own file and registers itself
+// on the app; main() parses, runs the chosen one and turns errors into one line + exit code.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <exception>
+
+#include "context.hpp"
+
+int main(int argc, char** argv) {
+  using namespace api_broker::cli;
+  CLI::App app{
+      "api-broker: reliable calls to unreliable HTTP APIs, every step recorded as an event.\n"
+      "Record a `request` event; the processor calls the API under the configured retry policy\n"
+      "and appends every attempt, answer, failure and timeout, then one terminal outcome."};
+  app.name("api-broker");
+  app.require_subcommand(1);
+  app.fallthrough();
+  Context context;
+  add_global_options(app, context);
+  add_store_commands(app, context);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fmt::print(stderr, "api-broker: {}\n", e.what());
+    fmt::print(stderr, "Run with --help for more information.\n");
+    return exit_usage;
+  }
+  if (!context.run) return exit_usage;
+  try {
+    return context.run();
+  } catch (const std::exception& e) {  // a dependency threw: still one line, never an abort
+    fmt::print(stderr, "api-broker: {}\n", e.what());
+    return exit_failure;
+  }
+}

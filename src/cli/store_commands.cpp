@@ -1,0 +1,219 @@
+// The store commands: insert, list, resolve-external-uuid, watch.
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "api_broker/events/codec.hpp"
+#include "context.hpp"
+
+namespace api_broker::cli {
+namespace {
+
+using events::EventId;
+
+// The prototype's `insert` took the classes simple, request, response and failure with a
+// plain text DATA; every other class takes its JSON payload.
+Result<events::Event> event_from_cli(const std::string& class_tag, const std::string& data) {
+  if (class_tag == "simple") return events::Event{events::Simple{data}};
+  if (class_tag == "request") return events::Event{events::Request{data}};
+  if (class_tag == "response") return events::Event{events::ApiResponse{.response = data}};
+  if (class_tag == "failure") return events::Event{events::ApiFailure{.failure = data}};
+  auto event = events::decode_payload(class_tag, data);
+  if (!event && event.error().message.rfind("unknown event class", 0) == 0) {
+    std::string known;
+    for (const auto name : events::class_names()) known += fmt::format(" {}", name);
+    return fail(Errc::invalid_input,
+                fmt::format("unknown event class '{}'; known:{} (and the prototype's response, "
+                            "failure)",
+                            class_tag, known));
+  }
+  return event;
+}
+
+Result<EventId> optional_id(const std::string& text) {
+  if (text.empty()) return events::no_event;
+  return events::parse_event_id(text);
+}
+
+void add_insert(CLI::App& app, Context& context) {
+  struct Args {
+    std::string class_tag, data, external_uuid, causation;
+  };
+  auto args = std::make_shared<Args>();
+  auto* command = app.add_subcommand(
+      "insert",
+      "Append one event and print its id. CLASS is simple, request (DATA is the text / the body "
+      "to POST), response, failure (prototype aliases: DATA is the text of attempt 0), or any "
+      "other class with DATA as its JSON payload.");
+  command->add_option("CLASS", args->class_tag, "Event class")->required();
+  command->add_option("DATA", args->data, "Event data (see above)")->required();
+  command->add_option("--external-uuid", args->external_uuid,
+                      "Client-chosen UUID; a second insert with the same one fails (exit 3) "
+                      "and stores nothing");
+  command->add_option("--causation", args->causation, "Id of the event that caused this one");
+  command->callback([&context, args] {
+    context.run = [&context, args]() -> int {
+      auto event = event_from_cli(args->class_tag, args->data);
+      if (!event) return report(event.error());
+      events::NewEvent new_event{.event = std::move(*event)};
+      if (!args->external_uuid.empty()) {
+        auto uuid = events::parse_uuid(args->external_uuid);
+        if (!uuid) return report(uuid.error());
+        new_event.external_uuid = *uuid;
+      }
+      auto causation = optional_id(args->causation);
+      if (!causation) return report(causation.error());
+      new_event.causation_id = *causation;
+      auto store = context.open_store();
+      if (!store) return report(store.error());
+      if (*causation != events::no_event) {
+        if (auto cause = (*store)->get(*causation); !cause) {
+          if (cause.error().code == Errc::not_found) {
+            return report(Error{Errc::not_found, fmt::format("causation event {} does not exist",
+                                                             events::to_int(*causation))});
+          }
+          if (cause.error().code != Errc::corrupt) return report(cause.error());
+        }
+      }
+      auto id = (*store)->append(new_event);
+      if (!id) {
+        if (id.error().code == Errc::duplicate) {
+          return report(Error{Errc::duplicate,
+                              fmt::format("{} (stored as event {})", id.error().message,
+                                          id.error().related_id)});
+        }
+        return report(id.error());
+      }
+      fmt::print("{}\n", events::to_int(*id));
+      if (auto closed = (*store)->close(); !closed) return report(closed.error());
+      return exit_ok;
+    };
+  });
+}
+
+void add_list(CLI::App& app, Context& context) {
+  struct Args {
+    std::string start_after;
+    bool json = false, follow = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* command = app.add_subcommand("list", "Print the events, one per line, in id order");
+  command->add_option("--start-after", args->start_after, "Only events with a larger id");
+  command->add_flag("--json", args->json, "Print JSON lines instead of readable lines");
+  command->add_flag("--follow,-f", args->follow,
+                    "Keep printing new events as they are appended (like tail -f) until Ctrl-C");
+  command->callback([&context, args] {
+    context.run = [&context, args]() -> int {
+      auto after = optional_id(args->start_after);
+      if (!after) return report(after.error());
+      auto store = context.open_store();
+      if (!store) return report(store.error());
+      store::StopSignal stop;
+      store::StopOnSignals on_signals(stop);
+      if (!args->follow) {
+        // Reading up to the current end is finite: stop the follow there.
+        auto last = (*store)->last_id();
+        if (!last) return report(last.error());
+        if (*last == events::no_event || events::to_int(*last) <= events::to_int(*after)) {
+          return exit_ok;
+        }
+        const EventId end = *last;
+        bool corrupt_seen = false;
+        auto done = store::follow(
+            **store, *after, stop,
+            [&](const events::Envelope& envelope) {
+              fmt::print("{}\n", args->json ? events::envelope_to_json(envelope)
+                                            : events::envelope_to_line(envelope));
+              return events::to_int(envelope.id) < events::to_int(end);
+            },
+            [&](const Error& error) {
+              fmt::print(stderr, "api-broker: {}\n", error.message);
+              corrupt_seen = true;
+              return error.related_id < events::to_int(end);
+            });
+        std::fflush(stdout);
+        if (!done) return report(done.error());
+        return corrupt_seen ? exit_failure : exit_ok;
+      }
+      auto done = store::follow(
+          **store, *after, stop,
+          [&](const events::Envelope& envelope) {
+            fmt::print("{}\n", args->json ? events::envelope_to_json(envelope)
+                                          : events::envelope_to_line(envelope));
+            std::fflush(stdout);
+            return true;
+          },
+          [&](const Error& error) {
+            fmt::print(stderr, "api-broker: {}\n", error.message);
+            return true;
+          });
+      if (!done) return report(done.error());
+      return exit_ok;
+    };
+  });
+}
+
+void add_resolve(CLI::App& app, Context& context) {
+  auto uuid_text = std::make_shared<std::string>();
+  auto* command = app.add_subcommand("resolve-external-uuid",
+                                     "Print the id of the event stored with an external UUID");
+  command->add_option("UUID", *uuid_text, "The external UUID")->required();
+  command->callback([&context, uuid_text] {
+    context.run = [&context, uuid_text]() -> int {
+      auto uuid = events::parse_uuid(*uuid_text);
+      if (!uuid) return report(uuid.error());
+      auto store = context.open_store();
+      if (!store) return report(store.error());
+      auto id = (*store)->resolve(*uuid);
+      if (!id) return report(id.error());
+      fmt::print("{}\n", events::to_int(*id));
+      return exit_ok;
+    };
+  });
+}
+
+void add_watch(CLI::App& app, Context& context) {
+  auto start_after = std::make_shared<std::string>();
+  auto* command = app.add_subcommand(
+      "watch", "Print the id of every event appended from now on (notifications) until Ctrl-C");
+  command->add_option("--start-after", *start_after,
+                      "Start after this id instead of the current end of the log");
+  command->callback([&context, start_after] {
+    context.run = [&context, start_after]() -> int {
+      auto after = optional_id(*start_after);
+      if (!after) return report(after.error());
+      auto store = context.open_store();
+      if (!store) return report(store.error());
+      if (start_after->empty()) {
+        auto last = (*store)->last_id();
+        if (!last) return report(last.error());
+        after = *last;
+      }
+      store::StopSignal stop;
+      store::StopOnSignals on_signals(stop);
+      auto print_id = [](std::uint64_t id) {
+        fmt::print("{}\n", id);
+        std::fflush(stdout);
+        return true;
+      };
+      auto done = store::follow(
+          **store, *after, stop,
+          [&](const events::Envelope& envelope) { return print_id(events::to_int(envelope.id)); },
+          [&](const Error& error) { return print_id(error.related_id); });
+      if (!done) return report(done.error());
+      return exit_ok;
+    };
+  });
+}
+
+}  // namespace
+
+void add_store_commands(CLI::App& app, Context& context) {
+  add_insert(app, context);
+  add_list(app, context);
+  add_resolve(app, context);
+  add_watch(app, context);
+}
+
+}  // namespace api_broker::cli

@@ -1,0 +1,279 @@
+#include "api_broker/events/codec.hpp"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "api_broker/limits.hpp"
+
+namespace api_broker::events {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::array<std::string_view, std::variant_size_v<Event>> class_tags = {
+    "configuration", "simple",      "request",           "api-request",   "api-response",
+    "api-failure",   "api-timeout", "request-succeeded", "request-failed"};
+
+// Bodies may hold bytes that are not UTF-8: they are stored with U+FFFD in their place.
+std::string dump(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Reads the fields of one payload object and remembers the first problem.
+class FieldReader {
+ public:
+  FieldReader(const json& object, std::string_view class_tag)
+      : object_(object), class_tag_(class_tag) {}
+
+  std::string text(const char* name, bool required) {
+    const json* value = find(name, required);
+    if (value == nullptr) return {};
+    if (!value->is_string()) return wrong(name, "a string"), std::string();
+    return value->get<std::string>();
+  }
+
+  std::uint32_t attempt(const char* name) {
+    const std::int64_t value = integer(name, true, 0);
+    if (value < 0 || value > limits::retries_max) {
+      wrong(name, "an attempt number from 0 to 1000");
+      return 0;
+    }
+    return static_cast<std::uint32_t>(value);
+  }
+
+  std::int64_t integer(const char* name, bool required, std::int64_t fallback) {
+    const json* value = find(name, required);
+    if (value == nullptr) return fallback;
+    if (value->is_number_integer()) return value->get<std::int64_t>();
+    if (value->is_number_float()) {  // 3.0 is fine; 3.5 is not
+      const double number = value->get<double>();
+      if (std::isfinite(number) && std::trunc(number) == number && std::fabs(number) < 9e15) {
+        return static_cast<std::int64_t>(number);
+      }
+    }
+    wrong(name, "an integer");
+    return fallback;
+  }
+
+  double number(const char* name, double fallback) {
+    const json* value = find(name, false);
+    if (value == nullptr) return fallback;
+    if (!value->is_number()) return wrong(name, "a number"), fallback;
+    const double result = value->get<double>();
+    if (!std::isfinite(result)) return wrong(name, "a finite number"), fallback;
+    return result;
+  }
+
+  bool flag(const char* name) {
+    const json* value = find(name, false);
+    if (value == nullptr) return false;
+    if (!value->is_boolean()) return wrong(name, "true or false"), false;
+    return value->get<bool>();
+  }
+
+  Result<Event> finish(Event event) {
+    if (!problem_.empty()) return fail(Errc::invalid_input, problem_);
+    return event;
+  }
+
+ private:
+  const json* find(const char* name, bool required) {
+    const auto it = object_.find(name);
+    if (it == object_.end() || it->is_null()) {
+      if (required && problem_.empty()) {
+        problem_ = fmt::format("{} payload lacks the field '{}'", class_tag_, name);
+      }
+      return nullptr;
+    }
+    return &*it;
+  }
+  void wrong(const char* name, const char* expected) {
+    if (problem_.empty()) {
+      problem_ = fmt::format("{} payload field '{}' must be {}", class_tag_, name, expected);
+    }
+  }
+
+  const json& object_;
+  std::string_view class_tag_;
+  std::string problem_;
+};
+
+json payload_json(const Event& event) {
+  return std::visit(
+      [](const auto& e) -> json {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, Configuration>) {
+          json j = {{"retries", e.retries}, {"timeout", e.timeout}};
+          auto add = [&](const char* name, double value) {
+            if (value != -1) j[name] = value;
+          };
+          add("backoff_initial", e.backoff_initial);
+          add("backoff_multiplier", e.backoff_multiplier);
+          add("backoff_max", e.backoff_max);
+          add("backoff_jitter", e.backoff_jitter);
+          add("deadline", e.deadline);
+          return j;
+        } else if constexpr (std::is_same_v<T, Simple>) {
+          return {{"message", e.message}};
+        } else if constexpr (std::is_same_v<T, Request>) {
+          return {{"request", e.request}};
+        } else if constexpr (std::is_same_v<T, ApiRequest>) {
+          return {{"attempt", e.attempt}};
+        } else if constexpr (std::is_same_v<T, ApiResponse>) {
+          json j = {{"attempt", e.attempt}, {"response", e.response}, {"status", e.status}};
+          if (e.truncated) j["truncated"] = true;
+          return j;
+        } else if constexpr (std::is_same_v<T, ApiFailure>) {
+          json j = {{"attempt", e.attempt}, {"failure", e.failure}, {"status", e.status}};
+          if (!e.body.empty()) j["body"] = e.body;
+          if (e.retry_after >= 0) j["retry_after"] = e.retry_after;
+          return j;
+        } else if constexpr (std::is_same_v<T, ApiTimeout>) {
+          return {{"attempt", e.attempt}};
+        } else if constexpr (std::is_same_v<T, RequestSucceeded>) {
+          return {{"attempts", e.attempts}, {"attempt", e.attempt}};
+        } else {
+          static_assert(std::is_same_v<T, RequestFailed>);
+          return {{"attempts", e.attempts}, {"reason", e.reason}};
+        }
+      },
+      event);
+}
+
+Result<Event> decode_object(std::size_t index, const json& j) {
+  FieldReader r(j, class_tags[index]);
+  switch (index) {
+    case 0: {
+      Configuration c;
+      c.retries = r.integer("retries", false, -1);
+      c.timeout = r.number("timeout", -1);
+      c.backoff_initial = r.number("backoff_initial", -1);
+      c.backoff_multiplier = r.number("backoff_multiplier", -1);
+      c.backoff_max = r.number("backoff_max", -1);
+      c.backoff_jitter = r.number("backoff_jitter", -1);
+      c.deadline = r.number("deadline", -1);
+      return r.finish(c);
+    }
+    case 1: return r.finish(Simple{r.text("message", true)});
+    case 2: return r.finish(Request{r.text("request", true)});
+    case 3: return r.finish(ApiRequest{r.attempt("attempt")});
+    case 4: {
+      ApiResponse e;
+      e.attempt = r.attempt("attempt");
+      e.response = r.text("response", true);
+      e.status = static_cast<std::int32_t>(r.integer("status", false, 200));
+      e.truncated = r.flag("truncated");
+      return r.finish(e);
+    }
+    case 5: {
+      ApiFailure e;
+      e.attempt = r.attempt("attempt");
+      e.failure = r.text("failure", true);
+      e.status = static_cast<std::int32_t>(r.integer("status", false, 0));
+      e.body = r.text("body", false);
+      e.retry_after = r.number("retry_after", -1);
+      return r.finish(e);
+    }
+    case 6: return r.finish(ApiTimeout{r.attempt("attempt")});
+    case 7: {
+      RequestSucceeded e;
+      e.attempts = r.attempt("attempts");
+      e.attempt = r.attempt("attempt");
+      return r.finish(e);
+    }
+    case 8: {
+      RequestFailed e;
+      e.attempts = r.attempt("attempts");
+      e.reason = r.text("reason", true);
+      return r.finish(e);
+    }
+  }
+  API_BROKER_ASSERT(false);
+  return fail(Errc::invalid_input, "unreachable");
+}
+
+}  // namespace
+
+std::span<const std::string_view> class_names() { return class_tags; }
+
+std::string encode_payload(const Event& event) { return dump(payload_json(event)); }
+
+Result<Event> decode_payload(std::string_view class_tag, std::string_view payload) {
+  std::size_t index = class_tags.size();
+  for (std::size_t i = 0; i < class_tags.size(); ++i) {
+    if (class_tags[i] == class_tag) index = i;
+  }
+  if (index == class_tags.size()) {
+    return fail(Errc::invalid_input,
+                fmt::format("unknown event class '{}'", class_tag.substr(0, 64)));
+  }
+  if (payload.size() > limits::payload_bytes_max) {
+    return fail(Errc::invalid_input, fmt::format("{} payload is larger than {} bytes", class_tag,
+                                                 limits::payload_bytes_max));
+  }
+  const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    return fail(Errc::invalid_input, fmt::format("{} payload is not valid JSON", class_tag));
+  }
+  if (!j.is_object()) {
+    return fail(Errc::invalid_input, fmt::format("{} payload is not a JSON object", class_tag));
+  }
+  return decode_object(index, j);
+}
+
+Result<EventId> parse_event_id(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return fail(Errc::invalid_input,
+                fmt::format("'{}' is not an event id (a positive whole number)", text.substr(0, 64)));
+  }
+  return EventId{value};
+}
+
+std::string format_time(TimePoint time) {
+  const auto micros = time.time_since_epoch().count();
+  std::int64_t seconds = micros / 1'000'000;
+  std::int64_t fraction = micros % 1'000'000;
+  if (fraction < 0) {
+    fraction += 1'000'000;
+    --seconds;
+  }
+  const std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, fraction);
+}
+
+std::string envelope_to_json(const Envelope& envelope) {
+  json j = {{"id", to_int(envelope.id)},
+            {"created", format_time(envelope.created)},
+            {"causation_id", to_int(envelope.causation_id)},
+            {"external_uuid", nullptr},
+            {"class", class_name(envelope.event)},
+            {"payload", payload_json(envelope.event)}};
+  if (envelope.external_uuid) j["external_uuid"] = to_string(*envelope.external_uuid);
+  return dump(j);
+}
+
+std::string envelope_to_line(const Envelope& envelope) {
+  std::string line = fmt::format("{} {} {}", to_int(envelope.id), format_time(envelope.created),
+                                 class_name(envelope.event));
+  if (envelope.causation_id != no_event) {
+    line += fmt::format(" cause={}", to_int(envelope.causation_id));
+  }
+  if (envelope.external_uuid) line += " uuid=" + to_string(*envelope.external_uuid);
+  line += ' ';
+  line += encode_payload(envelope.event);
+  return line;
+}
+
+}  // namespace api_broker::events

@@ -1,0 +1,76 @@
+#include "api_broker/events/uuid.hpp"
+
+#include <sys/random.h>
+
+#include <cerrno>
+
+namespace api_broker::events {
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Result<Uuid> parse_uuid(std::string_view text) {
+  std::string_view body = text;
+  if (body.size() == 38 && body.front() == '{' && body.back() == '}') {
+    body = body.substr(1, 36);
+  }
+  auto invalid = [&] {
+    return fail(Errc::invalid_input,
+                "malformed UUID '" + std::string(text.substr(0, 64)) +
+                    "': expected 8-4-4-4-12 hex digits, like 123e4567-e89b-12d3-a456-426614174000");
+  };
+  if (body.size() != 36) return invalid();
+  Uuid uuid;
+  std::size_t byte = 0;
+  for (std::size_t i = 0; i < body.size();) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      if (body[i] != '-') return invalid();
+      ++i;
+      continue;
+    }
+    const int high = hex_value(body[i]);
+    const int low = hex_value(body[i + 1]);
+    if (high < 0 || low < 0) return invalid();
+    uuid.bytes[byte++] = static_cast<std::uint8_t>(high * 16 + low);
+    i += 2;
+  }
+  API_BROKER_ASSERT(byte == 16);
+  return uuid;
+}
+
+std::string to_string(const Uuid& uuid) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string text;
+  text.reserve(36);
+  for (std::size_t i = 0; i < uuid.bytes.size(); ++i) {
+    if (i == 4 || i == 6 || i == 8 || i == 10) text.push_back('-');
+    text.push_back(digits[uuid.bytes[i] >> 4]);
+    text.push_back(digits[uuid.bytes[i] & 0x0f]);
+  }
+  return text;
+}
+
+Uuid random_uuid() {
+  Uuid uuid;
+  std::size_t filled = 0;
+  while (filled < uuid.bytes.size()) {
+    const ssize_t got = getrandom(uuid.bytes.data() + filled, uuid.bytes.size() - filled, 0);
+    if (got < 0) {
+      API_BROKER_ASSERT(errno == EINTR);  // getrandom of 16 bytes fails only when interrupted
+      continue;
+    }
+    filled += static_cast<std::size_t>(got);
+  }
+  uuid.bytes[6] = static_cast<std::uint8_t>((uuid.bytes[6] & 0x0f) | 0x40);
+  uuid.bytes[8] = static_cast<std::uint8_t>((uuid.bytes[8] & 0x3f) | 0x80);
+  return uuid;
+}
+
+}  // namespace api_broker::events

@@ -1,0 +1,171 @@
+#include "api_broker/http/url.hpp"
+
+#include <fmt/format.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace api_broker::http {
+namespace {
+
+constexpr std::size_t quoted_chars_max = 200;
+
+// `text` for an error message: one line, printable, bounded.
+std::string quote(std::string_view text) {
+  std::string out = "\"";
+  for (std::size_t i = 0; i < text.size() && i < quoted_chars_max; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > quoted_chars_max) out += "...";
+  out += '"';
+  return out;
+}
+
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(a[i]) != lower(b[i])) return false;
+  }
+  return true;
+}
+
+// RFC 3986 reg-name, restricted to what DNS names and IPv4 addresses use.
+bool is_host_char(char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_'; }
+
+// RFC 3986 pchar without '%' (checked separately) plus '/'.
+bool is_path_char(char c) {
+  if (is_alpha(c) || is_digit(c)) return true;
+  switch (c) {
+    case '-': case '.': case '_': case '~':                      // unreserved
+    case '!': case '$': case '&': case '\'': case '(': case ')':  // sub-delims
+    case '*': case '+': case ',': case ';': case '=':
+    case ':': case '@': case '/':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_ipv6_char(char c) { return is_hex(c) || c == ':' || c == '.'; }
+
+}  // namespace
+
+Result<Url> parse_url(std::string_view text) {
+  const auto invalid = [&](std::string_view why) {
+    return fail(Errc::invalid_input, fmt::format("invalid URL {}: {}", quote(text), why));
+  };
+  if (text.empty()) return fail(Errc::invalid_input, "invalid URL: it is empty");
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f) return invalid("it contains a space, a control or a non-ASCII character");
+  }
+
+  const std::size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) return invalid("it must start with http://");
+  const std::string_view scheme = text.substr(0, scheme_end);
+  if (equals_ignoring_case(scheme, "https")) return invalid("https is not supported");
+  if (!equals_ignoring_case(scheme, "http")) return invalid("it must start with http://");
+
+  std::string_view rest = text.substr(scheme_end + 3);
+  const std::size_t authority_end = rest.find_first_of("/?#");
+  std::string_view authority = rest.substr(0, authority_end);
+  std::string_view path = authority_end == std::string_view::npos ? std::string_view{}
+                                                                   : rest.substr(authority_end);
+  if (path.find_first_of("?#") != std::string_view::npos) {
+    return invalid("a query or fragment is not supported");
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return invalid("user information is not supported");
+  }
+
+  Url url;
+  std::string_view port_text;
+  bool has_port = false;
+  if (!authority.empty() && authority.front() == '[') {
+    const std::size_t close = authority.find(']');
+    if (close == std::string_view::npos) return invalid("'[' without ']' around the IPv6 host");
+    const std::string_view host = authority.substr(1, close - 1);
+    if (host.empty()) return invalid("missing host");
+    for (const char c : host) {
+      if (!is_ipv6_char(c)) return invalid("bad IPv6 address");
+    }
+    if (host.find(':') == std::string_view::npos) return invalid("bad IPv6 address");
+    url.host = std::string(host);
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return invalid("unexpected characters after the IPv6 host");
+      has_port = true;
+      port_text = after.substr(1);
+    }
+  } else {
+    const std::size_t colon = authority.find(':');
+    const std::string_view host = authority.substr(0, colon);
+    if (host.empty()) return invalid("missing host");
+    for (const char c : host) {
+      if (!is_host_char(c)) return invalid(fmt::format("bad character '{}' in the host", c));
+    }
+    url.host = std::string(host);
+    if (colon != std::string_view::npos) {
+      has_port = true;
+      port_text = authority.substr(colon + 1);
+    }
+  }
+
+  if (has_port) {
+    unsigned long port = 0;
+    bool digits = !port_text.empty() && port_text.size() <= 5;
+    for (const char c : port_text) {
+      if (!is_digit(c)) {
+        digits = false;
+        break;
+      }
+      port = port * 10 + static_cast<unsigned long>(c - '0');
+    }
+    if (!digits || port == 0 || port > 65535) {
+      return invalid(fmt::format("bad port {}", quote(port_text)));
+    }
+    url.port = static_cast<std::uint16_t>(port);
+  }
+
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    if (c == '%') {
+      if (i + 2 >= path.size() || !is_hex(path[i + 1]) || !is_hex(path[i + 2])) {
+        return invalid("'%' in the path is not followed by two hex digits");
+      }
+      i += 2;
+    } else if (!is_path_char(c)) {
+      return invalid(fmt::format("bad character '{}' in the path", c));
+    }
+  }
+  url.base_path = std::string(path);
+  return url;
+}
+
+std::string host_header(const Url& url) {
+  const bool ipv6 = url.host.find(':') != std::string::npos;
+  std::string host = ipv6 ? "[" + url.host + "]" : url.host;
+  if (url.port != 80) host += fmt::format(":{}", url.port);
+  return host;
+}
+
+std::string to_string(const Url& url) {
+  const bool ipv6 = url.host.find(':') != std::string::npos;
+  return fmt::format("http://{}:{}{}", ipv6 ? "[" + url.host + "]" : url.host, url.port,
+                     url.base_path);
+}
+
+}  // namespace api_broker::http

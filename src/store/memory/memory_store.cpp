@@ -1,0 +1,127 @@
+#include "api_broker/store/memory_store.hpp"
+
+#include <fmt/format.h>
+
+namespace api_broker::store {
+
+MemoryStore::MemoryStore(std::shared_ptr<MemoryLog> log) : log_(std::move(log)) {}
+
+Result<EventId> MemoryStore::append(const NewEvent& event) {
+  auto ids = append_batch(std::span<const NewEvent>(&event, 1));
+  if (!ids) return fail(std::move(ids).error());
+  return ids->front();
+}
+
+Result<std::vector<EventId>> MemoryStore::append_batch(std::span<const NewEvent> batch) {
+  std::vector<EventId> ids;
+  {
+    std::lock_guard lock(log_->mutex);
+    std::map<Uuid, EventId> added;
+    for (const NewEvent& event : batch) {
+      if (!event.external_uuid) continue;
+      const auto existing = log_->uuids.find(*event.external_uuid);
+      if (existing != log_->uuids.end() || added.count(*event.external_uuid) != 0) {
+        const EventId id = existing != log_->uuids.end() ? existing->second : EventId{0};
+        return fail(Errc::duplicate,
+                    fmt::format("duplicate event identifier {}",
+                                events::to_string(*event.external_uuid)),
+                    events::to_int(id));
+      }
+      added.emplace(*event.external_uuid, EventId{0});
+    }
+    const TimePoint now = utc_now();
+    for (const NewEvent& event : batch) {
+      const EventId id{log_->events.size() + 1};
+      log_->events.push_back(
+          Envelope{id, now, event.causation_id, event.external_uuid, event.event});
+      if (event.external_uuid) log_->uuids.emplace(*event.external_uuid, id);
+      ids.push_back(id);
+    }
+  }
+  log_->appended.notify_all();
+  return ids;
+}
+
+Result<Envelope> MemoryStore::get(EventId id) {
+  std::lock_guard lock(log_->mutex);
+  const auto index = events::to_int(id);
+  if (index == 0 || index > log_->events.size()) {
+    return fail(Errc::not_found, fmt::format("no event with id {}", index), index);
+  }
+  return log_->events[index - 1];
+}
+
+Result<EventId> MemoryStore::resolve(const Uuid& uuid) {
+  std::lock_guard lock(log_->mutex);
+  const auto it = log_->uuids.find(uuid);
+  if (it == log_->uuids.end()) {
+    return fail(Errc::not_found, "no event with external UUID " + events::to_string(uuid));
+  }
+  return it->second;
+}
+
+Result<std::vector<Envelope>> MemoryStore::read_after(EventId after, std::size_t limit) {
+  std::lock_guard lock(log_->mutex);
+  std::vector<Envelope> batch;
+  for (auto i = events::to_int(after); i < log_->events.size() && batch.size() < limit; ++i) {
+    batch.push_back(log_->events[i]);
+  }
+  return batch;
+}
+
+Result<EventId> MemoryStore::last_id() {
+  std::lock_guard lock(log_->mutex);
+  return EventId{log_->events.size()};
+}
+
+Result<void> MemoryStore::wait_for_append(EventId after, std::chrono::milliseconds timeout,
+                                          const StopSignal& stop) {
+  // A condition variable cannot wait on the stop descriptor: wait in short slices.
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock(log_->mutex);
+  while (log_->events.size() <= events::to_int(after) && !stop.stop_requested()) {
+    const auto slice = std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+    if (log_->appended.wait_until(lock, slice) == std::cv_status::timeout &&
+        std::chrono::steady_clock::now() >= until) {
+      break;
+    }
+  }
+  return {};
+}
+
+Result<std::optional<std::string>> MemoryStore::load_checkpoint(std::string_view name) {
+  std::lock_guard lock(log_->mutex);
+  const auto it = log_->checkpoints.find(name);
+  if (it == log_->checkpoints.end()) return std::optional<std::string>();
+  return std::optional<std::string>(it->second);
+}
+
+Result<void> MemoryStore::save_checkpoint(std::string_view name, std::string_view value) {
+  std::lock_guard lock(log_->mutex);
+  log_->checkpoints.insert_or_assign(std::string(name), std::string(value));
+  return {};
+}
+
+Result<LeaseHolder> MemoryStore::acquire_lease(std::string_view name, std::string_view owner,
+                                               std::chrono::milliseconds ttl) {
+  std::lock_guard lock(log_->mutex);
+  const TimePoint now = utc_now();
+  auto it = log_->leases.find(name);
+  if (it == log_->leases.end() || it->second.owner == owner || it->second.expires <= now) {
+    LeaseHolder holder{std::string(owner), now + ttl};
+    log_->leases.insert_or_assign(std::string(name), holder);
+    return holder;
+  }
+  return it->second;
+}
+
+Result<void> MemoryStore::release_lease(std::string_view name, std::string_view owner) {
+  std::lock_guard lock(log_->mutex);
+  const auto it = log_->leases.find(name);
+  if (it != log_->leases.end() && it->second.owner == owner) log_->leases.erase(it);
+  return {};
+}
+
+Result<void> MemoryStore::close() { return {}; }
+
+}  // namespace api_broker::store

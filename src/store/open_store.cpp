@@ -1,0 +1,42 @@
+#include "api_broker/store/open_store.hpp"
+
+#include <fmt/format.h>
+
+#include "api_broker/store/logging_store.hpp"
+#include "api_broker/store/memory_store.hpp"
+#include "api_broker/store/sqlite_store.hpp"
+
+namespace api_broker::store {
+
+Result<LogLevel> parse_log_level(std::string_view text) {
+  if (text == "debug") return LogLevel::debug;
+  if (text == "info") return LogLevel::info;
+  if (text == "warn" || text == "warning") return LogLevel::warn;
+  if (text == "error") return LogLevel::error;
+  if (text == "crit" || text == "critical") return LogLevel::crit;
+  if (text == "off") return LogLevel::off;
+  return fail(Errc::invalid_input,
+              fmt::format("unknown log level '{}' (use debug, info, warn, error or crit)", text));
+}
+
+Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options) {
+  Result<std::unique_ptr<EventStore>> store = fail(Errc::invalid_input, "no driver");
+  if (options.driver == "sqlite") {
+    store = open_sqlite_store(SqliteOptions{.path = options.db_path, .durable = options.durable});
+  } else if (options.driver == "memory") {
+    store = std::unique_ptr<EventStore>(std::make_unique<MemoryStore>());
+  } else if (options.driver == "postgresql" || options.driver == "mongodb") {
+    return fail(Errc::unsupported,
+                fmt::format("the {} event store driver is not part of this build yet; use sqlite",
+                            options.driver));
+  } else {
+    return fail(Errc::invalid_input,
+                fmt::format("unknown event store driver '{}' (use sqlite, postgresql or mongodb)",
+                            options.driver));
+  }
+  if (!store) return store;
+  if (options.log_level) return make_logging_store(std::move(*store), *options.log_level);
+  return store;
+}
+
+}  // namespace api_broker::store

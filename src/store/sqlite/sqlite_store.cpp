@@ -1,0 +1,494 @@
+#include "api_broker/store/sqlite_store.hpp"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
+#include "sqlite/wal_watch.hpp"
+
+namespace api_broker::store {
+namespace {
+
+struct DbCloser {
+  void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+};
+using Database = std::unique_ptr<sqlite3, DbCloser>;
+
+struct StatementFinalizer {
+  void operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
+};
+using Statement = std::unique_ptr<sqlite3_stmt, StatementFinalizer>;
+
+// Resets and clears a cached statement when the scope using it ends.
+class [[nodiscard]] Use {
+ public:
+  explicit Use(sqlite3_stmt* statement) : statement_(statement) {}
+  ~Use() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+  Use(const Use&) = delete;
+  Use& operator=(const Use&) = delete;
+  sqlite3_stmt* get() const { return statement_; }
+
+ private:
+  sqlite3_stmt* statement_;
+};
+
+constexpr const char* schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_us INTEGER NOT NULL,
+  causation_id INTEGER NOT NULL DEFAULT 0,
+  external_uuid TEXT UNIQUE,
+  class TEXT NOT NULL,
+  payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_us INTEGER NOT NULL
+);
+)sql";
+
+std::int64_t to_micros(TimePoint time) { return time.time_since_epoch().count(); }
+TimePoint from_micros(std::int64_t micros) { return TimePoint(Duration(micros)); }
+
+std::string_view column_text(sqlite3_stmt* statement, int column) {
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+  if (text == nullptr) return {};
+  return {text, static_cast<std::size_t>(sqlite3_column_bytes(statement, column))};
+}
+
+class SqliteStore final : public EventStore {
+ public:
+  SqliteStore(Database db, std::string path) : db_(std::move(db)), path_(std::move(path)), watch_(path_) {}
+
+  Result<void> prepare_statements() {
+    const std::pair<Statement*, const char*> statements[] = {
+        {&insert_,
+         "INSERT INTO events (created_us, causation_id, external_uuid, class, payload) "
+         "VALUES (?, ?, ?, ?, ?)"},
+        {&get_,
+         "SELECT id, created_us, causation_id, external_uuid, class, payload FROM events "
+         "WHERE id = ?"},
+        {&resolve_, "SELECT id FROM events WHERE external_uuid = ?"},
+        {&read_after_,
+         "SELECT id, created_us, causation_id, external_uuid, class, payload FROM events "
+         "WHERE id > ? ORDER BY id LIMIT ?"},
+        {&last_id_, "SELECT max(id) FROM events"},
+        {&begin_, "BEGIN IMMEDIATE"},
+        {&commit_, "COMMIT"},
+        {&rollback_, "ROLLBACK"},
+    };
+    for (const auto& [target, sql] : statements) {
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v3(db_.get(), sql, -1, SQLITE_PREPARE_PERSISTENT, &raw, nullptr) !=
+          SQLITE_OK) {
+        return failure("prepare");
+      }
+      target->reset(raw);
+    }
+    return {};
+  }
+
+  Result<EventId> append(const NewEvent& event) override {
+    auto ids = append_batch(std::span<const NewEvent>(&event, 1));
+    if (!ids) return fail(std::move(ids).error());
+    return ids->front();
+  }
+
+  Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override {
+    std::vector<EventId> ids;
+    ids.reserve(batch.size());
+    if (batch.empty()) return ids;
+    // Encode first: nothing touches the database for a batch that cannot be stored.
+    std::vector<std::string> payloads;
+    payloads.reserve(batch.size());
+    for (const NewEvent& event : batch) {
+      payloads.push_back(events::encode_payload(event.event));
+      if (payloads.back().size() > limits::payload_bytes_max) {
+        return fail(Errc::invalid_input,
+                    fmt::format("{} payload is larger than {} bytes",
+                                events::class_name(event.event), limits::payload_bytes_max));
+      }
+    }
+    if (auto begun = exec(begin_.get(), "begin"); !begun) return fail(std::move(begun).error());
+    const std::int64_t created = to_micros(utc_now());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const NewEvent& event = batch[i];
+      Use insert(insert_.get());
+      sqlite3_bind_int64(insert.get(), 1, created);
+      sqlite3_bind_int64(insert.get(), 2,
+                         static_cast<sqlite3_int64>(events::to_int(event.causation_id)));
+      std::string uuid;
+      if (event.external_uuid) {
+        uuid = events::to_string(*event.external_uuid);
+        sqlite3_bind_text(insert.get(), 3, uuid.data(), static_cast<int>(uuid.size()),
+                          SQLITE_STATIC);
+      } else {
+        sqlite3_bind_null(insert.get(), 3);
+      }
+      const std::string_view tag = events::class_name(event.event);
+      sqlite3_bind_text(insert.get(), 4, tag.data(), static_cast<int>(tag.size()), SQLITE_STATIC);
+      sqlite3_bind_text(insert.get(), 5, payloads[i].data(), static_cast<int>(payloads[i].size()),
+                        SQLITE_STATIC);
+      const int rc = sqlite3_step(insert.get());
+      if (rc == SQLITE_DONE) {
+        ids.push_back(EventId{static_cast<std::uint64_t>(sqlite3_last_insert_rowid(db_.get()))});
+        continue;
+      }
+      Error error = rc == SQLITE_CONSTRAINT_UNIQUE && event.external_uuid
+                        ? duplicate_of(*event.external_uuid)
+                        : failure("append").error();
+      rollback();
+      return fail(std::move(error));
+    }
+    if (auto committed = exec(commit_.get(), "commit"); !committed) {
+      rollback();
+      return fail(std::move(committed).error());
+    }
+    return ids;
+  }
+
+  Result<Envelope> get(EventId id) override {
+    Use query(get_.get());
+    sqlite3_bind_int64(query.get(), 1, static_cast<sqlite3_int64>(events::to_int(id)));
+    const int rc = sqlite3_step(query.get());
+    if (rc == SQLITE_DONE) {
+      return fail(Errc::not_found, fmt::format("no event with id {}", events::to_int(id)),
+                  events::to_int(id));
+    }
+    if (rc != SQLITE_ROW) return fail(failure("get").error());
+    return decode_row(query.get());
+  }
+
+  Result<EventId> resolve(const Uuid& uuid) override {
+    Use query(resolve_.get());
+    const std::string text = events::to_string(uuid);
+    sqlite3_bind_text(query.get(), 1, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+    const int rc = sqlite3_step(query.get());
+    if (rc == SQLITE_DONE) return fail(Errc::not_found, "no event with external UUID " + text);
+    if (rc != SQLITE_ROW) return fail(failure("resolve").error());
+    return EventId{static_cast<std::uint64_t>(sqlite3_column_int64(query.get(), 0))};
+  }
+
+  Result<std::vector<Envelope>> read_after(EventId after, std::size_t limit) override {
+    Use query(read_after_.get());
+    sqlite3_bind_int64(query.get(), 1, static_cast<sqlite3_int64>(events::to_int(after)));
+    sqlite3_bind_int64(query.get(), 2, static_cast<sqlite3_int64>(limit));
+    std::vector<Envelope> batch;
+    for (;;) {
+      const int rc = sqlite3_step(query.get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return fail(failure("read").error());
+      auto envelope = decode_row(query.get());
+      if (!envelope) {
+        if (batch.empty()) return fail(std::move(envelope).error());
+        break;  // the caller gets the rows before it; the next read reports it
+      }
+      batch.push_back(std::move(*envelope));
+    }
+    return batch;
+  }
+
+  Result<EventId> last_id() override {
+    Use query(last_id_.get());
+    if (sqlite3_step(query.get()) != SQLITE_ROW) return fail(failure("read").error());
+    return EventId{static_cast<std::uint64_t>(sqlite3_column_int64(query.get(), 0))};
+  }
+
+  Result<void> wait_for_append(EventId after, std::chrono::milliseconds timeout,
+                               const StopSignal& stop) override {
+    watch_.drain();  // changes from now on wake us; so check the log after this
+    auto last = last_id();
+    if (!last) return fail(std::move(last).error());
+    if (events::to_int(*last) > events::to_int(after)) return {};
+    watch_.wait(timeout, stop);
+    return {};
+  }
+
+  Result<std::optional<std::string>> load_checkpoint(std::string_view name) override {
+    auto statement = prepare("SELECT value FROM checkpoints WHERE name = ?");
+    if (!statement) return fail(std::move(statement).error());
+    sqlite3_bind_text(statement->get(), 1, name.data(), static_cast<int>(name.size()),
+                      SQLITE_STATIC);
+    const int rc = sqlite3_step(statement->get());
+    if (rc == SQLITE_DONE) return std::optional<std::string>();
+    if (rc != SQLITE_ROW) return fail(failure("load checkpoint").error());
+    return std::optional<std::string>(std::string(column_text(statement->get(), 0)));
+  }
+
+  Result<void> save_checkpoint(std::string_view name, std::string_view value) override {
+    auto statement = prepare(
+        "INSERT INTO checkpoints (name, value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET value = excluded.value");
+    if (!statement) return fail(std::move(statement).error());
+    sqlite3_bind_text(statement->get(), 1, name.data(), static_cast<int>(name.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_text(statement->get(), 2, value.data(), static_cast<int>(value.size()),
+                      SQLITE_STATIC);
+    if (sqlite3_step(statement->get()) != SQLITE_DONE) return failure("save checkpoint");
+    return {};
+  }
+
+  Result<LeaseHolder> acquire_lease(std::string_view name, std::string_view owner,
+                                    std::chrono::milliseconds ttl) override {
+    if (auto begun = exec(begin_.get(), "begin"); !begun) return fail(std::move(begun).error());
+    auto result = acquire_lease_in_transaction(name, owner, ttl);
+    if (!result) {
+      rollback();
+      return result;
+    }
+    if (auto committed = exec(commit_.get(), "commit"); !committed) {
+      rollback();
+      return fail(std::move(committed).error());
+    }
+    return result;
+  }
+
+  Result<void> release_lease(std::string_view name, std::string_view owner) override {
+    auto statement = prepare("DELETE FROM leases WHERE name = ? AND owner = ?");
+    if (!statement) return fail(std::move(statement).error());
+    sqlite3_bind_text(statement->get(), 1, name.data(), static_cast<int>(name.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_text(statement->get(), 2, owner.data(), static_cast<int>(owner.size()),
+                      SQLITE_STATIC);
+    if (sqlite3_step(statement->get()) != SQLITE_DONE) return failure("release lease");
+    return {};
+  }
+
+  Result<void> close() override {
+    insert_.reset();
+    get_.reset();
+    resolve_.reset();
+    read_after_.reset();
+    last_id_.reset();
+    begin_.reset();
+    commit_.reset();
+    rollback_.reset();
+    if (db_ && sqlite3_close(db_.get()) != SQLITE_OK) return failure("close");
+    (void)db_.release();
+    return {};
+  }
+
+ private:
+  Result<LeaseHolder> acquire_lease_in_transaction(std::string_view name, std::string_view owner,
+                                                   std::chrono::milliseconds ttl) {
+    const TimePoint now = utc_now();
+    auto current = prepare("SELECT owner, expires_us FROM leases WHERE name = ?");
+    if (!current) return fail(std::move(current).error());
+    sqlite3_bind_text(current->get(), 1, name.data(), static_cast<int>(name.size()),
+                      SQLITE_STATIC);
+    const int rc = sqlite3_step(current->get());
+    if (rc == SQLITE_ROW) {
+      LeaseHolder holder{std::string(column_text(current->get(), 0)),
+                         from_micros(sqlite3_column_int64(current->get(), 1))};
+      if (holder.owner != owner && holder.expires > now) return holder;
+    } else if (rc != SQLITE_DONE) {
+      return fail(failure("read lease").error());
+    }
+    current = Statement();  // finalize before writing
+    auto upsert = prepare(
+        "INSERT INTO leases (name, owner, expires_us) VALUES (?, ?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_us = "
+        "excluded.expires_us");
+    if (!upsert) return fail(std::move(upsert).error());
+    const LeaseHolder holder{std::string(owner), now + ttl};
+    sqlite3_bind_text(upsert->get(), 1, name.data(), static_cast<int>(name.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_text(upsert->get(), 2, owner.data(), static_cast<int>(owner.size()),
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(upsert->get(), 3, to_micros(holder.expires));
+    if (sqlite3_step(upsert->get()) != SQLITE_DONE) return fail(failure("write lease").error());
+    return holder;
+  }
+
+  Result<Envelope> decode_row(sqlite3_stmt* row) const {
+    Envelope envelope;
+    const auto id = static_cast<std::uint64_t>(sqlite3_column_int64(row, 0));
+    envelope.id = EventId{id};
+    envelope.created = from_micros(sqlite3_column_int64(row, 1));
+    envelope.causation_id = EventId{static_cast<std::uint64_t>(sqlite3_column_int64(row, 2))};
+    if (sqlite3_column_type(row, 3) != SQLITE_NULL) {
+      auto uuid = events::parse_uuid(column_text(row, 3));
+      if (!uuid) {
+        return fail(Errc::corrupt, fmt::format("event {} is corrupt: {}", id, uuid.error().message),
+                    id);
+      }
+      envelope.external_uuid = *uuid;
+    }
+    auto event = events::decode_payload(column_text(row, 4), column_text(row, 5));
+    if (!event) {
+      return fail(Errc::corrupt, fmt::format("event {} is corrupt: {}", id, event.error().message),
+                  id);
+    }
+    envelope.event = std::move(*event);
+    return envelope;
+  }
+
+  Error duplicate_of(const Uuid& uuid) {
+    auto existing = resolve(uuid);
+    return Error{Errc::duplicate, "duplicate event identifier " + events::to_string(uuid),
+                 existing ? events::to_int(*existing) : 0};
+  }
+
+  Result<Statement> prepare(const char* sql) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_.get(), sql, -1, &raw, nullptr) != SQLITE_OK) {
+      return fail(failure("prepare").error());
+    }
+    return Statement(raw);
+  }
+
+  Result<void> exec(sqlite3_stmt* statement, const char* what) {
+    Use use(statement);
+    const int rc = sqlite3_step(use.get());
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return failure(what);
+    return {};
+  }
+
+  void rollback() {
+    if (sqlite3_get_autocommit(db_.get()) == 0) (void)exec(rollback_.get(), "rollback");
+  }
+
+  Result<void> failure(const char* what) const {
+    const int rc = sqlite3_extended_errcode(db_.get());
+    const std::string message =
+        fmt::format("sqlite {} on {}: {}", what, path_, sqlite3_errmsg(db_.get()));
+    switch (rc & 0xff) {
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED:
+        return fail(Errc::unavailable, message + " (another process holds the write lock)");
+      case SQLITE_CORRUPT:
+      case SQLITE_NOTADB:
+        return fail(Errc::corrupt, message);
+      default:
+        return fail(Errc::unavailable, message);
+    }
+  }
+
+  Database db_;
+  std::string path_;
+  WalWatch watch_;
+  Statement insert_, get_, resolve_, read_after_, last_id_, begin_, commit_, rollback_;
+};
+
+Result<void> exec_sql(sqlite3* db, const std::string& path, const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    const int rc = sqlite3_extended_errcode(db);
+    std::string message = fmt::format("sqlite database {}: {}", path,
+                                      error != nullptr ? error : sqlite3_errmsg(db));
+    sqlite3_free(error);
+    if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT) {
+      return fail(Errc::corrupt, message + " (is it an api-broker event store?)");
+    }
+    if ((rc & 0xff) == SQLITE_BUSY) return fail(Errc::unavailable, message);
+    return fail(Errc::unavailable, message);
+  }
+  return {};
+}
+
+Result<int> user_version(sqlite3* db, const std::string& path) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &raw, nullptr) != SQLITE_OK) {
+    return fail(Errc::unavailable, fmt::format("sqlite database {}: {}", path, sqlite3_errmsg(db)));
+  }
+  Statement statement(raw);
+  const int rc = sqlite3_step(raw);
+  if (rc != SQLITE_ROW) {
+    const Errc code = (rc & 0xff) == SQLITE_NOTADB ? Errc::corrupt : Errc::unavailable;
+    return fail(code, fmt::format("sqlite database {}: {}", path, sqlite3_errmsg(db)));
+  }
+  return sqlite3_column_int(raw, 0);
+}
+
+// Creates the schema once, safely when several processes open a new file at the same time.
+Result<void> ensure_schema(sqlite3* db, const std::string& path) {
+  auto version = user_version(db, path);
+  if (!version) return fail(std::move(version).error());
+  if (*version == sqlite_schema_version) return {};
+  if (*version > sqlite_schema_version) {
+    return fail(Errc::unsupported,
+                fmt::format("sqlite database {} has schema version {}, newer than this api-broker "
+                            "understands ({}); use a newer api-broker",
+                            path, *version, sqlite_schema_version));
+  }
+  if (auto begun = exec_sql(db, path, "BEGIN IMMEDIATE"); !begun) return begun;
+  version = user_version(db, path);
+  Result<void> result;
+  if (!version) {
+    result = fail(std::move(version).error());
+  } else if (*version == 0) {
+    result = exec_sql(db, path, schema_sql);
+    if (result) {
+      result = exec_sql(
+          db, path, fmt::format("PRAGMA user_version = {}", sqlite_schema_version).c_str());
+    }
+  }
+  if (!result) {
+    (void)exec_sql(db, path, "ROLLBACK");
+    return result;
+  }
+  return exec_sql(db, path, "COMMIT");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& options) {
+  const std::string& path = options.path;
+  if (path.empty()) return fail(Errc::invalid_input, "the sqlite database path is empty");
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0) {
+    if (S_ISDIR(info.st_mode)) {
+      return fail(Errc::invalid_input,
+                  fmt::format("sqlite database {} is a directory, not a file", path));
+    }
+  } else {
+    // Create it readable by its owner only; SQLite gives -wal and -shm the same mode.
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return fail(Errc::unavailable,
+                  fmt::format("cannot create sqlite database {}: {}", path, std::strerror(errno)));
+    }
+    ::close(fd);
+  }
+  if (::access(path.c_str(), R_OK | W_OK) != 0) {
+    return fail(Errc::unavailable,
+                fmt::format("cannot open sqlite database {}: {}", path, std::strerror(errno)));
+  }
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Database db(raw);
+  if (rc != SQLITE_OK) {
+    return fail(Errc::unavailable, fmt::format("cannot open sqlite database {}: {}", path,
+                                               raw ? sqlite3_errmsg(raw) : "out of memory"));
+  }
+  sqlite3_extended_result_codes(db.get(), 1);
+  sqlite3_busy_timeout(db.get(), static_cast<int>(options.busy_timeout.count()));
+  if (auto ok = exec_sql(db.get(), path, "PRAGMA journal_mode = WAL"); !ok) {
+    return fail(std::move(ok).error());
+  }
+  const char* sync = options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+  if (auto ok = exec_sql(db.get(), path, sync); !ok) return fail(std::move(ok).error());
+  if (auto ok = ensure_schema(db.get(), path); !ok) return fail(std::move(ok).error());
+  auto store = std::make_unique<SqliteStore>(std::move(db), path);
+  if (auto ok = store->prepare_statements(); !ok) return fail(std::move(ok).error());
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+}  // namespace api_broker::store

@@ -1,0 +1,64 @@
+#include "sqlite/wal_watch.hpp"
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+
+namespace api_broker::store {
+
+WalWatch::WalWatch(const std::string& database_path) {
+  const std::filesystem::path path(database_path);
+  wal_name_ = path.filename().string() + "-wal";
+  std::string folder = path.parent_path().string();
+  if (folder.empty()) folder = ".";
+  fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (fd_ >= 0 && inotify_add_watch(fd_, folder.c_str(), IN_MODIFY | IN_CREATE) < 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+WalWatch::~WalWatch() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void WalWatch::drain() {
+  if (fd_ < 0) return;
+  alignas(inotify_event) std::array<char, 4096> buffer;
+  while (::read(fd_, buffer.data(), buffer.size()) > 0) {
+  }
+}
+
+void WalWatch::wait(std::chrono::milliseconds timeout, const StopSignal& stop) {
+  if (fd_ < 0) {
+    stop.wait_for(std::min(timeout, std::chrono::milliseconds(50)));
+    return;
+  }
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  alignas(inotify_event) std::array<char, 4096> buffer;
+  while (!stop.stop_requested()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    std::array<pollfd, 2> fds{pollfd{fd_, POLLIN, 0}, pollfd{stop.fd(), POLLIN, 0}};
+    if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) <= 0) return;
+    if ((fds[1].revents & POLLIN) != 0) return;
+    // Other files in the folder change too: wake only for our WAL.
+    ssize_t got;
+    bool ours = false;
+    while ((got = ::read(fd_, buffer.data(), buffer.size())) > 0) {
+      for (ssize_t offset = 0; offset < got;) {
+        const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + offset);
+        if (event->len > 0 && wal_name_ == event->name) ours = true;
+        offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
+      }
+    }
+    if (ours) return;
+  }
+}
+
+}  // namespace api_broker::store

@@ -1,0 +1,21 @@
+#pragma once
+// A fresh directory under $TMPDIR, removed with everything in it when the object dies.
+
+#include <string>
+
+namespace api_broker::testing {
+
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace api_broker::testing
