@@ -78,15 +78,28 @@ struct StringHash {
   }
 };
 
-std::string_view path_of(std::string_view target) {
-  return target.substr(0, target.find('?'));
-}
+std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
+
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+// Completes a coroutine: reports an exception that ended it (none is expected).
+struct LogEnd {
+  const char* what;
+  void operator()(const std::exception_ptr& exception) const noexcept {
+    if (!exception) return;
+    try {
+      std::rethrow_exception(exception);
+    } catch (const std::exception& error) {
+      detail::log_line(fmt::format("{} ended: {}", what, error.what()));
+    } catch (...) {
+      detail::log_line(fmt::format("{} ended by an unknown exception", what));
+    }
+  }
+};
 
 bool expects_continue(const Request& request) {
   return beast::iequals(request[http::field::expect], "100-continue");
 }
-
-}  // namespace
 
 // One accepted connection. Lives in its coroutine's frame and is registered with the server
 // so that stop() can close it.
@@ -104,6 +117,13 @@ struct Connection {
   beast::tcp_stream stream;
   asio::steady_timer latency_timer;
 };
+
+}  // namespace
+
+// GCC 12 inlines the coroutine frame allocator of Boost 1.74 (a recycling allocator on top of
+// ::operator new) and then wrongly reports its matching delete as mismatched.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
 class Server::Impl {
  public:
@@ -123,11 +143,11 @@ class Server::Impl {
     if (!error) acceptor.bind(endpoint, error);
     if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
     if (!error) endpoint_ = acceptor.local_endpoint(error);
-    if (error == asio::error::address_not_available) {
+    if (error == boost::system::errc::address_not_available) {
       return fail(Errc::invalid_input,
                   fmt::format("cannot listen on {}: not an address of this host", where));
     }
-    if (error == asio::error::address_in_use) {
+    if (error == boost::system::errc::address_in_use) {
       return fail(Errc::unavailable,
                   fmt::format("cannot listen on {}: the address is already in use", where));
     }
@@ -138,8 +158,8 @@ class Server::Impl {
   }
 
   Result<void> launch() {
-    asio::co_spawn(loop_->io, accept_loop(), on_coroutine_end("accept loop"));
-    if (calls_log_) asio::co_spawn(loop_->io, flush_loop(), on_coroutine_end("log flush loop"));
+    asio::co_spawn(loop_->io, accept_loop(), LogEnd{"accept loop"});
+    if (calls_log_) asio::co_spawn(loop_->io, flush_loop(), LogEnd{"log flush loop"});
     try {
       thread_ = std::thread([this] { run(); });
     } catch (const std::system_error& error) {
@@ -166,7 +186,7 @@ class Server::Impl {
 
   std::uint16_t port() const { return endpoint_.port(); }
   std::string url() const { return detail::to_url(endpoint_); }
-  const tcp::endpoint& endpoint() const { return endpoint_; }
+  std::string address() const { return detail::to_text(endpoint_); }
   std::uint64_t seed() const { return seed_; }
 
   Stats stats() const {
@@ -193,19 +213,6 @@ class Server::Impl {
         detail::log_line("unexpected error in the event loop");
       }
     }
-  }
-
-  auto on_coroutine_end(const char* what) {
-    return [what](const std::exception_ptr& exception) {
-      if (!exception) return;
-      try {
-        std::rethrow_exception(exception);
-      } catch (const std::exception& error) {
-        detail::log_line(fmt::format("{} ended: {}", what, error.what()));
-      } catch (...) {
-        detail::log_line(fmt::format("{} ended by an unknown exception", what));
-      }
-    };
   }
 
   // On the loop's thread: ends every coroutine, so that io_context::run() returns.
@@ -242,7 +249,7 @@ class Server::Impl {
       asio::co_spawn(loop_->io, serve_connection(std::move(socket)),
                      [this](const std::exception_ptr& exception) {
                        --sessions_;
-                       on_coroutine_end("connection")(exception);
+                       LogEnd{"connection"}(exception);
                      });
     }
   }
@@ -317,7 +324,7 @@ class Server::Impl {
 
   // The response to `request`, or none if the connection must be closed unanswered.
   asio::awaitable<std::optional<Response>> handle(Connection& connection, Request& request) {
-    const std::string_view path = path_of(request.target());
+    const std::string_view path = path_of(to_std(request.target()));
     const http::verb method = request.method();
     if (path == "/api") {
       if (method == http::verb::post) co_return co_await call_api(connection, request);
@@ -345,7 +352,8 @@ class Server::Impl {
                         std::string_view content_type = "text/plain") {
     Response response{status, request.version()};
     response.keep_alive(request.keep_alive());
-    response.set(http::field::content_type, content_type);
+    response.set(http::field::content_type,
+                 beast::string_view(content_type.data(), content_type.size()));
     response.body() = std::move(body);
     response.prepare_payload();
     return response;
@@ -484,6 +492,8 @@ class Server::Impl {
   std::unique_ptr<Loop> loop_ = std::make_unique<Loop>();
 };
 
+#pragma GCC diagnostic pop
+
 Result<void> validate(const Options& options) {
   const auto check_rate = [](double rate, std::string_view name) -> Result<void> {
     if (rate >= 0 && rate <= 1) return {};  // false for NaN too
@@ -542,6 +552,7 @@ Result<std::unique_ptr<Server>> Server::start(std::string_view address, const Op
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Server::~Server() { stop(); }
 std::uint16_t Server::port() const { return impl_->port(); }
+std::string Server::address() const { return impl_->address(); }
 std::string Server::url() const { return impl_->url(); }
 std::uint64_t Server::seed() const { return impl_->seed(); }
 Stats Server::stats() const { return impl_->stats(); }
@@ -570,7 +581,7 @@ Result<void> serve(std::string_view address, const Options& options,
   Server& server = **started;
   detail::log_line(fmt::format(
       "listening on {} ({}); latency {}-{} s, failure rate {}, silent failure rate {}, seed {}",
-      detail::to_text(server.impl_->endpoint()), server.url(), options.min_latency,
+      server.address(), server.url(), options.min_latency,
       options.max_latency, options.failure_rate, options.silent_failure_rate, server.seed()));
   while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server.stop();

@@ -86,6 +86,8 @@ class Server {
   ~Server();  // stop()s
 
   std::uint16_t port() const;
+  // The address listened on, e.g. "0.0.0.0:8080" or "[::1]:8080".
+  std::string address() const;
   // Where a client on this host reaches it, e.g. "http://127.0.0.1:8080" ("http://[::1]:8080"
   // for IPv6); a wildcard address is reported as the loopback address.
   std::string url() const;

@@ -69,7 +69,7 @@ struct Finish {
   Outcome outcome = Outcome::failed;
   std::uint32_t attempts = 0;
   std::uint32_t attempt = 0;
-  std::string reason;
+  std::string reason{};
   friend bool operator==(const Finish&, const Finish&) = default;
 };
 
@@ -89,23 +89,23 @@ std::string_view to_string(AttemptResult result);
 struct Attempt {
   TimePoint started_at{};                 // created of its api-request
   AttemptResult result = AttemptResult::in_flight;  // the first ending; an answer overrides it
-  std::optional<TimePoint> finished_at;   // created of its first api-failure/-timeout/-response;
+  std::optional<TimePoint> finished_at{};   // created of its first api-failure/-timeout/-response;
                                           // a retry is timed from here
-  std::optional<TimePoint> answered_at;   // created of its api-response, even a late one
+  std::optional<TimePoint> answered_at{};   // created of its api-response, even a late one
   bool failure_seen = false;              // an api-failure was read (first or not)
   bool timeout_seen = false;              // an api-timeout was read (first or not)
   // From the api-failure, when it ended the attempt:
   std::int32_t status = 0;                // HTTP status; 0 = no answer
   bool retryable = false;                 // is_retryable() of it
-  std::optional<Duration> retry_after;    // its Retry-After, capped at limits::retry_after_max
-  std::string failure;                    // its text, cut to failure_text_bytes_max
+  std::optional<Duration> retry_after{};    // its Retry-After, capped at limits::retry_after_max
+  std::string failure{};                  // its text, cut to failure_text_bytes_max
   friend bool operator==(const Attempt&, const Attempt&) = default;
 };
 
 // An event that broke the rules; recorded for verify, ignored by decide().
 struct Anomaly {
   events::EventId event{};
-  std::string text;
+  std::string text{};
   friend bool operator==(const Anomaly&, const Anomaly&) = default;
 };
 
@@ -114,7 +114,7 @@ struct Terminal {
   events::EventId event{};
   Outcome outcome = Outcome::failed;
   std::uint32_t attempts = 0;  // as the event states them
-  std::string reason;          // request-failed's reason, cut to failure_text_bytes_max
+  std::string reason{};        // request-failed's reason, cut to failure_text_bytes_max
   friend bool operator==(const Terminal&, const Terminal&) = default;
 };
 
@@ -124,11 +124,11 @@ struct Terminal {
 struct RequestState {
   events::EventId request{};       // id of the request event
   TimePoint requested_at{};        // its created time; the deadline counts from here
-  Policy policy;                   // in force when it arrived
-  std::vector<Attempt> attempts;   // index = attempt number
-  std::optional<std::uint32_t> succeeded_attempt;  // the first attempt answered
-  std::optional<Terminal> terminal;                // the first terminal event read
-  std::vector<Anomaly> anomalies;
+  Policy policy{};                   // in force when it arrived
+  std::vector<Attempt> attempts{};   // index = attempt number
+  std::optional<std::uint32_t> succeeded_attempt{};  // the first attempt answered
+  std::optional<Terminal> terminal{};                // the first terminal event read
+  std::vector<Anomaly> anomalies{};
   std::uint64_t anomalies_dropped = 0;  // anomalies beyond anomalies_max
   events::EventId last_event{};         // the newest event folded; older ones are skipped
   friend bool operator==(const RequestState&, const RequestState&) = default;

@@ -1,0 +1,577 @@
+// The HTTP client: per-(host, port) pools of keep-alive connections, driven by Asio callbacks
+// on the owner's executor.
+//
+// Ownership: Impl owns the pools, each pool owns its connections (a list), Impl owns the
+// unfinished calls (a map by id). A pending Asio operation keeps alive what it touches (the
+// Connection with its socket, buffer and parser; the Call with its request and timer) by
+// holding a shared_ptr, and reaches Impl through a weak_ptr, so that the handlers of a
+// destroyed client do nothing. A connection that is closed is taken out of its pool first
+// (state closed); handlers that find their connection closed return at once.
+//
+// Invariants: a connection that is connecting, writing or reading serves exactly one call and
+// that call points back at it; an idle connection serves none and is in its pool's idle list;
+// a call is either queued in its pool, or on one connection, or being connected for.
+
+#include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
+
+#include "api_broker/http/http_client.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
+#include <boost/beast/http/write.hpp>
+#include <list>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "capped_body.hpp"
+
+namespace api_broker::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+constexpr const char* user_agent = "api-broker";
+// Status line plus header fields of one response.
+constexpr std::uint32_t response_header_bytes_max = 64 * 1024;
+
+struct Connection;
+struct Pool;
+
+using Request = bhttp::request<bhttp::string_body>;
+using Parser = bhttp::response_parser<detail::CappedBody>;
+
+struct Call {
+  CallId id{};
+  Pool* pool = nullptr;
+  Request request;
+  std::chrono::milliseconds limit{0};
+  std::optional<asio::steady_timer> deadline;  // armed when limit > 0
+  ResponseHandler done;
+  Connection* connection = nullptr;  // the connection serving it, if any
+  std::list<std::shared_ptr<Call>>::iterator queue_position;
+  bool queued = false;
+  bool retried = false;  // already sent again after a stale keep-alive connection
+  bool finished = false;
+};
+
+enum class ConnectionState : std::uint8_t { connecting, writing, reading, idle, closed };
+
+struct Connection {
+  Connection(const asio::any_io_executor& executor, Pool* owner)
+      : pool(owner), socket(executor), connect_timer(executor) {}
+
+  Pool* pool;
+  tcp::socket socket;
+  asio::steady_timer connect_timer;
+  std::optional<tcp::resolver> resolver;
+  beast::flat_buffer buffer;
+  std::optional<Parser> parser;
+  std::shared_ptr<Call> call;
+  ConnectionState state = ConnectionState::connecting;
+  bool reused = false;  // the current call took it from the idle list
+  std::list<std::shared_ptr<Connection>>::iterator position;  // in pool->connections
+};
+
+struct Pool {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string authority;                  // host:port, for messages
+  std::optional<asio::ip::address> address;  // set when host is an IP address: no resolver
+  std::list<std::shared_ptr<Connection>> connections;  // every open connection
+  std::vector<Connection*> idle;                        // LIFO: the most recent is warmest
+  std::list<std::shared_ptr<Call>> waiting;             // FIFO
+};
+
+bool is_token_char(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool is_field_value_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u == '\t' || (u >= 0x20 && u != 0x7f);
+}
+
+bool equals_ignoring_case(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    const auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    };
+    return lower(x) == lower(y);
+  });
+}
+
+Result<Request> build_request(const Url& url, std::string_view target, std::string body,
+                              const std::vector<Header>& headers) {
+  for (const char c : target) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f) {
+      return fail(Errc::invalid_input, "request target contains a space or a control character");
+    }
+  }
+  std::string path = url.base_path;
+  if (!target.empty() && target.front() != '/' && target.front() != '?') path += '/';
+  path += target;
+  if (path.empty() || path.front() != '/') path.insert(0, "/");
+
+  Request request{bhttp::verb::post, path, 11};
+  request.set(bhttp::field::host, host_header(url));
+  request.set(bhttp::field::user_agent, user_agent);
+  request.set(bhttp::field::content_type, "application/octet-stream");
+  for (const auto& [name, value] : headers) {
+    if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
+      return fail(Errc::invalid_input, "bad header name");
+    }
+    if (!std::all_of(value.begin(), value.end(), is_field_value_char)) {
+      return fail(Errc::invalid_input, fmt::format("bad value for header {}", name));
+    }
+    if (equals_ignoring_case(name, "content-length") ||
+        equals_ignoring_case(name, "transfer-encoding")) {
+      return fail(Errc::invalid_input, fmt::format("header {} is set by the client", name));
+    }
+    request.set(name, value);
+  }
+  request.body() = std::move(body);
+  request.prepare_payload();
+  return request;
+}
+
+}  // namespace
+
+class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
+ public:
+  Impl(asio::any_io_executor executor, ClientOptions options)
+      : executor_(std::move(executor)), options_(options) {}
+
+  CallId post(const Url& url, std::string_view target, std::string body,
+              const std::vector<Header>& headers, std::chrono::milliseconds limit,
+              ResponseHandler done) {
+    API_BROKER_ASSERT(!closed_);
+    API_BROKER_ASSERT(done);
+    API_BROKER_ASSERT(limit.count() >= 0);
+    const CallId id{++next_id_};
+    auto request = build_request(url, target, std::move(body), headers);
+    if (!request) {
+      deliver_later(std::move(done), fail(request.error()));
+      return id;
+    }
+    if (calls_.size() >= options_.calls_max) {
+      deliver_later(std::move(done), fail(Errc::unavailable, fmt::format("too many calls in flight ({})",
+                                                                        options_.calls_max)));
+      return id;
+    }
+    Pool& pool = pool_for(url);
+    auto call = std::make_shared<Call>();
+    call->id = id;
+    call->pool = &pool;
+    call->request = std::move(request).value();
+    call->limit = limit;
+    call->done = std::move(done);
+    calls_.emplace(id, call);
+    if (limit.count() > 0) {
+      call->deadline.emplace(executor_, limit);
+      call->deadline->async_wait([weak = weak_from_this(), call](error_code) {
+        auto self = weak.lock();
+        if (!self || self->closed_ || call->finished) return;
+        self->abort_call(call,
+                         fail(Errc::unavailable,
+                              fmt::format("call exceeded limit of {} ms", call->limit.count())),
+                         Delivery::now);
+      });
+    }
+    pool.waiting.push_back(call);
+    call->queue_position = std::prev(pool.waiting.end());
+    call->queued = true;
+    dispatch(pool);
+    return id;
+  }
+
+  void cancel(CallId id) {
+    API_BROKER_ASSERT(!closed_);
+    const auto found = calls_.find(id);
+    if (found == calls_.end()) return;
+    abort_call(found->second, fail(Errc::cancelled, "call cancelled"), Delivery::later);
+  }
+
+  // The client is going away: stop everything, run no handler.
+  void shutdown() {
+    closed_ = true;
+    for (auto& [id, call] : calls_) {
+      if (call->deadline) call->deadline->cancel();
+      call->done = nullptr;
+      call->connection = nullptr;
+    }
+    calls_.clear();
+    for (auto& [key, pool] : pools_) {
+      for (auto& connection : pool->connections) {
+        connection->state = ConnectionState::closed;
+        connection->call = nullptr;
+        close(*connection);
+      }
+      pool->connections.clear();
+      pool->idle.clear();
+      pool->waiting.clear();
+    }
+    pools_.clear();
+  }
+
+  std::size_t in_flight() const { return calls_.size(); }
+
+  std::size_t open_connections() const {
+    std::size_t open = 0;
+    for (const auto& [key, pool] : pools_) open += pool->connections.size();
+    return open;
+  }
+
+ private:
+  enum class Delivery : std::uint8_t { now, later };
+
+  Pool& pool_for(const Url& url) {
+    std::string key = fmt::format("{}:{}", url.host, url.port);
+    auto& pool = pools_[key];
+    if (!pool) {
+      pool = std::make_unique<Pool>();
+      pool->host = url.host;
+      pool->port = url.port;
+      pool->authority = url.host.find(':') == std::string::npos
+                            ? fmt::format("{}:{}", url.host, url.port)
+                            : fmt::format("[{}]:{}", url.host, url.port);
+      error_code ec;
+      const auto address = asio::ip::make_address(url.host, ec);
+      if (!ec) pool->address = address;
+    }
+    return *pool;
+  }
+
+  // Starts as many waiting calls as idle connections and the connection bound allow.
+  // Never completes a call: handlers run only from Asio completions.
+  void dispatch(Pool& pool) {
+    while (!pool.waiting.empty()) {
+      if (!pool.idle.empty()) {
+        Connection* connection = pool.idle.back();
+        pool.idle.pop_back();
+        API_BROKER_ASSERT(connection->state == ConnectionState::idle);
+        connection->reused = true;
+        send(*connection->position, dequeue(pool));
+      } else if (pool.connections.size() < options_.connections_max) {
+        open_connection(pool, dequeue(pool));
+      } else {
+        break;
+      }
+    }
+  }
+
+  std::shared_ptr<Call> dequeue(Pool& pool) {
+    auto call = std::move(pool.waiting.front());
+    pool.waiting.pop_front();
+    API_BROKER_ASSERT(call->queued && !call->finished);
+    call->queued = false;
+    return call;
+  }
+
+  static void attach(Connection& connection, const std::shared_ptr<Call>& call) {
+    API_BROKER_ASSERT(connection.call == nullptr && call->connection == nullptr);
+    connection.call = call;
+    call->connection = &connection;
+  }
+
+  static std::shared_ptr<Call> detach(Connection& connection) {
+    auto call = std::move(connection.call);
+    connection.call = nullptr;
+    if (call) call->connection = nullptr;
+    return call;
+  }
+
+  static void close(Connection& connection) {
+    error_code ignored;
+    connection.socket.close(ignored);
+    connection.connect_timer.cancel();
+    if (connection.resolver) connection.resolver->cancel();
+  }
+
+  // Closes `connection` and takes it out of its pool. REQUIRES: no call attached.
+  void drop(Connection& connection) {
+    API_BROKER_ASSERT(connection.call == nullptr);
+    Pool& pool = *connection.pool;
+    if (connection.state == ConnectionState::idle) {
+      std::erase(pool.idle, &connection);
+    }
+    connection.state = ConnectionState::closed;
+    close(connection);
+    pool.connections.erase(connection.position);  // may destroy it: touch nothing after
+  }
+
+  // Wraps a handler for an operation on `connection`: it runs only while the client lives
+  // and the connection is open.
+  template <class Handler>
+  auto on(const std::shared_ptr<Connection>& connection, Handler handler) {
+    return [weak = weak_from_this(), connection, handler = std::move(handler)](auto&&... args) {
+      auto self = weak.lock();
+      if (!self || self->closed_ || connection->state == ConnectionState::closed) return;
+      handler(*self, connection, std::forward<decltype(args)>(args)...);
+    };
+  }
+
+  void open_connection(Pool& pool, std::shared_ptr<Call> call) {
+    auto connection = std::make_shared<Connection>(executor_, &pool);
+    pool.connections.push_front(connection);
+    connection->position = pool.connections.begin();
+    attach(*connection, call);
+    if (options_.connect_timeout.count() > 0) {
+      connection->connect_timer.expires_after(options_.connect_timeout);
+      connection->connect_timer.async_wait(
+          on(connection, [](Impl& self, const std::shared_ptr<Connection>& c, error_code ec) {
+            if (ec || c->state != ConnectionState::connecting) return;
+            self.connection_failed(c,
+                                   fmt::format("connect to {} timed out after {} ms",
+                                               c->pool->authority,
+                                               self.options_.connect_timeout.count()),
+                                   false);
+          }));
+    }
+    if (pool.address) {
+      connection->socket.async_connect(
+          tcp::endpoint(*pool.address, pool.port),
+          on(connection, [](Impl& self, const std::shared_ptr<Connection>& c, error_code ec) {
+            self.on_connect(c, ec);
+          }));
+      return;
+    }
+    connection->resolver.emplace(executor_);
+    connection->resolver->async_resolve(
+        pool.host, std::to_string(pool.port),
+        on(connection, [](Impl& self, const std::shared_ptr<Connection>& c, error_code ec,
+                          const tcp::resolver::results_type& results) {
+          if (ec) {
+            self.connection_failed(
+                c, fmt::format("cannot resolve host '{}': {}", c->pool->host, ec.message()),
+                false);
+            return;
+          }
+          asio::async_connect(c->socket, results,
+                              self.on(c, [](Impl& me, const std::shared_ptr<Connection>& cc,
+                                            error_code connect_ec, const tcp::endpoint&) {
+                                me.on_connect(cc, connect_ec);
+                              }));
+        }));
+  }
+
+  void on_connect(const std::shared_ptr<Connection>& connection, error_code ec) {
+    API_BROKER_ASSERT(connection->state == ConnectionState::connecting);
+    if (ec) {
+      connection_failed(connection,
+                        ec == asio::error::connection_refused
+                            ? std::string("connection refused")
+                            : fmt::format("cannot connect to {}: {}",
+                                          connection->pool->authority, ec.message()),
+                        false);
+      return;
+    }
+    connection->connect_timer.cancel();
+    connection->resolver.reset();
+    error_code ignored;
+    connection->socket.set_option(tcp::no_delay(true), ignored);
+    connection->reused = false;
+    write(connection);
+  }
+
+  // Puts `call` on the idle `connection` and sends it.
+  void send(const std::shared_ptr<Connection>& connection, std::shared_ptr<Call> call) {
+    attach(*connection, call);
+    write(connection);
+  }
+
+  void write(const std::shared_ptr<Connection>& connection) {
+    connection->state = ConnectionState::writing;
+    auto& call = connection->call;
+    API_BROKER_ASSERT(call != nullptr);
+    // The handler holds the call: the serializer reads its request until the write ends.
+    bhttp::async_write(
+        connection->socket, call->request,
+        on(connection, [call](Impl& self, const std::shared_ptr<Connection>& c, error_code ec,
+                              std::size_t) {
+          API_BROKER_ASSERT(c->call == call);
+          if (ec) {
+            self.connection_failed(c, fmt::format("cannot send the request: {}", ec.message()),
+                                   c->reused);
+            return;
+          }
+          self.read(c);
+        }));
+  }
+
+  void read(const std::shared_ptr<Connection>& connection) {
+    connection->state = ConnectionState::reading;
+    auto& parser = connection->parser.emplace();
+    parser.header_limit(response_header_bytes_max);
+    parser.body_limit(options_.body_bytes_read_max);
+    parser.get().body().stored_max = options_.body_bytes_stored_max;
+    bhttp::async_read(
+        connection->socket, connection->buffer, parser,
+        on(connection,
+           [](Impl& self, const std::shared_ptr<Connection>& c, error_code ec, std::size_t) {
+             self.on_read(c, ec);
+           }));
+  }
+
+  void on_read(const std::shared_ptr<Connection>& connection, error_code ec) {
+    Parser& parser = *connection->parser;
+    if (ec) {
+      const bool got_some = parser.got_some() || connection->buffer.size() > 0;
+      connection_failed(connection, read_error(ec, got_some), connection->reused && !got_some);
+      return;
+    }
+    auto& message = parser.get();
+    Response response;
+    response.status = static_cast<int>(message.result_int());
+    response.body_bytes = message.body().size;
+    response.truncated = message.body().size > message.body().data.size();
+    response.body = std::move(message.body().data);
+    if (const auto found = message.find(bhttp::field::retry_after); found != message.end()) {
+      const auto value = found->value();
+      response.retry_after_seconds = parse_retry_after(std::string_view(value.data(), value.size()),
+                                                       std::chrono::system_clock::now());
+    }
+    // Bytes after the response would be a second, unrequested response: do not reuse.
+    const bool keep_alive = parser.keep_alive() && connection->buffer.size() == 0;
+    connection->parser.reset();
+
+    auto call = detach(*connection);
+    Pool& pool = *connection->pool;
+    if (keep_alive) {
+      connection->state = ConnectionState::idle;
+      pool.idle.push_back(connection.get());
+    } else {
+      drop(*connection);
+    }
+    dispatch(pool);
+    complete(call, std::move(response), Delivery::now);
+  }
+
+  std::string read_error(error_code ec, bool got_some) const {
+    if (ec == bhttp::error::body_limit) {
+      return fmt::format("response body larger than {} bytes", options_.body_bytes_read_max);
+    }
+    if (ec == bhttp::error::header_limit) {
+      return fmt::format("response header larger than {} bytes", response_header_bytes_max);
+    }
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
+        ec == asio::error::eof || ec == asio::error::connection_reset ||
+        ec == asio::error::connection_aborted || ec == asio::error::broken_pipe) {
+      return got_some ? "connection closed during the response"
+                      : "connection closed without a response";
+    }
+    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category()) {
+      return fmt::format("malformed response: {}", ec.message());
+    }
+    return fmt::format("cannot read the response: {}", ec.message());
+  }
+
+  // `connection` failed while serving its call: close it, then send the call once more on a
+  // new connection if `retryable` (a stale keep-alive connection), else fail the call.
+  void connection_failed(const std::shared_ptr<Connection>& connection, std::string message,
+                         bool retryable) {
+    Pool& pool = *connection->pool;
+    auto call = detach(*connection);
+    API_BROKER_ASSERT(call != nullptr);
+    drop(*connection);
+    if (retryable && !call->retried) {
+      call->retried = true;
+      open_connection(pool, std::move(call));
+      return;
+    }
+    dispatch(pool);
+    complete(call, fail(Errc::unavailable, std::move(message)), Delivery::now);
+  }
+
+  // Ends `call` before its response: from the queue or its connection, which is closed.
+  void abort_call(const std::shared_ptr<Call>& call, Unexpected<Error> error, Delivery delivery) {
+    Pool& pool = *call->pool;
+    if (call->queued) {
+      pool.waiting.erase(call->queue_position);
+      call->queued = false;
+    }
+    if (Connection* connection = call->connection) {
+      detach(*connection);
+      drop(*connection);
+    }
+    dispatch(pool);
+    complete(call, std::move(error), delivery);
+  }
+
+  // Runs or schedules the handler. With Delivery::now the handler runs last, from an Asio
+  // completion: it may call post(), cancel() or destroy the client.
+  void complete(const std::shared_ptr<Call>& call, Result<Response> result, Delivery delivery) {
+    API_BROKER_ASSERT(!call->finished);
+    API_BROKER_ASSERT(!call->queued && call->connection == nullptr);
+    call->finished = true;
+    calls_.erase(call->id);
+    if (call->deadline) call->deadline->cancel();
+    auto done = std::move(call->done);
+    call->done = nullptr;
+    if (delivery == Delivery::now) {
+      done(std::move(result));
+    } else {
+      deliver_later(std::move(done), std::move(result));
+    }
+  }
+
+  void deliver_later(ResponseHandler done, Result<Response> result) {
+    asio::post(executor_, [weak = weak_from_this(), done = std::move(done),
+                           result = std::move(result)]() mutable {
+      auto self = weak.lock();
+      if (!self || self->closed_) return;
+      done(std::move(result));
+    });
+  }
+
+  asio::any_io_executor executor_;
+  ClientOptions options_;
+  std::uint64_t next_id_ = 0;
+  bool closed_ = false;
+  std::unordered_map<CallId, std::shared_ptr<Call>> calls_;
+  std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
+};
+
+Client::Client(boost::asio::any_io_executor executor, ClientOptions options) {
+  API_BROKER_ASSERT(options.connections_max >= 1);
+  impl_ = std::make_shared<Impl>(std::move(executor), options);
+}
+
+Client::~Client() { impl_->shutdown(); }
+
+CallId Client::post(const Url& url, std::string_view target, std::string body,
+                    std::vector<Header> headers, std::chrono::milliseconds limit,
+                    ResponseHandler done) {
+  return impl_->post(url, target, std::move(body), headers, limit, std::move(done));
+}
+
+void Client::cancel(CallId id) { impl_->cancel(id); }
+
+std::size_t Client::in_flight() const { return impl_->in_flight(); }
+
+std::size_t Client::open_connections() const { return impl_->open_connections(); }
+
+}  // namespace api_broker::http

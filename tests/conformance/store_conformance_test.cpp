@@ -1,0 +1,272 @@
+// The EventStore contract, checked the same way for every backend in store_backends.cpp.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <thread>
+
+#include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
+#include "conformance/store_backends.hpp"
+
+namespace api_broker::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using events::EventId;
+using events::NewEvent;
+using store::EventStore;
+
+NewEvent simple(std::string message) { return NewEvent{.event = events::Simple{std::move(message)}}; }
+
+events::Uuid uuid(const char* text) { return *events::parse_uuid(text); }
+
+class StoreConformance : public ::testing::TestWithParam<Backend> {
+ protected:
+  void SetUp() override {
+    fixture_ = GetParam().make();
+    if (auto reason = fixture_->unavailable_reason(); !reason.empty()) {
+      GTEST_SKIP() << GetParam().name << " skipped: " << reason;
+    }
+    store_ = open();
+  }
+  std::unique_ptr<EventStore> open() {
+    auto store = fixture_->open();
+    EXPECT_TRUE(store) << (store ? "" : store.error().message);
+    return store ? std::move(*store) : nullptr;
+  }
+
+  std::unique_ptr<StoreFixture> fixture_;
+  std::unique_ptr<EventStore> store_;
+};
+
+TEST_P(StoreConformance, AppendThenGetReturnsTheSameEnvelope) {
+  const auto before = utc_now();
+  auto id = store_->append(NewEvent{.event = events::Request{"ping"},
+                                    .causation_id = EventId{0},
+                                    .external_uuid = uuid("123e4567-e89b-12d3-a456-426614174000")});
+  ASSERT_TRUE(id) << id.error().message;
+  auto envelope = store_->get(*id);
+  ASSERT_TRUE(envelope) << envelope.error().message;
+  EXPECT_EQ(envelope->id, *id);
+  EXPECT_EQ(envelope->event, events::Event{events::Request{"ping"}});
+  EXPECT_EQ(envelope->external_uuid, uuid("123e4567-e89b-12d3-a456-426614174000"));
+  EXPECT_GE(envelope->created, before - 1s);
+  EXPECT_LE(envelope->created, utc_now() + 1s);
+}
+
+TEST_P(StoreConformance, IdsIncreaseAndCausationIsKept) {
+  auto first = store_->append(simple("a"));
+  ASSERT_TRUE(first);
+  auto second = store_->append(NewEvent{.event = events::ApiRequest{0}, .causation_id = *first});
+  ASSERT_TRUE(second);
+  EXPECT_GT(events::to_int(*second), events::to_int(*first));
+  EXPECT_EQ(store_->get(*second)->causation_id, *first);
+  EXPECT_EQ(*store_->last_id(), *second);
+}
+
+TEST_P(StoreConformance, GetOfAMissingIdIsNotFound) {
+  auto missing = store_->get(EventId{999});
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+  EXPECT_EQ(*store_->last_id(), events::no_event);
+}
+
+TEST_P(StoreConformance, ResolveFindsTheExternalUuid) {
+  ASSERT_TRUE(store_->append(simple("a")));
+  auto id = store_->append(NewEvent{.event = events::Simple{"b"},
+                                    .external_uuid = uuid("00000000-0000-4000-8000-000000000001")});
+  ASSERT_TRUE(id);
+  EXPECT_EQ(*store_->resolve(uuid("00000000-0000-4000-8000-000000000001")), *id);
+  auto missing = store_->resolve(uuid("00000000-0000-4000-8000-000000000002"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::not_found);
+}
+
+TEST_P(StoreConformance, DuplicateUuidFailsWithTheExistingIdAndStoresNothing) {
+  const auto u = uuid("00000000-0000-4000-8000-0000000000aa");
+  auto first = store_->append(NewEvent{.event = events::Simple{"a"}, .external_uuid = u});
+  ASSERT_TRUE(first);
+  auto second = store_->append(NewEvent{.event = events::Simple{"b"}, .external_uuid = u});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::duplicate);
+  EXPECT_EQ(second.error().related_id, events::to_int(*first));
+  EXPECT_EQ(*store_->last_id(), *first);
+}
+
+TEST_P(StoreConformance, BatchIsAtomic) {
+  const auto u = uuid("00000000-0000-4000-8000-0000000000bb");
+  ASSERT_TRUE(store_->append(NewEvent{.event = events::Simple{"taken"}, .external_uuid = u}));
+  const std::vector<NewEvent> batch = {simple("1"), simple("2"),
+                                       NewEvent{.event = events::Simple{"3"}, .external_uuid = u}};
+  auto failed = store_->append_batch(batch);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, Errc::duplicate);
+  EXPECT_EQ(events::to_int(*store_->last_id()), 1u);
+
+  const std::vector<NewEvent> good = {simple("1"), simple("2"), simple("3")};
+  auto ids = store_->append_batch(good);
+  ASSERT_TRUE(ids) << ids.error().message;
+  ASSERT_EQ(ids->size(), 3u);
+  EXPECT_LT(events::to_int((*ids)[0]), events::to_int((*ids)[1]));
+  EXPECT_LT(events::to_int((*ids)[1]), events::to_int((*ids)[2]));
+  EXPECT_EQ(std::get<events::Simple>(store_->get((*ids)[2])->event).message, "3");
+}
+
+TEST_P(StoreConformance, DuplicateUuidWithinOneBatchFailsTheBatch) {
+  const auto u = uuid("00000000-0000-4000-8000-0000000000cc");
+  const std::vector<NewEvent> batch = {NewEvent{.event = events::Simple{"1"}, .external_uuid = u},
+                                       NewEvent{.event = events::Simple{"2"}, .external_uuid = u}};
+  auto failed = store_->append_batch(batch);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, Errc::duplicate);
+  EXPECT_EQ(*store_->last_id(), events::no_event);
+}
+
+TEST_P(StoreConformance, ReadAfterReturnsBoundedOrderedBatches) {
+  std::vector<NewEvent> batch;
+  for (int i = 0; i < 25; ++i) batch.push_back(simple(std::to_string(i)));
+  ASSERT_TRUE(store_->append_batch(batch));
+  auto first = store_->read_after(events::no_event, 10);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(first->size(), 10u);
+  auto rest = store_->read_after(first->back().id, 100);
+  ASSERT_TRUE(rest);
+  ASSERT_EQ(rest->size(), 15u);
+  EXPECT_EQ(std::get<events::Simple>(rest->back().event).message, "24");
+  for (std::size_t i = 1; i < rest->size(); ++i) {
+    EXPECT_LT(events::to_int((*rest)[i - 1].id), events::to_int((*rest)[i].id));
+  }
+  EXPECT_TRUE(store_->read_after(rest->back().id, 10)->empty());
+}
+
+TEST_P(StoreConformance, PayloadsWithQuotesAndSqlAreStoredVerbatim) {
+  const std::string nasty = "'); DROP TABLE events; -- \"\\ \n\t ünïcödé {\"a\":1}";
+  auto id = store_->append(NewEvent{.event = events::Request{nasty}});
+  ASSERT_TRUE(id);
+  EXPECT_EQ(std::get<events::Request>(store_->get(*id)->event).request, nasty);
+}
+
+TEST_P(StoreConformance, CheckpointsAreSavedAndReplaced) {
+  EXPECT_FALSE(store_->load_checkpoint("processor")->has_value());
+  ASSERT_TRUE(store_->save_checkpoint("processor", "one"));
+  ASSERT_TRUE(store_->save_checkpoint("processor", "two"));
+  auto other = open();
+  EXPECT_EQ(**other->load_checkpoint("processor"), "two");
+}
+
+TEST_P(StoreConformance, LeaseIsExclusiveUntilReleasedOrExpired) {
+  auto mine = store_->acquire_lease("processor", "a", 10s);
+  ASSERT_TRUE(mine);
+  EXPECT_EQ(mine->owner, "a");
+  auto other = open();
+  auto theirs = other->acquire_lease("processor", "b", 10s);
+  ASSERT_TRUE(theirs);
+  EXPECT_EQ(theirs->owner, "a");
+  EXPECT_EQ(store_->acquire_lease("processor", "a", 10s)->owner, "a");  // renewal
+  ASSERT_TRUE(store_->release_lease("processor", "a"));
+  EXPECT_EQ(other->acquire_lease("processor", "b", 0ms)->owner, "b");
+  EXPECT_EQ(store_->acquire_lease("processor", "a", 10s)->owner, "a");  // b's lease expired
+}
+
+TEST_P(StoreConformance, FollowDeliversStoredThenNewEventsUntilStopped) {
+  ASSERT_TRUE(store_->append(simple("old")));
+  store::StopSignal stop;
+  std::vector<std::string> seen;
+  std::thread writer([&] {
+    auto other = open();
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(other->append(simple("new" + std::to_string(i))));
+  });
+  auto done = store::follow(
+      *store_, events::no_event, stop,
+      [&](const events::Envelope& envelope) {
+        seen.push_back(std::get<events::Simple>(envelope.event).message);
+        return seen.size() < 4;
+      },
+      [](const Error&) { return false; });
+  writer.join();
+  ASSERT_TRUE(done);
+  EXPECT_EQ(seen, (std::vector<std::string>{"old", "new0", "new1", "new2"}));
+}
+
+TEST_P(StoreConformance, FollowStopsPromptlyWhenCancelled) {
+  store::StopSignal stop;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(50ms);
+    stop.request_stop();
+  });
+  auto done = store::follow(
+      *store_, events::no_event, stop, [](const events::Envelope&) { return true; },
+      [](const Error&) { return true; });
+  canceller.join();
+  EXPECT_TRUE(done);
+}
+
+TEST_P(StoreConformance, FollowWakesOnAnAppendFromAnotherProcess) {
+  if (!fixture_->shared_across_processes()) GTEST_SKIP() << "in-process backend";
+  std::fflush(nullptr);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // The child appends after the parent is already waiting.
+    usleep(100'000);
+    auto other = fixture_->open();
+    _exit(other && (*other)->append(simple("from child")) ? 0 : 1);
+  }
+  store::StopSignal stop;
+  std::string message;
+  std::thread guard([&] {  // bounds the test if no wake-up ever comes
+    stop.wait_for(30s);
+    stop.request_stop();
+  });
+  auto done = store::follow(
+      *store_, events::no_event, stop,
+      [&](const events::Envelope& envelope) {
+        message = std::get<events::Simple>(envelope.event).message;
+        return false;
+      },
+      [](const Error&) { return false; });
+  stop.request_stop();
+  guard.join();
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(message, "from child");
+}
+
+TEST_P(StoreConformance, ConcurrentWritersNeverMakeAFollowerSkip) {
+  constexpr int writers = 4;
+  constexpr int per_writer = 100;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      auto own = open();
+      for (int i = 0; i < per_writer; ++i) {
+        ASSERT_TRUE(own->append(simple(std::to_string(w) + ":" + std::to_string(i))));
+      }
+    });
+  }
+  store::StopSignal stop;
+  std::vector<std::uint64_t> ids;
+  auto follower = open();
+  auto done = store::follow(
+      *follower, events::no_event, stop,
+      [&](const events::Envelope& envelope) {
+        ids.push_back(events::to_int(envelope.id));
+        return ids.size() < writers * per_writer;
+      },
+      [](const Error&) { return false; });
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(done);
+  ASSERT_EQ(ids.size(), static_cast<std::size_t>(writers * per_writer));
+  for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_LT(ids[i - 1], ids[i]);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreConformance, ::testing::ValuesIn(backends()),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace
+}  // namespace api_broker::testing

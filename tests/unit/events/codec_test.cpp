@@ -1,0 +1,124 @@
+// The JSON codec: every class round-trips; malformed payloads are rejected with a reason.
+
+#include "api_broker/events/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include "api_broker/limits.hpp"
+
+namespace api_broker::events {
+namespace {
+
+std::vector<Event> one_of_each() {
+  return {Configuration{.retries = 2, .timeout = 1.5},
+          Configuration{.retries = 3, .timeout = 0, .backoff_initial = 0.1,
+                        .backoff_multiplier = 2, .backoff_max = 5, .backoff_jitter = 0.2,
+                        .deadline = 60},
+          Simple{"hello"},
+          Request{"ping \"quoted\" ; DROP TABLE events; -- ünïcödé"},
+          ApiRequest{3},
+          ApiResponse{.attempt = 1, .response = "gnip", .status = 201, .truncated = true},
+          ApiFailure{.attempt = 0, .failure = "503 Service Unavailable", .status = 503,
+                     .body = "busy", .retry_after = 7},
+          ApiFailure{.attempt = 2, .failure = "connection refused"},
+          ApiTimeout{4},
+          RequestSucceeded{.attempts = 2, .attempt = 1},
+          RequestFailed{.attempts = 4, .reason = "retries exhausted"}};
+}
+
+TEST(Codec, EveryClassRoundTrips) {
+  for (const Event& event : one_of_each()) {
+    const std::string payload = encode_payload(event);
+    auto decoded = decode_payload(class_name(event), payload);
+    ASSERT_TRUE(decoded) << class_name(event) << ": " << decoded.error().message;
+    EXPECT_EQ(*decoded, event) << payload;
+  }
+}
+
+TEST(Codec, ClassNamesAreThePrototypes) {
+  EXPECT_EQ(class_name(Configuration{}), "configuration");
+  EXPECT_EQ(class_name(Simple{}), "simple");
+  EXPECT_EQ(class_name(Request{}), "request");
+  EXPECT_EQ(class_name(ApiRequest{}), "api-request");
+  EXPECT_EQ(class_name(ApiResponse{}), "api-response");
+  EXPECT_EQ(class_name(ApiFailure{}), "api-failure");
+  EXPECT_EQ(class_name(ApiTimeout{}), "api-timeout");
+}
+
+TEST(Codec, PrototypePayloadsStillLoad) {
+  auto config = decode_payload("configuration", R"({"retries":2,"timeout":1.5})");
+  ASSERT_TRUE(config);
+  EXPECT_EQ(std::get<Configuration>(*config), (Configuration{.retries = 2, .timeout = 1.5}));
+  auto response = decode_payload("api-response", R"({"attempt":0,"response":"olleh"})");
+  ASSERT_TRUE(response);
+  EXPECT_EQ(std::get<ApiResponse>(*response).status, 200);
+  auto failure = decode_payload("api-failure", R"({"attempt":1,"failure":"boom"})");
+  ASSERT_TRUE(failure);
+  EXPECT_EQ(std::get<ApiFailure>(*failure).retry_after, -1);
+}
+
+TEST(Codec, MalformedPayloadsAreRejectedWithAReason) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"simple", "not json"},
+      {"simple", "[1,2]"},
+      {"simple", "{}"},
+      {"simple", R"({"message":5})"},
+      {"request", R"({"request":null})"},
+      {"api-request", R"({"attempt":-1})"},
+      {"api-request", R"({"attempt":1.5})"},
+      {"api-request", R"({"attempt":"1"})"},
+      {"api-request", R"({"attempt":99999999999})"},
+      {"api-failure", R"({"attempt":0})"},
+      {"configuration", R"({"retries":"many"})"},
+      {"configuration", R"({"timeout":"soon"})"},
+      {"request-failed", R"({"attempts":1})"},
+  };
+  for (const auto& [tag, payload] : bad) {
+    auto decoded = decode_payload(tag, payload);
+    ASSERT_FALSE(decoded) << tag << " " << payload;
+    EXPECT_EQ(decoded.error().code, Errc::invalid_input);
+    EXPECT_FALSE(decoded.error().message.empty());
+  }
+}
+
+TEST(Codec, UnknownClassIsNamed) {
+  auto decoded = decode_payload("telepathy", "{}");
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message.find("telepathy"), std::string::npos);
+}
+
+TEST(Codec, OversizedPayloadIsRejected) {
+  const std::string huge = R"({"message":")" + std::string(limits::payload_bytes_max, 'x') + "\"}";
+  EXPECT_FALSE(decode_payload("simple", huge));
+}
+
+TEST(Codec, InvalidUtf8InABodyIsReplacedNotFatal) {
+  const Event event = ApiResponse{.attempt = 0, .response = std::string("ok\xff\xfe", 4)};
+  const std::string payload = encode_payload(event);
+  auto decoded = decode_payload("api-response", payload);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(std::get<ApiResponse>(*decoded).response.substr(0, 2), "ok");
+}
+
+TEST(Codec, EventIdsParse) {
+  EXPECT_EQ(*parse_event_id("42"), EventId{42});
+  for (const char* bad : {"", "-1", "abc", "4x", "1.5", "99999999999999999999999"}) {
+    EXPECT_FALSE(parse_event_id(bad)) << bad;
+  }
+}
+
+TEST(Codec, EnvelopeFormats) {
+  Envelope envelope{.id = EventId{7},
+                    .created = TimePoint(Duration(1'700'000'000'123'456)),
+                    .causation_id = EventId{3},
+                    .external_uuid = std::nullopt,
+                    .event = ApiTimeout{1}};
+  EXPECT_EQ(envelope_to_line(envelope),
+            "7 2023-11-14T22:13:20.123456Z api-timeout cause=3 {\"attempt\":1}");
+  EXPECT_EQ(envelope_to_json(envelope),
+            R"({"causation_id":3,"class":"api-timeout","created":"2023-11-14T22:13:20.123456Z",)"
+            R"("external_uuid":null,"id":7,"payload":{"attempt":1}})");
+}
+
+}  // namespace
+}  // namespace api_broker::events

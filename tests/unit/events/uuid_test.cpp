@@ -1,0 +1,36 @@
+#include "api_broker/events/uuid.hpp"
+
+#include <gtest/gtest.h>
+
+namespace api_broker::events {
+namespace {
+
+TEST(Uuid, ParsesCanonicalFormInEitherCase) {
+  auto lower = parse_uuid("123e4567-e89b-12d3-a456-426614174000");
+  auto upper = parse_uuid("{123E4567-E89B-12D3-A456-426614174000}");
+  ASSERT_TRUE(lower);
+  ASSERT_TRUE(upper);
+  EXPECT_EQ(*lower, *upper);
+  EXPECT_EQ(to_string(*lower), "123e4567-e89b-12d3-a456-426614174000");
+}
+
+TEST(Uuid, RejectsMalformedText) {
+  for (const char* bad : {"", "123", "123e4567e89b12d3a456426614174000",
+                          "123e4567-e89b-12d3-a456-42661417400g", "123e4567-e89b-12d3-a456_426614174000",
+                          "'; DROP TABLE events; --------------", "123e4567-e89b-12d3-a456-4266141740001"}) {
+    auto uuid = parse_uuid(bad);
+    ASSERT_FALSE(uuid) << bad;
+    EXPECT_EQ(uuid.error().code, Errc::invalid_input);
+  }
+}
+
+TEST(Uuid, RandomUuidsAreVersion4AndDistinct) {
+  const Uuid a = random_uuid();
+  const Uuid b = random_uuid();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(to_string(a)[14], '4');
+  EXPECT_EQ(*parse_uuid(to_string(a)), a);
+}
+
+}  // namespace
+}  // namespace api_broker::events
