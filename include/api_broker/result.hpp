@@ -50,7 +50,7 @@ template <class T>
 class [[nodiscard]] Result {
  public:
   Result(T value) : data_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
-  Result(Unexpected<Error> error)                                        // NOLINT: implicit
+  Result(Unexpected<Error> error)                                       // NOLINT: implicit
       : data_(std::in_place_index<1>, std::move(error).error()) {}
 
   bool has_value() const noexcept { return data_.index() == 0; }

@@ -15,7 +15,12 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+// GCC 12 with -fsanitize=address reports boost::optional inside Beast's parser as maybe
+// uninitialized (a false positive); the pragma must cover the header that defines it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/beast/http.hpp>
+#pragma GCC diagnostic pop
 #include <cmath>
 #include <exception>
 #include <functional>
@@ -25,6 +30,7 @@
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -47,6 +53,10 @@ constexpr std::chrono::milliseconds log_flush_interval{100};
 constexpr std::chrono::milliseconds accept_retry_delay{100};
 // A client that does not take its response within this time is disconnected.
 constexpr std::chrono::seconds write_timeout{30};
+// After a 413, what is still read and thrown away before closing the connection.
+constexpr std::chrono::seconds drain_timeout{5};
+constexpr std::size_t drain_bytes_max = 4 * body_bytes_max;
+constexpr std::size_t drain_chunk_bytes = 64 * 1024;
 
 enum class Outcome : std::uint8_t { ok, unavailable, dropped };
 
@@ -296,7 +306,7 @@ class Server::Impl {
         response.keep_alive(false);
         response.set(http::field::content_type, "text/plain");
         response.body() = "payload too large";
-        co_await write(connection, response);
+        if (co_await write(connection, response)) co_await drain(connection);
         co_return;
       }
       if (error) co_return;  // the client closed, a timeout, or malformed HTTP: close
@@ -320,6 +330,20 @@ class Server::Impl {
       connection.stream.socket().shutdown(tcp::socket::shutdown_send, error);
     }
     co_return !error;
+  }
+
+  // Reads and discards what the client still sends, for a while, before the connection is
+  // closed: closing with unread data makes the kernel send a reset, which can destroy the
+  // response (a 413) before the client has read it.
+  asio::awaitable<void> drain(Connection& connection) {
+    std::vector<char> scratch(drain_chunk_bytes);
+    std::size_t drained = 0;
+    beast::error_code error;
+    connection.stream.expires_after(drain_timeout);
+    while (!error && !stopping_ && drained < drain_bytes_max) {
+      drained += co_await connection.stream.async_read_some(
+          asio::buffer(scratch), asio::redirect_error(asio::use_awaitable, error));
+    }
   }
 
   // The response to `request`, or none if the connection must be closed unanswered.

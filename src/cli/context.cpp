@@ -1,16 +1,30 @@
 #include "context.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 
 namespace api_broker::cli {
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name, store::LogLevel level) {
+  auto log = spdlog::get(name);
+  if (!log) log = spdlog::stderr_color_mt(name);
+  // LogLevel debug..off map onto spdlog's debug..off, one above trace.
+  log->set_level(static_cast<spdlog::level::level_enum>(static_cast<int>(level) + 1));
+  return log;
+}
 
 int report(const Error& error) {
   fmt::print(stderr, "api-broker: {}\n", error.message);
   switch (error.code) {
-    case Errc::duplicate: return exit_duplicate;
-    case Errc::not_found: return exit_not_found;
-    case Errc::invalid_input: return exit_usage;
-    default: return exit_failure;
+    case Errc::duplicate:
+      return exit_duplicate;
+    case Errc::not_found:
+      return exit_not_found;
+    case Errc::invalid_input:
+      return exit_usage;
+    default:
+      return exit_failure;
   }
 }
 

@@ -2,6 +2,7 @@
 // What every subcommand shares: the global store options, and how a Result becomes a
 // one-line message and an exit code.
 
+#include <spdlog/logger.h>
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -17,11 +18,11 @@ namespace api_broker::cli {
 // Exit codes, documented in the README.
 enum ExitCode : int {
   exit_ok = 0,
-  exit_failure = 1,      // the store or the network failed, or data is corrupt
-  exit_usage = 2,        // bad arguments or input
-  exit_duplicate = 3,    // the external UUID is already stored
-  exit_not_found = 4,    // no such event or UUID
-  exit_violations = 5,   // verify found invariant violations
+  exit_failure = 1,     // the store or the network failed, or data is corrupt
+  exit_usage = 2,       // bad arguments or input
+  exit_duplicate = 3,   // the external UUID is already stored
+  exit_not_found = 4,   // no such event or UUID
+  exit_violations = 5,  // verify found invariant violations
 };
 
 struct Context {
@@ -38,7 +39,11 @@ struct Context {
 // Prints "api-broker: <message>" to stderr and returns the exit code for the error.
 int report(const Error& error);
 
+// A logger that writes to stderr at `level` and above.
+std::shared_ptr<spdlog::logger> make_logger(const std::string& name, store::LogLevel level);
+
 void add_global_options(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);
+void add_broker_commands(CLI::App& app, Context& context);
 
 }  // namespace api_broker::cli

@@ -1,8 +1,8 @@
 // api-broker: the command line. Each subcommand lives in its own file and registers itself
 // on the app; main() parses, runs the chosen one and turns errors into one line + exit code.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include <exception>
 
@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   Context context;
   add_global_options(app, context);
   add_store_commands(app, context);
+  add_broker_commands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -79,9 +79,9 @@ void add_insert(CLI::App& app, Context& context) {
       auto id = (*store)->append(new_event);
       if (!id) {
         if (id.error().code == Errc::duplicate) {
-          return report(Error{Errc::duplicate,
-                              fmt::format("{} (stored as event {})", id.error().message,
-                                          id.error().related_id)});
+          return report(Error{
+              Errc::duplicate,
+              fmt::format("{} (stored as event {})", id.error().message, id.error().related_id)});
         }
         return report(id.error());
       }

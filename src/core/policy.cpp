@@ -22,8 +22,7 @@ bool is_valid(const Policy& policy) {
   return policy.retries <= limits::retries_max && duration_ok(policy.attempt_timeout) &&
          duration_ok(policy.backoff_initial) && duration_ok(policy.backoff_max) &&
          duration_ok(policy.deadline) && std::isfinite(policy.backoff_multiplier) &&
-         policy.backoff_multiplier >= 1 && policy.backoff_jitter >= 0 &&
-         policy.backoff_jitter <= 1;
+         policy.backoff_multiplier >= 1 && policy.backoff_jitter >= 0 && policy.backoff_jitter <= 1;
 }
 
 // Seconds (validated: finite, within [0, one year]) to microseconds, to the nearest.
@@ -35,7 +34,8 @@ Duration to_duration(double seconds) {
 Result<Duration> apply_duration(Duration current, double seconds, std::string_view name) {
   if (seconds == keep) return current;
   const auto max_seconds = std::chrono::duration_cast<std::chrono::seconds>(policy_duration_max);
-  if (!std::isfinite(seconds) || seconds < 0 || seconds > static_cast<double>(max_seconds.count())) {
+  if (!std::isfinite(seconds) || seconds < 0 ||
+      seconds > static_cast<double>(max_seconds.count())) {
     return fail(Errc::invalid_input,
                 fmt::format("{} must be -1 (keep) or from 0 to {} seconds, got {}", name,
                             max_seconds.count(), seconds));
@@ -76,9 +76,10 @@ Result<Policy> apply(const Policy& current, const events::Configuration& change)
   next.backoff_initial = *initial;
   if (change.backoff_multiplier != keep) {
     if (!std::isfinite(change.backoff_multiplier) || change.backoff_multiplier < 1) {
-      return fail(Errc::invalid_input,
-                  fmt::format("backoff_multiplier must be -1 (keep) or a finite number >= 1, got {}",
-                              change.backoff_multiplier));
+      return fail(
+          Errc::invalid_input,
+          fmt::format("backoff_multiplier must be -1 (keep) or a finite number >= 1, got {}",
+                      change.backoff_multiplier));
     }
     next.backoff_multiplier = change.backoff_multiplier;
   }

@@ -59,7 +59,8 @@ std::uint32_t attempts_started(const RequestState& state) {
 
 // How an attempt that did not succeed ended, for reasons.
 std::string ending(std::uint32_t number, const Attempt& attempt) {
-  if (attempt.result == AttemptResult::timed_out) return fmt::format("attempt {} timed out", number);
+  if (attempt.result == AttemptResult::timed_out)
+    return fmt::format("attempt {} timed out", number);
   std::string text = attempt.status == 0
                          ? fmt::format("attempt {} failed", number)
                          : fmt::format("attempt {} failed with HTTP {}", number, attempt.status);
@@ -123,7 +124,8 @@ Plan plan(const RequestState& state) {
   if (attempt.result == AttemptResult::failed && !attempt.retryable) {
     std::string reason =
         fmt::format("attempt {} failed with HTTP {}, which is not retried", newest, attempt.status);
-    if (!attempt.failure.empty()) fmt::format_to(std::back_inserter(reason), ": {}", attempt.failure);
+    if (!attempt.failure.empty())
+      fmt::format_to(std::back_inserter(reason), ": {}", attempt.failure);
     return Plan{.kind = Plan::Kind::finish, .finish = failed(state, std::move(reason))};
   }
   if (state.attempts.size() == std::size_t{state.policy.retries} + 1) {
@@ -312,29 +314,40 @@ class Fold {
 
 std::string_view to_string(Phase phase) {
   switch (phase) {
-    case Phase::waiting: return "waiting";
-    case Phase::in_flight: return "in flight";
-    case Phase::backing_off: return "backing off";
-    case Phase::succeeded: return "succeeded";
-    case Phase::failed: return "failed";
+    case Phase::waiting:
+      return "waiting";
+    case Phase::in_flight:
+      return "in flight";
+    case Phase::backing_off:
+      return "backing off";
+    case Phase::succeeded:
+      return "succeeded";
+    case Phase::failed:
+      return "failed";
   }
   return "unknown";
 }
 
 std::string_view to_string(Outcome outcome) {
   switch (outcome) {
-    case Outcome::succeeded: return "succeeded";
-    case Outcome::failed: return "failed";
+    case Outcome::succeeded:
+      return "succeeded";
+    case Outcome::failed:
+      return "failed";
   }
   return "unknown";
 }
 
 std::string_view to_string(AttemptResult result) {
   switch (result) {
-    case AttemptResult::in_flight: return "in flight";
-    case AttemptResult::failed: return "failed";
-    case AttemptResult::timed_out: return "timed out";
-    case AttemptResult::succeeded: return "succeeded";
+    case AttemptResult::in_flight:
+      return "in flight";
+    case AttemptResult::failed:
+      return "failed";
+    case AttemptResult::timed_out:
+      return "timed out";
+    case AttemptResult::succeeded:
+      return "succeeded";
   }
   return "unknown";
 }
@@ -362,8 +375,7 @@ std::string describe(const Action& action) {
           },
           [](const Finish& a) {
             return a.outcome == Outcome::succeeded
-                       ? fmt::format("finish: succeeded by attempt {} of {}", a.attempt,
-                                     a.attempts)
+                       ? fmt::format("finish: succeeded by attempt {} of {}", a.attempt, a.attempts)
                        : fmt::format("finish: failed after {} attempts: {}", a.attempts, a.reason);
           },
       },
@@ -418,10 +430,14 @@ Phase phase(const RequestState& state) {
   if (state.terminal) return outcome_phase(state.terminal->outcome);
   const Plan next = plan(state);
   switch (next.kind) {
-    case Plan::Kind::finish: return outcome_phase(next.finish.outcome);
-    case Plan::Kind::start: return next.attempt == 0 ? Phase::waiting : Phase::backing_off;
-    case Plan::Kind::await: return Phase::in_flight;
-    case Plan::Kind::done: break;
+    case Plan::Kind::finish:
+      return outcome_phase(next.finish.outcome);
+    case Plan::Kind::start:
+      return next.attempt == 0 ? Phase::waiting : Phase::backing_off;
+    case Plan::Kind::await:
+      return Phase::in_flight;
+    case Plan::Kind::done:
+      break;
   }
   API_BROKER_ASSERT(false);  // done only when terminal, handled above
   return Phase::failed;

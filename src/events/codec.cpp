@@ -160,9 +160,12 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       c.deadline = r.number("deadline", -1);
       return r.finish(c);
     }
-    case 1: return r.finish(Simple{r.text("message", true)});
-    case 2: return r.finish(Request{r.text("request", true)});
-    case 3: return r.finish(ApiRequest{r.attempt("attempt")});
+    case 1:
+      return r.finish(Simple{r.text("message", true)});
+    case 2:
+      return r.finish(Request{r.text("request", true)});
+    case 3:
+      return r.finish(ApiRequest{r.attempt("attempt")});
     case 4: {
       ApiResponse e;
       e.attempt = r.attempt("attempt");
@@ -180,7 +183,8 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       e.retry_after = r.number("retry_after", -1);
       return r.finish(e);
     }
-    case 6: return r.finish(ApiTimeout{r.attempt("attempt")});
+    case 6:
+      return r.finish(ApiTimeout{r.attempt("attempt")});
     case 7: {
       RequestSucceeded e;
       e.attempts = r.attempt("attempts");
@@ -232,8 +236,9 @@ Result<EventId> parse_event_id(std::string_view text) {
   const auto* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc() || ptr != end) {
-    return fail(Errc::invalid_input,
-                fmt::format("'{}' is not an event id (a positive whole number)", text.substr(0, 64)));
+    return fail(
+        Errc::invalid_input,
+        fmt::format("'{}' is not an event id (a positive whole number)", text.substr(0, 64)));
   }
   return EventId{value};
 }

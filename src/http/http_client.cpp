@@ -18,6 +18,9 @@
 
 #include <fmt/format.h>
 
+#include <sys/socket.h>
+#include <sys/types.h>
+
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
@@ -35,6 +38,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/write.hpp>
+#include <cerrno>
 #include <list>
 #include <memory>
 #include <string>
@@ -55,6 +59,9 @@ using error_code = boost::system::error_code;
 constexpr const char* user_agent = "api-broker";
 // Status line plus header fields of one response.
 constexpr std::uint32_t response_header_bytes_max = 64 * 1024;
+// New connections to a host name reuse its addresses for this long instead of resolving it
+// again (thousands of connections open at once when the processor starts).
+constexpr std::chrono::seconds resolved_addresses_ttl{30};
 
 struct Connection;
 struct Pool;
@@ -99,10 +106,21 @@ struct Pool {
   std::uint16_t port = 0;
   std::string authority;                  // host:port, for messages
   std::optional<asio::ip::address> address;  // set when host is an IP address: no resolver
+  std::optional<tcp::resolver::results_type> resolved;  // else the last addresses found
+  std::chrono::steady_clock::time_point resolved_at;
   std::list<std::shared_ptr<Connection>> connections;  // every open connection
   std::vector<Connection*> idle;                        // LIFO: the most recent is warmest
   std::list<std::shared_ptr<Call>> waiting;             // FIFO
 };
+
+// True when the peer of an idle connection has closed it (or sent bytes nobody asked for):
+// a cheap look before reusing it, instead of sending the request and retrying.
+bool is_stale(tcp::socket& socket) {
+  char byte = 0;
+  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+  return true;
+}
 
 bool is_token_char(char c) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
@@ -271,8 +289,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     while (!pool.waiting.empty()) {
       if (!pool.idle.empty()) {
         Connection* connection = pool.idle.back();
-        pool.idle.pop_back();
         API_BROKER_ASSERT(connection->state == ConnectionState::idle);
+        if (is_stale(connection->socket)) {
+          drop(*connection);
+          continue;
+        }
+        pool.idle.pop_back();
         connection->reused = true;
         send(*connection->position, dequeue(pool));
       } else if (pool.connections.size() < options_.connections_max) {
@@ -359,6 +381,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
           }));
       return;
     }
+    if (pool.resolved &&
+        std::chrono::steady_clock::now() - pool.resolved_at < resolved_addresses_ttl) {
+      connect(connection, *pool.resolved);
+      return;
+    }
     connection->resolver.emplace(executor_);
     connection->resolver->async_resolve(
         pool.host, std::to_string(pool.port),
@@ -370,17 +397,26 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                 false);
             return;
           }
-          asio::async_connect(c->socket, results,
-                              self.on(c, [](Impl& me, const std::shared_ptr<Connection>& cc,
-                                            error_code connect_ec, const tcp::endpoint&) {
-                                me.on_connect(cc, connect_ec);
-                              }));
+          c->pool->resolved = results;
+          c->pool->resolved_at = std::chrono::steady_clock::now();
+          self.connect(c, results);
         }));
+  }
+
+  // Tries each address in turn.
+  void connect(const std::shared_ptr<Connection>& connection,
+               const tcp::resolver::results_type& addresses) {
+    asio::async_connect(connection->socket, addresses,
+                        on(connection, [](Impl& self, const std::shared_ptr<Connection>& c,
+                                          error_code ec, const tcp::endpoint&) {
+                          self.on_connect(c, ec);
+                        }));
   }
 
   void on_connect(const std::shared_ptr<Connection>& connection, error_code ec) {
     API_BROKER_ASSERT(connection->state == ConnectionState::connecting);
     if (ec) {
+      connection->pool->resolved.reset();  // the name may point elsewhere now
       connection_failed(connection,
                         ec == asio::error::connection_refused
                             ? std::string("connection refused")
@@ -428,6 +464,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     parser.header_limit(response_header_bytes_max);
     parser.body_limit(options_.body_bytes_read_max);
     parser.get().body().stored_max = options_.body_bytes_stored_max;
+    parser.get().body().read_max = options_.body_bytes_read_max;
     bhttp::async_read(
         connection->socket, connection->buffer, parser,
         on(connection,

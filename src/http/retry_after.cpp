@@ -4,10 +4,12 @@
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
 
 #include <array>
+#include <charconv>
 #include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string_view>
+#include <system_error>
 
 #include "api_broker/http/http_client.hpp"
 
@@ -143,7 +145,8 @@ std::optional<double> parse_retry_after(std::string_view value,
   if (value.empty()) return std::nullopt;
   if (value.find_first_not_of("0123456789") == std::string_view::npos) {
     double seconds = 0;
-    for (const char c : value) seconds = seconds * 10 + (c - '0');
+    const auto parsed = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (parsed.ec != std::errc{} || parsed.ptr != value.data() + value.size()) return std::nullopt;
     return seconds;
   }
   const auto date = parse_http_date(value);

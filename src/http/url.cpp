@@ -111,6 +111,9 @@ Result<Url> parse_url(std::string_view text) {
     }
   } else {
     const std::size_t colon = authority.find(':');
+    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+      return invalid("an IPv6 host must be in brackets");
+    }
     const std::string_view host = authority.substr(0, colon);
     if (host.empty()) return invalid("missing host");
     for (const char c : host) {

@@ -24,6 +24,12 @@ void StopSignal::request_stop() noexcept {
   [[maybe_unused]] const ssize_t written = ::write(fd_, &one, sizeof one);
 }
 
+void StopSignal::clear() noexcept {
+  stopped_.store(false, std::memory_order_release);
+  std::uint64_t count = 0;
+  [[maybe_unused]] const ssize_t got = ::read(fd_, &count, sizeof count);
+}
+
 bool StopSignal::wait_for(std::chrono::milliseconds timeout) const {
   if (stop_requested()) return true;
   pollfd entry{fd_, POLLIN, 0};

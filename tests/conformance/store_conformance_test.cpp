@@ -19,7 +19,9 @@ using events::EventId;
 using events::NewEvent;
 using store::EventStore;
 
-NewEvent simple(std::string message) { return NewEvent{.event = events::Simple{std::move(message)}}; }
+NewEvent simple(std::string message) {
+  return NewEvent{.event = events::Simple{std::move(message)}};
+}
 
 events::Uuid uuid(const char* text) { return *events::parse_uuid(text); }
 

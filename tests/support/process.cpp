@@ -47,8 +47,8 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   auto arg_pointers = pointers(args);
   auto env_pointers = pointers(environment);
   pid_t pid = -1;
-  const int rc =
-      posix_spawnp(&pid, args[0].c_str(), actions, nullptr, arg_pointers.data(), env_pointers.data());
+  const int rc = posix_spawnp(&pid, args[0].c_str(), actions, nullptr, arg_pointers.data(),
+                              env_pointers.data());
   API_BROKER_ASSERT(rc == 0);
   return pid;
 }
@@ -123,10 +123,10 @@ Child::Child(const std::vector<std::string>& argv, const std::string& out_path,
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                   0600);
   pid_ = spawn(argv, env, &actions);
   posix_spawn_file_actions_destroy(&actions);
 }

@@ -47,11 +47,11 @@ struct Options {
   double silent_failure_rate = 0;  // in [0, 1]: share of failures that drop the connection
   // Seeds the one random generator; given, the same sequence of requests gets the same
   // sequence of latencies and outcomes. Absent, a seed is drawn (see Server::seed()).
-  std::optional<std::uint64_t> seed;
+  std::optional<std::uint64_t> seed = std::nullopt;
   // Given, one JSON line per POST /api is appended here when its outcome is applied:
   // {"t_us":<unix microseconds>,"key":"<Idempotency-Key>","outcome":"ok|503|dropped",
   //  "latency_ms":<double>}. Buffered; flushed every 100 ms and when the server stops.
-  std::string calls_log_path;
+  std::string calls_log_path = {};
 };
 
 // Counters of POST /api calls since the server started. calls == succeeded + failed +

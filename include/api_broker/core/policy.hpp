@@ -15,13 +15,19 @@ namespace api_broker::core {
 
 // The defaults below are the one source for --help and the README.
 struct Policy {
-  std::uint32_t retries = 3;                             // further attempts after the first
-  Duration attempt_timeout = std::chrono::seconds{10};   // per attempt; 0 = none
-  Duration backoff_initial = std::chrono::milliseconds{200};  // before the first retry
-  double backoff_multiplier = 2.0;                       // growth per retry, >= 1
-  Duration backoff_max = std::chrono::seconds{30};       // cap of one delay
-  double backoff_jitter = 0.2;                           // fraction of a delay drawn off, [0, 1]
-  Duration deadline = std::chrono::seconds{0};           // from the request's created; 0 = none
+  // Further attempts after the first.
+  std::uint32_t retries = 3;
+  // Time one attempt may take; 0 = none.
+  Duration attempt_timeout = std::chrono::seconds{10};
+  // Delay before the first retry; each later one is backoff_multiplier (>= 1) times longer,
+  // up to backoff_max.
+  Duration backoff_initial = std::chrono::milliseconds{200};
+  double backoff_multiplier = 2.0;
+  Duration backoff_max = std::chrono::seconds{30};
+  // Up to this fraction (in [0, 1]) of each delay is drawn off, so retries spread out.
+  double backoff_jitter = 0.2;
+  // Time from the request's created time to its last possible attempt end; 0 = none.
+  Duration deadline = std::chrono::seconds{0};
   friend bool operator==(const Policy&, const Policy&) = default;
 };
 

@@ -87,17 +87,18 @@ std::string_view to_string(AttemptResult result);
 
 // One attempt, from its api-request and the events that ended it.
 struct Attempt {
-  TimePoint started_at{};                 // created of its api-request
-  AttemptResult result = AttemptResult::in_flight;  // the first ending; an answer overrides it
-  std::optional<TimePoint> finished_at{};   // created of its first api-failure/-timeout/-response;
-                                          // a retry is timed from here
-  std::optional<TimePoint> answered_at{};   // created of its api-response, even a late one
-  bool failure_seen = false;              // an api-failure was read (first or not)
-  bool timeout_seen = false;              // an api-timeout was read (first or not)
+  TimePoint started_at{};  // created of its api-request
+  // The first ending read; an api-response overrides a failure or timeout (a late answer).
+  AttemptResult result = AttemptResult::in_flight;
+  // Created of its first api-failure/-timeout/-response: the next retry is timed from here.
+  std::optional<TimePoint> finished_at{};
+  std::optional<TimePoint> answered_at{};  // created of its api-response, even a late one
+  bool failure_seen = false;               // an api-failure was read (first or not)
+  bool timeout_seen = false;               // an api-timeout was read (first or not)
   // From the api-failure, when it ended the attempt:
   std::int32_t status = 0;                // HTTP status; 0 = no answer
   bool retryable = false;                 // is_retryable() of it
-  std::optional<Duration> retry_after{};    // its Retry-After, capped at limits::retry_after_max
+  std::optional<Duration> retry_after{};  // its Retry-After, capped at limits::retry_after_max
   std::string failure{};                  // its text, cut to failure_text_bytes_max
   friend bool operator==(const Attempt&, const Attempt&) = default;
 };
@@ -122,10 +123,10 @@ struct Terminal {
 // from the log and get the same. Bounded: attempts.size() <= policy.retries + 1
 // <= limits::retries_max + 1, anomalies.size() <= anomalies_max, texts are cut.
 struct RequestState {
-  events::EventId request{};       // id of the request event
-  TimePoint requested_at{};        // its created time; the deadline counts from here
-  Policy policy{};                   // in force when it arrived
-  std::vector<Attempt> attempts{};   // index = attempt number
+  events::EventId request{};        // id of the request event
+  TimePoint requested_at{};         // its created time; the deadline counts from here
+  Policy policy{};                  // in force when it arrived
+  std::vector<Attempt> attempts{};  // index = attempt number
   std::optional<std::uint32_t> succeeded_attempt{};  // the first attempt answered
   std::optional<Terminal> terminal{};                // the first terminal event read
   std::vector<Anomaly> anomalies{};

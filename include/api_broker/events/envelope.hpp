@@ -18,8 +18,8 @@ inline std::uint64_t to_int(EventId id) { return static_cast<std::uint64_t>(id);
 
 struct Envelope {
   EventId id{};
-  TimePoint created{};          // when the store persisted it (UTC, microseconds)
-  EventId causation_id{};       // the event that caused it; api-* point at their request
+  TimePoint created{};     // when the store persisted it (UTC, microseconds)
+  EventId causation_id{};  // the event that caused it; api-* point at their request
   std::optional<Uuid> external_uuid;
   Event event;
   friend bool operator==(const Envelope&, const Envelope&) = default;

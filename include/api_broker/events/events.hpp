@@ -12,13 +12,13 @@ namespace api_broker::events {
 
 // Policy for requests that arrive after it. -1 in any field keeps the value in force.
 struct Configuration {
-  std::int64_t retries = -1;        // further attempts after the first
-  double timeout = -1;              // seconds per attempt; 0 = none
-  double backoff_initial = -1;      // seconds before the first retry
-  double backoff_multiplier = -1;   // growth per retry, >= 1
-  double backoff_max = -1;          // seconds, cap of one delay
-  double backoff_jitter = -1;       // fraction in [0, 1] of a delay drawn at random
-  double deadline = -1;             // seconds from the request to its last attempt; 0 = none
+  std::int64_t retries = -1;       // further attempts after the first
+  double timeout = -1;             // seconds per attempt; 0 = none
+  double backoff_initial = -1;     // seconds before the first retry
+  double backoff_multiplier = -1;  // growth per retry, >= 1
+  double backoff_max = -1;         // seconds, cap of one delay
+  double backoff_jitter = -1;      // fraction in [0, 1] of a delay drawn at random
+  double deadline = -1;            // seconds from the request to its last attempt; 0 = none
   friend bool operator==(const Configuration&, const Configuration&) = default;
 };
 
@@ -52,10 +52,10 @@ struct ApiResponse {
 // Attempt `attempt` failed: a non-2xx status, or a local error when status is 0.
 struct ApiFailure {
   std::uint32_t attempt = 0;
-  std::string failure;       // human-readable reason
-  std::int32_t status = 0;   // HTTP status; 0 = no answer (connection error, dropped)
-  std::string body;          // an excerpt of the answer's body, if any
-  double retry_after = -1;   // seconds from a Retry-After header; -1 = none
+  std::string failure;      // human-readable reason
+  std::int32_t status = 0;  // HTTP status; 0 = no answer (connection error, dropped)
+  std::string body;         // an excerpt of the answer's body, if any
+  double retry_after = -1;  // seconds from a Retry-After header; -1 = none
   friend bool operator==(const ApiFailure&, const ApiFailure&) = default;
 };
 

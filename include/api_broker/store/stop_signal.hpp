@@ -21,6 +21,8 @@ class StopSignal {
   int fd() const noexcept { return fd_; }
   // Sleeps up to `timeout`; returns early (true) when a stop is requested.
   bool wait_for(std::chrono::milliseconds timeout) const;
+  // Re-arms the signal, so that it can serve as a reusable wake-up between two threads.
+  void clear() noexcept;
 
  private:
   int fd_ = -1;

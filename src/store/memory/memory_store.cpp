@@ -22,10 +22,10 @@ Result<std::vector<EventId>> MemoryStore::append_batch(std::span<const NewEvent>
       const auto existing = log_->uuids.find(*event.external_uuid);
       if (existing != log_->uuids.end() || added.count(*event.external_uuid) != 0) {
         const EventId id = existing != log_->uuids.end() ? existing->second : EventId{0};
-        return fail(Errc::duplicate,
-                    fmt::format("duplicate event identifier {}",
-                                events::to_string(*event.external_uuid)),
-                    events::to_int(id));
+        return fail(
+            Errc::duplicate,
+            fmt::format("duplicate event identifier {}", events::to_string(*event.external_uuid)),
+            events::to_int(id));
       }
       added.emplace(*event.external_uuid, EventId{0});
     }
@@ -80,7 +80,8 @@ Result<void> MemoryStore::wait_for_append(EventId after, std::chrono::millisecon
   const auto until = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(log_->mutex);
   while (log_->events.size() <= events::to_int(after) && !stop.stop_requested()) {
-    const auto slice = std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+    const auto slice =
+        std::min(until, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
     if (log_->appended.wait_until(lock, slice) == std::cv_status::timeout &&
         std::chrono::steady_clock::now() >= until) {
       break;

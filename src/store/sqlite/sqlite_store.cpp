@@ -74,7 +74,8 @@ std::string_view column_text(sqlite3_stmt* statement, int column) {
 
 class SqliteStore final : public EventStore {
  public:
-  SqliteStore(Database db, std::string path) : db_(std::move(db)), path_(std::move(path)), watch_(path_) {}
+  SqliteStore(Database db, std::string path)
+      : db_(std::move(db)), path_(std::move(path)), watch_(path_) {}
 
   Result<void> prepare_statements() {
     const std::pair<Statement*, const char*> statements[] = {
@@ -160,6 +161,7 @@ class SqliteStore final : public EventStore {
       rollback();
       return fail(std::move(committed).error());
     }
+    watch_.announce();
     return ids;
   }
 
@@ -290,8 +292,7 @@ class SqliteStore final : public EventStore {
     const TimePoint now = utc_now();
     auto current = prepare("SELECT owner, expires_us FROM leases WHERE name = ?");
     if (!current) return fail(std::move(current).error());
-    sqlite3_bind_text(current->get(), 1, name.data(), static_cast<int>(name.size()),
-                      SQLITE_STATIC);
+    sqlite3_bind_text(current->get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
     const int rc = sqlite3_step(current->get());
     if (rc == SQLITE_ROW) {
       LeaseHolder holder{std::string(column_text(current->get(), 0)),
@@ -307,8 +308,7 @@ class SqliteStore final : public EventStore {
         "excluded.expires_us");
     if (!upsert) return fail(std::move(upsert).error());
     const LeaseHolder holder{std::string(owner), now + ttl};
-    sqlite3_bind_text(upsert->get(), 1, name.data(), static_cast<int>(name.size()),
-                      SQLITE_STATIC);
+    sqlite3_bind_text(upsert->get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
     sqlite3_bind_text(upsert->get(), 2, owner.data(), static_cast<int>(owner.size()),
                       SQLITE_STATIC);
     sqlite3_bind_int64(upsert->get(), 3, to_micros(holder.expires));
@@ -390,8 +390,8 @@ Result<void> exec_sql(sqlite3* db, const std::string& path, const char* sql) {
   char* error = nullptr;
   if (sqlite3_exec(db, sql, nullptr, nullptr, &error) != SQLITE_OK) {
     const int rc = sqlite3_extended_errcode(db);
-    std::string message = fmt::format("sqlite database {}: {}", path,
-                                      error != nullptr ? error : sqlite3_errmsg(db));
+    std::string message =
+        fmt::format("sqlite database {}: {}", path, error != nullptr ? error : sqlite3_errmsg(db));
     sqlite3_free(error);
     if ((rc & 0xff) == SQLITE_NOTADB || (rc & 0xff) == SQLITE_CORRUPT) {
       return fail(Errc::corrupt, message + " (is it an api-broker event store?)");
@@ -435,8 +435,8 @@ Result<void> ensure_schema(sqlite3* db, const std::string& path) {
   } else if (*version == 0) {
     result = exec_sql(db, path, schema_sql);
     if (result) {
-      result = exec_sql(
-          db, path, fmt::format("PRAGMA user_version = {}", sqlite_schema_version).c_str());
+      result = exec_sql(db, path,
+                        fmt::format("PRAGMA user_version = {}", sqlite_schema_version).c_str());
     }
   }
   if (!result) {
@@ -471,8 +471,8 @@ Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& optio
                 fmt::format("cannot open sqlite database {}: {}", path, std::strerror(errno)));
   }
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(path.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) {
     return fail(Errc::unavailable, fmt::format("cannot open sqlite database {}: {}", path,

@@ -1,5 +1,6 @@
 #include "sqlite/wal_watch.hpp"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -12,11 +13,14 @@ namespace api_broker::store {
 
 WalWatch::WalWatch(const std::string& database_path) {
   const std::filesystem::path path(database_path);
-  wal_name_ = path.filename().string() + "-wal";
+  notify_name_ = path.filename().string();
+  notify_name_ += "-notify";
   std::string folder = path.parent_path().string();
   if (folder.empty()) folder = ".";
+  const std::string notify_path = folder + "/" + notify_name_;
+  notify_fd_ = ::open(notify_path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
   fd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (fd_ >= 0 && inotify_add_watch(fd_, folder.c_str(), IN_MODIFY | IN_CREATE) < 0) {
+  if (fd_ >= 0 && inotify_add_watch(fd_, folder.c_str(), IN_MODIFY | IN_CLOSE_WRITE) < 0) {
     ::close(fd_);
     fd_ = -1;
   }
@@ -24,6 +28,13 @@ WalWatch::WalWatch(const std::string& database_path) {
 
 WalWatch::~WalWatch() {
   if (fd_ >= 0) ::close(fd_);
+  if (notify_fd_ >= 0) ::close(notify_fd_);
+}
+
+void WalWatch::announce() {
+  if (notify_fd_ < 0) return;
+  const char byte = 0;
+  [[maybe_unused]] const ssize_t written = ::pwrite(notify_fd_, &byte, 1, 0);
 }
 
 void WalWatch::drain() {
@@ -47,13 +58,13 @@ void WalWatch::wait(std::chrono::milliseconds timeout, const StopSignal& stop) {
     std::array<pollfd, 2> fds{pollfd{fd_, POLLIN, 0}, pollfd{stop.fd(), POLLIN, 0}};
     if (::poll(fds.data(), fds.size(), static_cast<int>(left.count())) <= 0) return;
     if ((fds[1].revents & POLLIN) != 0) return;
-    // Other files in the folder change too: wake only for our WAL.
+    // Other files in the folder change too: wake only for our announcements.
     ssize_t got;
     bool ours = false;
     while ((got = ::read(fd_, buffer.data(), buffer.size())) > 0) {
       for (ssize_t offset = 0; offset < got;) {
         const auto* event = reinterpret_cast<const inotify_event*>(buffer.data() + offset);
-        if (event->len > 0 && wal_name_ == event->name) ours = true;
+        if (event->len > 0 && notify_name_ == event->name) ours = true;
         offset += static_cast<ssize_t>(sizeof(inotify_event) + event->len);
       }
     }

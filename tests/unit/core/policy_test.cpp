@@ -162,8 +162,8 @@ TEST(PolicyToConfiguration, IsAFullSnapshotThatAppliesBack) {
 }
 
 TEST(BackoffDelay, GrowsByTheMultiplierUpToTheCap) {
-  const Policy policy = steady(
-      Policy{.backoff_initial = 200ms, .backoff_multiplier = 2, .backoff_max = 1s});
+  const Policy policy =
+      steady(Policy{.backoff_initial = 200ms, .backoff_multiplier = 2, .backoff_max = 1s});
   const events::EventId request{42};
   EXPECT_EQ(backoff_delay(policy, request, 1), 200ms);
   EXPECT_EQ(backoff_delay(policy, request, 2), 400ms);
@@ -174,8 +174,8 @@ TEST(BackoffDelay, GrowsByTheMultiplierUpToTheCap) {
 }
 
 TEST(BackoffDelay, FractionalMultiplier) {
-  const Policy policy = steady(
-      Policy{.backoff_initial = 200ms, .backoff_multiplier = 1.5, .backoff_max = 1s});
+  const Policy policy =
+      steady(Policy{.backoff_initial = 200ms, .backoff_multiplier = 1.5, .backoff_max = 1s});
   const events::EventId request{1};
   EXPECT_EQ(backoff_delay(policy, request, 1), 200ms);
   EXPECT_EQ(backoff_delay(policy, request, 2), 300ms);
@@ -238,7 +238,8 @@ TEST(IsRetryable, NoAnswerServerErrorsTimeoutAndTooManyRequests) {
 }
 
 TEST(IsRetryable, OtherStatusesAreNot) {
-  for (const std::int32_t status : {400, 401, 403, 404, 409, 422, 499, 600, 301, 304, 200, 100, -1}) {
+  for (const std::int32_t status :
+       {400, 401, 403, 404, 409, 422, 499, 600, 301, 304, 200, 100, -1}) {
     EXPECT_FALSE(is_retryable(failure_with_status(status))) << status;
   }
 }

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds api-broker into build/ (or $1 with extra CMake arguments after it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dir=${1:-build}
+shift || true
+jobs=$(nproc)
+cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+cmake --build "$dir" -j"$jobs"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs the whole test suite: once plain, once under AddressSanitizer +
+# UndefinedBehaviorSanitizer, and checks the formatting. Exit 0 only when all pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== format check"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src include tests bench -name '*.[ch]pp')
+clang-format --dry-run --Werror "${sources[@]}"
+
+echo "== build (RelWithDebInfo, -Werror)"
+scripts/build.sh build
+echo "== tests"
+ctest --test-dir build --output-on-failure -j2 --timeout 600
+
+echo "== build (ASan + UBSan)"
+scripts/build.sh build-asan -DAPI_BROKER_SANITIZE=ON -DAPI_BROKER_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
+echo "== tests under ASan + UBSan"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j2 --timeout 900
+echo "== all tests passed"

@@ -1,0 +1,33 @@
+#include "checkpoint.hpp"
+
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api_broker/events/codec.hpp"
+
+namespace api_broker::broker {
+
+std::string encode_checkpoint(const Checkpoint& checkpoint) {
+  return fmt::format(R"({{"after":{},"policy":{}}})", events::to_int(checkpoint.after),
+                     events::encode_payload(core::to_configuration(checkpoint.policy)));
+}
+
+Result<Checkpoint> decode_checkpoint(std::string_view text) {
+  const auto json = nlohmann::json::parse(text, nullptr, false);
+  auto corrupt = [&] {
+    return fail(Errc::corrupt,
+                fmt::format("stored checkpoint is unreadable: {}", text.substr(0, 200)));
+  };
+  if (json.is_discarded() || !json.is_object() || !json.contains("after") ||
+      !json["after"].is_number_unsigned() || !json.contains("policy")) {
+    return corrupt();
+  }
+  auto configuration = events::decode_payload("configuration", json["policy"].dump());
+  if (!configuration) return corrupt();
+  auto policy = core::apply(core::Policy{}, std::get<events::Configuration>(*configuration));
+  if (!policy) return corrupt();
+  return Checkpoint{events::EventId{json["after"].get<std::uint64_t>()}, *policy};
+}
+
+}  // namespace api_broker::broker

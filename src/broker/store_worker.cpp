@@ -1,0 +1,205 @@
+#include "store_worker.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "api_broker/limits.hpp"
+
+namespace api_broker::broker {
+
+using namespace std::chrono_literals;
+
+StoreWorker::StoreWorker(std::unique_ptr<store::EventStore> store, events::EventId position,
+                         StoreWorkerOptions options, StoreWorkerCallbacks callbacks)
+    : store_(std::move(store)),
+      position_(position),
+      options_(std::move(options)),
+      callbacks_(std::move(callbacks)),
+      lease_renewed_at_(std::chrono::steady_clock::now()),
+      thread_([this] { run(); }) {}
+
+StoreWorker::~StoreWorker() {
+  stop();
+  join();
+}
+
+void StoreWorker::append(std::vector<events::NewEvent> events) {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return;
+    for (auto& event : events) queue_.push_back(std::move(event));
+  }
+  wake_.request_stop();
+}
+
+void StoreWorker::set_checkpoint(std::string value) {
+  std::lock_guard lock(mutex_);
+  checkpoint_ = std::move(value);
+  checkpoint_dirty_ = true;
+}
+
+void StoreWorker::ack(bool more) {
+  {
+    std::lock_guard lock(mutex_);
+    awaiting_ack_ = false;
+    reading_ = more;
+  }
+  wake_.request_stop();
+}
+
+void StoreWorker::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.request_stop();
+}
+
+void StoreWorker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t StoreWorker::queued() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+bool StoreWorker::commit(std::vector<events::NewEvent>& batch) {
+  std::size_t done = 0;
+  auto delay = 10ms;
+  while (done < batch.size()) {
+    const std::size_t count = std::min(batch.size() - done, limits::append_batch_max);
+    auto ids = store_->append_batch(std::span<const events::NewEvent>(batch.data() + done, count));
+    if (ids) {
+      done += count;
+      delay = 10ms;
+      continue;
+    }
+    // The events are facts already decided: keep them and retry until the store is back.
+    callbacks_.on_warning(fmt::format("cannot commit {} events, retrying in {} ms: {}", count,
+                                      delay.count(), ids.error().message));
+    if (ids.error().code == Errc::invalid_input || ids.error().code == Errc::duplicate) {
+      // Retrying cannot help: the batch itself is refused. Drop only the offending event by
+      // committing them one at a time.
+      for (std::size_t i = done; i < done + count; ++i) {
+        if (auto id = store_->append(batch[i]); !id) {
+          callbacks_.on_warning(
+              fmt::format("event dropped, the store refuses it: {}", id.error().message));
+        }
+      }
+      done += count;
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      if (stopping_ && delay >= 1000ms) return false;  // give up at shutdown after a few tries
+    }
+    wake_.wait_for(delay);
+    delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+  }
+  return true;
+}
+
+void StoreWorker::maybe_save_checkpoint(bool force) {
+  std::string value;
+  {
+    std::lock_guard lock(mutex_);
+    if (!checkpoint_dirty_) return;
+    if (!force &&
+        std::chrono::steady_clock::now() - checkpoint_saved_at_ < options_.checkpoint_interval) {
+      return;
+    }
+    value = checkpoint_;
+    checkpoint_dirty_ = false;
+  }
+  if (value == checkpoint_saved_) return;
+  if (auto saved = store_->save_checkpoint(options_.checkpoint_name, value); !saved) {
+    callbacks_.on_warning("cannot save the checkpoint: " + saved.error().message);
+    std::lock_guard lock(mutex_);
+    checkpoint_dirty_ = true;
+    return;
+  }
+  checkpoint_saved_ = std::move(value);
+  checkpoint_saved_at_ = std::chrono::steady_clock::now();
+}
+
+bool StoreWorker::renew_lease() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - lease_renewed_at_ < options_.lease_ttl / 3) return true;
+  auto holder =
+      store_->acquire_lease(options_.lease_name, options_.lease_owner, options_.lease_ttl);
+  if (!holder) {
+    callbacks_.on_warning("cannot renew the lease: " + holder.error().message);
+    return true;  // keep trying; a store that is down blocks every other processor too
+  }
+  if (holder->owner != options_.lease_owner) {
+    callbacks_.on_fatal(Error{Errc::unavailable, fmt::format("lost the '{}' lease to {}; stopping",
+                                                             options_.lease_name, holder->owner)});
+    return false;
+  }
+  lease_renewed_at_ = now;
+  return true;
+}
+
+void StoreWorker::run() {
+  std::vector<events::NewEvent> batch;
+  for (;;) {
+    bool stopping = false;
+    bool may_read = false;
+    wake_.clear();
+    {
+      std::lock_guard lock(mutex_);
+      batch.swap(queue_);
+      stopping = stopping_;
+      may_read = !stopping_ && reading_ && !awaiting_ack_;
+    }
+    bool worked = false;
+    if (!batch.empty()) {
+      if (!commit(batch)) {
+        callbacks_.on_warning(fmt::format("{} events not committed at shutdown", batch.size()));
+      }
+      batch.clear();
+      worked = true;
+    }
+    if (!renew_lease()) return;
+    maybe_save_checkpoint(stopping);
+    if (stopping) {
+      std::lock_guard lock(mutex_);
+      if (queue_.empty()) break;
+      continue;
+    }
+    if (may_read) {
+      auto read = store_->read_after(position_, limits::read_batch_max);
+      if (!read) {
+        if (read.error().code == Errc::corrupt && read.error().related_id != 0) {
+          callbacks_.on_warning(fmt::format("skipping event: {}", read.error().message));
+          position_ = events::EventId{read.error().related_id};
+          continue;
+        }
+        callbacks_.on_warning("cannot read the log, retrying: " + read.error().message);
+        wake_.wait_for(500ms);
+        continue;
+      }
+      if (!read->empty()) {
+        position_ = read->back().id;
+        const bool caught_up = read->size() < limits::read_batch_max;
+        {
+          std::lock_guard lock(mutex_);
+          awaiting_ack_ = true;
+        }
+        callbacks_.on_events(std::move(*read), caught_up);
+        continue;
+      }
+      if (worked) continue;  // our own commits are there to read
+      (void)store_->wait_for_append(position_, std::min(options_.lease_ttl / 3, 200ms), wake_);
+      continue;
+    }
+    if (!worked) wake_.wait_for(std::min(options_.lease_ttl / 3, 200ms));
+  }
+  maybe_save_checkpoint(true);
+  (void)store_->release_lease(options_.lease_name, options_.lease_owner);
+  (void)store_->close();
+}
+
+}  // namespace api_broker::broker

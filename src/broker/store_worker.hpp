@@ -1,0 +1,90 @@
+#pragma once
+// The processor's one owner of its store connection, on a thread of its own: it commits the
+// events the processor hands it in group commits (everything queued goes into one
+// transaction, so a slow fsync makes the next batch bigger rather than the queue longer),
+// reads the log after its position and hands the events back, saves the checkpoint and
+// renews the lease. The processor's event loop never blocks on the database.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api_broker/store/event_store.hpp"
+
+namespace api_broker::broker {
+
+struct StoreWorkerOptions {
+  std::string lease_name = "processor";
+  std::string lease_owner;
+  std::chrono::milliseconds lease_ttl{3000};
+  std::string checkpoint_name = "processor";
+  std::chrono::milliseconds checkpoint_interval{200};
+};
+
+struct StoreWorkerCallbacks {
+  // Events read after the position, in id order. `caught_up`: the read reached the end of
+  // the log. The worker reads no further until ack() is called. Runs on the worker thread.
+  std::function<void(std::vector<events::Envelope> batch, bool caught_up)> on_events;
+  // The worker cannot go on (its lease was taken over). Runs on the worker thread.
+  std::function<void(const Error& error)> on_fatal;
+  // A line for the log (store failures it retries). Runs on the worker thread.
+  std::function<void(const std::string& line)> on_warning;
+};
+
+class StoreWorker {
+ public:
+  // Takes the store over; the thread starts at once. REQUIRES: the lease is held by
+  // options.lease_owner.
+  StoreWorker(std::unique_ptr<store::EventStore> store, events::EventId position,
+              StoreWorkerOptions options, StoreWorkerCallbacks callbacks);
+  ~StoreWorker();  // stop() and join()
+  StoreWorker(const StoreWorker&) = delete;
+  StoreWorker& operator=(const StoreWorker&) = delete;
+
+  // Thread-safe. Queues events for the next group commit; never blocks on the database.
+  void append(std::vector<events::NewEvent> events);
+  // Thread-safe. The value to save as the checkpoint (saved at most every interval).
+  void set_checkpoint(std::string value);
+  // Thread-safe. The last batch handed to on_events is processed; `more` = read further.
+  void ack(bool more);
+  // Thread-safe. Commits what is queued, saves the checkpoint, gives the lease up and ends
+  // the thread. Further appends are dropped.
+  void stop();
+  void join();
+
+  // Thread-safe. Events queued and not yet committed.
+  std::size_t queued() const;
+
+ private:
+  void run();
+  bool commit(std::vector<events::NewEvent>& batch);
+  void maybe_save_checkpoint(bool force);
+  bool renew_lease();
+
+  std::unique_ptr<store::EventStore> store_;
+  events::EventId position_;
+  StoreWorkerOptions options_;
+  StoreWorkerCallbacks callbacks_;
+
+  mutable std::mutex mutex_;
+  std::vector<events::NewEvent> queue_;
+  std::string checkpoint_;
+  bool checkpoint_dirty_ = false;
+  bool awaiting_ack_ = false;
+  bool reading_ = true;
+  bool stopping_ = false;
+  store::StopSignal wake_;  // raised by append/ack/stop
+
+  std::string checkpoint_saved_;
+  std::chrono::steady_clock::time_point checkpoint_saved_at_{};
+  std::chrono::steady_clock::time_point lease_renewed_at_{};
+  std::thread thread_;
+};
+
+}  // namespace api_broker::broker

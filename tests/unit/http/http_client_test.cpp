@@ -1,0 +1,506 @@
+// Client against the scripted TestServer. No timing assertions: the loop runs until the
+// expected handlers ran, with a generous bound only so that a bug fails instead of hanging.
+
+#include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
+
+#include "api_broker/http/http_client.hpp"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "unit/http/test_server.hpp"
+
+// TODO: remove once the test links api_broker_events, which defines it (src/events/assert.cpp).
+namespace api_broker {
+void assert_failed(const char* condition, const char* file, int line) noexcept {
+  std::fprintf(stderr, "api-broker: internal error: assertion failed: %s (%s:%d)\n", condition,
+               file, line);
+  std::abort();
+}
+}  // namespace api_broker
+
+namespace api_broker::http {
+namespace {
+
+using namespace std::chrono_literals;
+using test::Reply;
+using test::SeenRequest;
+using test::TestServer;
+
+// Runs `io` until `done()` holds; false if it still does not after a bound meant for bugs.
+bool run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  io.restart();
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    io.run_one_for(100ms);
+    if (io.stopped()) io.restart();
+  }
+  return true;
+}
+
+// Runs `io` until it has no work left (the bound only catches bugs).
+void run_idle(boost::asio::io_context& io) {
+  io.restart();
+  io.run_for(60s);
+}
+
+Reply respond(unsigned status, std::string body) {
+  Reply reply;
+  reply.status = status;
+  reply.body = std::move(body);
+  return reply;
+}
+
+Reply close_without_answer() {
+  Reply reply;
+  reply.action = Reply::Action::close;
+  return reply;
+}
+
+Reply never_answer() {
+  Reply reply;
+  reply.action = Reply::Action::hang;
+  return reply;
+}
+
+class HttpClientTest : public ::testing::Test {
+ protected:
+  // One call, run to completion.
+  Result<Response> call(Client& client, const Url& url, std::string body = "ping",
+                        std::vector<Header> headers = {},
+                        std::chrono::milliseconds limit = 0ms) {
+    std::optional<Result<Response>> out;
+    client.post(url, "/call", std::move(body), std::move(headers), limit,
+                [&](Result<Response> result) { out.emplace(std::move(result)); });
+    EXPECT_TRUE(run_until(io_, [&] { return out.has_value(); }));
+    if (!out) return fail(Errc::unavailable, "test: no completion");
+    return std::move(*out);
+  }
+
+  boost::asio::io_context io_;
+};
+
+TEST_F(HttpClientTest, RoundTripCarriesBodyAndHeaders) {
+  TestServer server([](const SeenRequest& seen) { return respond(200, "echo:" + seen.body); });
+  Client client(io_.get_executor());
+  auto result = call(client, server.url("/v1"), "hello",
+                     {{"Idempotency-Key", "4f1c"}, {"X-Attempt", "2"}});
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->status, 200);
+  EXPECT_EQ(result->body, "echo:hello");
+  EXPECT_FALSE(result->truncated);
+  EXPECT_EQ(result->body_bytes, 10u);
+  EXPECT_FALSE(result->retry_after_seconds.has_value());
+
+  const auto seen = server.last_request();
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->method, "POST");
+  EXPECT_EQ(seen->target, "/v1/call");
+  EXPECT_EQ(seen->body, "hello");
+  EXPECT_EQ(seen->headers.at("idempotency-key"), "4f1c");
+  EXPECT_EQ(seen->headers.at("x-attempt"), "2");
+  EXPECT_EQ(seen->headers.at("content-type"), "application/octet-stream");
+  EXPECT_EQ(seen->headers.at("content-length"), "5");
+  EXPECT_EQ(seen->headers.at("user-agent"), "api-broker");
+  EXPECT_EQ(seen->headers.at("host"), fmt::format("127.0.0.1:{}", server.port()));
+  EXPECT_EQ(client.in_flight(), 0u);
+}
+
+TEST_F(HttpClientTest, CallerMaySetContentType) {
+  TestServer server([](const SeenRequest&) { return respond(204, ""); });
+  Client client(io_.get_executor());
+  auto result = call(client, server.url(), "{}", {{"Content-Type", "application/json"}});
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->status, 204);
+  EXPECT_EQ(server.last_request()->headers.at("content-type"), "application/json");
+  EXPECT_EQ(server.last_request()->target, "/call");
+}
+
+TEST_F(HttpClientTest, SequentialCallsReuseOneConnection) {
+  TestServer server([](const SeenRequest& seen) { return respond(200, seen.body); });
+  Client client(io_.get_executor());
+  const Url url = server.url();
+  int finished = 0;
+  int succeeded = 0;
+  std::function<void()> next = [&] {
+    client.post(url, "/n", std::to_string(finished), {}, 0ms, [&](Result<Response> result) {
+      if (result && result->body == std::to_string(finished)) ++succeeded;
+      if (++finished < 100) next();  // from inside the handler: allowed
+    });
+  };
+  next();
+  ASSERT_TRUE(run_until(io_, [&] { return finished == 100; }));
+  EXPECT_EQ(succeeded, 100);
+  EXPECT_EQ(server.accepts(), 1u);
+  EXPECT_EQ(server.requests(), 100u);
+  EXPECT_EQ(client.open_connections(), 1u);
+}
+
+TEST_F(HttpClientTest, RetryAfterInSeconds) {
+  TestServer server([](const SeenRequest&) {
+    Reply reply = respond(503, "busy");
+    reply.headers = {{"Retry-After", "7"}};
+    return reply;
+  });
+  Client client(io_.get_executor());
+  auto result = call(client, server.url());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->status, 503);
+  EXPECT_EQ(result->body, "busy");
+  ASSERT_TRUE(result->retry_after_seconds.has_value());
+  EXPECT_EQ(*result->retry_after_seconds, 7.0);
+}
+
+TEST_F(HttpClientTest, RetryAfterAsHttpDate) {
+  // An hour ahead, and a date long past.
+  const auto in_an_hour = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) + 1h;
+  const auto day = std::chrono::floor<std::chrono::days>(in_an_hour);
+  const std::chrono::year_month_day date{day};
+  const std::chrono::hh_mm_ss time{in_an_hour - day};
+  static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr const char* weekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  const std::string future = fmt::format(
+      "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
+      weekdays[std::chrono::weekday{day}.c_encoding()], static_cast<unsigned>(date.day()),
+      months[static_cast<unsigned>(date.month()) - 1], static_cast<int>(date.year()),
+      time.hours().count(), time.minutes().count(), time.seconds().count());
+
+  TestServer server([future](const SeenRequest& seen) {
+    Reply reply = respond(503, "");
+    reply.headers = {
+        {"Retry-After", seen.body == "future" ? future : "Sun, 06 Nov 1994 08:49:37 GMT"}};
+    return reply;
+  });
+  Client client(io_.get_executor());
+  auto ahead = call(client, server.url(), "future");
+  ASSERT_TRUE(ahead) << ahead.error().message;
+  ASSERT_TRUE(ahead->retry_after_seconds.has_value()) << future;
+  EXPECT_GT(*ahead->retry_after_seconds, 0.0);
+  EXPECT_LE(*ahead->retry_after_seconds, 3600.0);
+
+  auto past = call(client, server.url(), "past");
+  ASSERT_TRUE(past) << past.error().message;
+  ASSERT_TRUE(past->retry_after_seconds.has_value());
+  EXPECT_EQ(*past->retry_after_seconds, 0.0);
+}
+
+TEST_F(HttpClientTest, UnparsableRetryAfterIsAbsent) {
+  TestServer server([](const SeenRequest&) {
+    Reply reply = respond(429, "");
+    reply.headers = {{"Retry-After", "soon"}};
+    return reply;
+  });
+  Client client(io_.get_executor());
+  auto result = call(client, server.url());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->status, 429);
+  EXPECT_FALSE(result->retry_after_seconds.has_value());
+}
+
+TEST_F(HttpClientTest, ServerClosingWithoutAnswerIsReportedNotRetried) {
+  TestServer server([](const SeenRequest&) { return close_without_answer(); });
+  Client client(io_.get_executor());
+  auto result = call(client, server.url());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, Errc::unavailable);
+  EXPECT_EQ(result.error().message, "connection closed without a response");
+  EXPECT_EQ(server.accepts(), 1u);
+  EXPECT_EQ(server.requests(), 1u);
+  EXPECT_EQ(client.open_connections(), 0u);
+}
+
+TEST_F(HttpClientTest, ServerClosingAfterEachResponseIsNoFailure) {
+  // The server closes each connection after its response without saying so: the client sees
+  // the idle connection is closed, or sends on it and retries on a new one.
+  TestServer server([](const SeenRequest&) {
+    Reply reply = respond(200, "ok");
+    reply.close_after = true;
+    return reply;
+  });
+  Client client(io_.get_executor());
+  for (int i = 0; i < 3; ++i) {
+    auto result = call(client, server.url());
+    ASSERT_TRUE(result) << i << ": " << result.error().message;
+    EXPECT_EQ(result->body, "ok");
+  }
+  EXPECT_EQ(server.accepts(), 3u);
+}
+
+TEST_F(HttpClientTest, ReusedConnectionDroppedBeforeAnswerIsRetriedOnce) {
+  // The second request on the first connection finds it closed, as when a server times out
+  // an idle keep-alive connection while the request is on its way.
+  TestServer server([](const SeenRequest& seen) {
+    if (seen.connection == 1 && seen.request_on_connection == 2) return close_without_answer();
+    return respond(200, "ok");
+  });
+  Client client(io_.get_executor());
+  ASSERT_TRUE(call(client, server.url()));
+  auto result = call(client, server.url());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->body, "ok");
+  EXPECT_EQ(server.accepts(), 2u);
+  EXPECT_EQ(server.requests(), 3u);
+}
+
+TEST_F(HttpClientTest, RetryOnANewConnectionHappensOnlyOnce) {
+  TestServer server([](const SeenRequest& seen) {
+    if (seen.connection == 1 && seen.request_on_connection == 1) return respond(200, "ok");
+    return close_without_answer();
+  });
+  Client client(io_.get_executor());
+  ASSERT_TRUE(call(client, server.url()));
+  auto result = call(client, server.url());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message, "connection closed without a response");
+  EXPECT_EQ(server.accepts(), 2u);  // the reused one, then one new one
+  EXPECT_EQ(server.requests(), 3u);
+}
+
+TEST_F(HttpClientTest, ConnectionRefused) {
+  Client client(io_.get_executor());
+  auto result = call(client, Url{"127.0.0.1", test::unused_port(), ""});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, Errc::unavailable);
+  EXPECT_EQ(result.error().message, "connection refused");
+  EXPECT_EQ(client.open_connections(), 0u);
+  EXPECT_EQ(client.in_flight(), 0u);
+}
+
+TEST_F(HttpClientTest, UnknownHostIsReported) {
+  Client client(io_.get_executor());
+  auto result = call(client, Url{"no-such-host.invalid", 80, ""});
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, Errc::unavailable);
+  EXPECT_EQ(result.error().message.rfind("cannot resolve host 'no-such-host.invalid'", 0), 0u)
+      << result.error().message;
+}
+
+TEST_F(HttpClientTest, LimitElapsesOnSilentServer) {
+  TestServer server([](const SeenRequest&) { return never_answer(); });
+  Client client(io_.get_executor());
+  auto result = call(client, server.url(), "ping", {}, 50ms);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, Errc::unavailable);
+  EXPECT_EQ(result.error().message, "call exceeded limit of 50 ms");
+  EXPECT_EQ(client.open_connections(), 0u);  // the connection cannot be reused: closed
+  EXPECT_EQ(client.in_flight(), 0u);
+}
+
+TEST_F(HttpClientTest, LongBodyIsTruncated) {
+  const std::string body(10000, 'x');
+  TestServer server([&body](const SeenRequest& seen) {
+    Reply reply = respond(200, body);
+    reply.chunked = seen.body == "chunked";
+    reply.until_close = seen.body == "until-close";
+    return reply;
+  });
+  ClientOptions options;
+  options.body_bytes_stored_max = 100;
+  Client client(io_.get_executor(), options);
+  for (const char* mode : {"plain", "chunked", "until-close"}) {
+    auto result = call(client, server.url(), mode);
+    ASSERT_TRUE(result) << mode << ": " << result.error().message;
+    EXPECT_EQ(result->body, body.substr(0, 100)) << mode;
+    EXPECT_TRUE(result->truncated) << mode;
+    EXPECT_EQ(result->body_bytes, 10000u) << mode;
+  }
+  // A truncated body is still read to its end, so the connection was reused until the
+  // server closed it after the body that ends with the connection.
+  EXPECT_EQ(server.accepts(), 1u);
+  EXPECT_EQ(client.open_connections(), 0u);
+}
+
+TEST_F(HttpClientTest, BodyAtTheStoredLimitIsWhole) {
+  TestServer server([](const SeenRequest&) { return respond(200, std::string(100, 'y')); });
+  ClientOptions options;
+  options.body_bytes_stored_max = 100;
+  Client client(io_.get_executor(), options);
+  auto result = call(client, server.url());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->body.size(), 100u);
+  EXPECT_FALSE(result->truncated);
+}
+
+TEST_F(HttpClientTest, BodyOverTheReadCapFails) {
+  TestServer server([](const SeenRequest& seen) {
+    Reply reply = respond(200, std::string(seen.body == "small" ? 1000 : 1001, 'z'));
+    reply.chunked = seen.body == "chunked";
+    reply.until_close = seen.body == "until-close";
+    return reply;
+  });
+  ClientOptions options;
+  options.body_bytes_stored_max = 10;
+  options.body_bytes_read_max = 1000;
+  Client client(io_.get_executor(), options);
+  auto small = call(client, server.url(), "small");
+  ASSERT_TRUE(small) << small.error().message;
+  EXPECT_EQ(small->body_bytes, 1000u);
+  for (const char* mode : {"plain", "chunked", "until-close"}) {
+    auto result = call(client, server.url(), mode);
+    ASSERT_FALSE(result) << mode;
+    EXPECT_EQ(result.error().code, Errc::unavailable);
+    EXPECT_EQ(result.error().message, "response body larger than 1000 bytes") << mode;
+    EXPECT_EQ(client.open_connections(), 0u) << mode;
+  }
+}
+
+TEST_F(HttpClientTest, ConnectionCloseIsHonoured) {
+  TestServer server([](const SeenRequest&) {
+    Reply reply = respond(200, "bye");
+    reply.headers = {{"Connection", "close"}};
+    reply.close_after = true;
+    return reply;
+  });
+  Client client(io_.get_executor());
+  for (int i = 0; i < 2; ++i) {
+    auto result = call(client, server.url());
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(client.open_connections(), 0u);
+  }
+  EXPECT_EQ(server.accepts(), 2u);
+}
+
+TEST_F(HttpClientTest, CancelQueuedCallCompletesOnceWithCancelled) {
+  TestServer server([](const SeenRequest&) { return respond(200, "late"); });
+  Client client(io_.get_executor());
+  int calls = 0;
+  std::optional<Errc> code;
+  const CallId id = client.post(server.url(), "/", "x", {}, 0ms, [&](Result<Response> result) {
+    ++calls;
+    if (!result) code = result.error().code;
+  });
+  client.cancel(id);
+  EXPECT_EQ(calls, 0);  // never inline
+  EXPECT_EQ(client.in_flight(), 0u);
+  client.cancel(id);  // already finished: no effect
+  run_idle(io_);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(code, Errc::cancelled);
+}
+
+TEST_F(HttpClientTest, CancelDuringTheRequestClosesItsConnection) {
+  boost::asio::io_context& io = io_;
+  std::optional<CallId> id;
+  Client* client_on_loop = nullptr;
+  // The server asks the client's loop to cancel once the request has arrived.
+  TestServer server([&](const SeenRequest&) {
+    boost::asio::post(io, [&] { client_on_loop->cancel(*id); });
+    return never_answer();
+  });
+  Client client(io_.get_executor());
+  client_on_loop = &client;
+  int calls = 0;
+  std::optional<Result<Response>> out;
+  id = client.post(server.url(), "/", "x", {}, 0ms, [&](Result<Response> result) {
+    ++calls;
+    out.emplace(std::move(result));
+  });
+  ASSERT_TRUE(run_until(io_, [&] { return calls > 0; }));
+  run_idle(io_);  // nothing else is pending: the loop runs dry
+  EXPECT_EQ(calls, 1);
+  ASSERT_FALSE(*out);
+  EXPECT_EQ(out->error().code, Errc::cancelled);
+  EXPECT_EQ(client.open_connections(), 0u);
+}
+
+TEST_F(HttpClientTest, ThousandConcurrentCallsComplete) {
+  TestServer server([](const SeenRequest& seen) {
+    Reply reply = respond(200, seen.body);
+    reply.delay = 50ms;
+    return reply;
+  });
+  ClientOptions options;
+  options.connections_max = 200;  // also exercises the FIFO queue; stays under 1024 fds
+  Client client(io_.get_executor(), options);
+  constexpr int calls = 1000;
+  int finished = 0;
+  int succeeded = 0;
+  std::size_t open_max = 0;
+  for (int i = 0; i < calls; ++i) {
+    client.post(server.url(), "/", std::to_string(i), {}, 0ms, [&, i](Result<Response> result) {
+      ++finished;
+      if (result && result->status == 200 && result->body == std::to_string(i)) ++succeeded;
+      open_max = std::max(open_max, client.open_connections());
+    });
+  }
+  EXPECT_EQ(client.in_flight(), static_cast<std::size_t>(calls));
+  EXPECT_LE(client.open_connections(), 200u);
+  ASSERT_TRUE(run_until(io_, [&] { return finished == calls; }));
+  EXPECT_EQ(succeeded, calls);
+  EXPECT_LE(open_max, 200u);
+  EXPECT_LE(server.accepts(), 200u);
+  EXPECT_LE(server.connections_open_peak(), 200u);
+  EXPECT_EQ(client.in_flight(), 0u);
+}
+
+TEST_F(HttpClientTest, BadHeaderFailsAfterPostReturns) {
+  Client client(io_.get_executor());
+  int calls = 0;
+  std::optional<Errc> code;
+  client.post(Url{"127.0.0.1", 1, ""}, "/", "x", {{"X-Evil", "a\r\nInjected: 1"}}, 0ms,
+              [&](Result<Response> result) {
+                ++calls;
+                if (!result) code = result.error().code;
+              });
+  EXPECT_EQ(calls, 0);
+  run_idle(io_);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(code, Errc::invalid_input);
+  for (const Header& header : std::vector<Header>{{"Content-Length", "3"}, {"Bad Name", "v"}}) {
+    client.post(Url{"127.0.0.1", 1, ""}, "/", "x", {header}, 0ms, [&](Result<Response> result) {
+      ++calls;
+      if (!result) code = result.error().code;
+    });
+  }
+  run_idle(io_);
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(code, Errc::invalid_input);
+}
+
+TEST_F(HttpClientTest, DestroyingTheClientRunsNoHandler) {
+  TestServer server([](const SeenRequest&) { return never_answer(); });
+  int calls = 0;
+  {
+    Client client(io_.get_executor());
+    for (int i = 0; i < 10; ++i) {
+      client.post(server.url(), "/", "x", {}, 1h, [&](Result<Response>) { ++calls; });
+    }
+    const CallId cancelled =
+        client.post(server.url(), "/", "x", {}, 0ms, [&](Result<Response>) { ++calls; });
+    ASSERT_TRUE(run_until(io_, [&] { return server.requests() == 11; }));
+    client.cancel(cancelled);  // its handler is scheduled, not yet run
+  }
+  run_idle(io_);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST_F(HttpClientTest, HandlerMayDestroyTheClient) {
+  TestServer server([](const SeenRequest&) { return respond(200, "ok"); });
+  auto client = std::make_unique<Client>(io_.get_executor());
+  int calls = 0;
+  for (int i = 0; i < 3; ++i) {
+    client->post(server.url(), "/", "x", {}, 0ms, [&](Result<Response>) {
+      ++calls;
+      client.reset();
+    });
+  }
+  run_idle(io_);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(client, nullptr);
+}
+
+}  // namespace
+}  // namespace api_broker::http
