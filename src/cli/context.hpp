@@ -45,5 +45,6 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, store::LogL
 void add_global_options(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);
 void add_broker_commands(CLI::App& app, Context& context);
+void add_observe_commands(CLI::App& app, Context& context);
 
 }  // namespace api_broker::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   add_global_options(app, context);
   add_store_commands(app, context);
   add_broker_commands(app, context);
+  add_observe_commands(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

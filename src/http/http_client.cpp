@@ -230,7 +230,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     API_BROKER_ASSERT(!closed_);
     const auto found = calls_.find(id);
     if (found == calls_.end()) return;
-    abort_call(found->second, fail(Errc::cancelled, "call cancelled"), Delivery::later);
+    std::shared_ptr<Call> call = found->second;  // complete() erases the map's copy
+    abort_call(std::move(call), fail(Errc::cancelled, "call cancelled"), Delivery::later);
   }
 
   // The client is going away: stop everything, run no handler.
@@ -504,7 +505,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       drop(*connection);
     }
     dispatch(pool);
-    complete(call, std::move(response), Delivery::now);
+    complete(std::move(call), std::move(response), Delivery::now);
   }
 
   std::string read_error(error_code ec, bool got_some) const {
@@ -540,11 +541,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       return;
     }
     dispatch(pool);
-    complete(call, fail(Errc::unavailable, std::move(message)), Delivery::now);
+    complete(std::move(call), fail(Errc::unavailable, std::move(message)), Delivery::now);
   }
 
   // Ends `call` before its response: from the queue or its connection, which is closed.
-  void abort_call(const std::shared_ptr<Call>& call, Unexpected<Error> error, Delivery delivery) {
+  void abort_call(std::shared_ptr<Call> call, Unexpected<Error> error, Delivery delivery) {
     Pool& pool = *call->pool;
     if (call->queued) {
       pool.waiting.erase(call->queue_position);
@@ -555,12 +556,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       drop(*connection);
     }
     dispatch(pool);
-    complete(call, std::move(error), delivery);
+    complete(std::move(call), std::move(error), delivery);
   }
 
   // Runs or schedules the handler. With Delivery::now the handler runs last, from an Asio
   // completion: it may call post(), cancel() or destroy the client.
-  void complete(const std::shared_ptr<Call>& call, Result<Response> result, Delivery delivery) {
+  void complete(std::shared_ptr<Call> call, Result<Response> result, Delivery delivery) {
     API_BROKER_ASSERT(!call->finished);
     API_BROKER_ASSERT(!call->queued && call->connection == nullptr);
     call->finished = true;

@@ -44,7 +44,7 @@ bool run_until(boost::asio::io_context& io, const std::function<bool()>& done) {
   io.restart();
   while (!done()) {
     if (std::chrono::steady_clock::now() > give_up) return false;
-    io.run_one_for(100ms);
+    io.run_one_for(10ms);
     if (io.stopped()) io.restart();
   }
   return true;

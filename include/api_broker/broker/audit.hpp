@@ -1,0 +1,74 @@
+#pragma once
+// The invariant checker over a log, used by `api-broker verify`, the end-to-end and crash
+// tests and the simulator. It replays the log through the same request state machine as the
+// processor (core::evolve) and reports every rule broken:
+//   - every api-* and request-* event is caused by a request event;
+//   - attempts are numbered 0, 1, 2, ... and no more than the policy's retries + 1;
+//   - no attempt starts after a success, after the request was due to finish, before its
+//     backoff (or Retry-After) delay, or at or past the request's deadline;
+//   - a request has at most one terminal event, it agrees with the attempts, and nothing
+//     follows it;
+//   - with require_finished: every request has its terminal event.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "api_broker/core/request_machine.hpp"
+#include "api_broker/store/event_store.hpp"
+
+namespace api_broker::broker {
+
+struct Violation {
+  events::EventId event{};    // the event that broke the rule
+  events::EventId request{};  // its request, when known
+  std::string text;
+};
+
+struct AuditReport {
+  std::uint64_t events = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t open = 0;  // requests without a terminal event
+  std::uint64_t attempts = 0;
+  std::uint64_t responses = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t timeouts = 0;
+  std::vector<Violation> violations;  // the first violations_max
+  std::uint64_t violations_total = 0;
+  bool ok() const { return violations_total == 0; }
+};
+
+struct AuditOptions {
+  bool require_finished = false;  // an open request is a violation
+  std::size_t violations_max = 1000;
+};
+
+// Folds a log event by event, in id order. Memory: one state per open request, one id per
+// finished one.
+class Auditor {
+ public:
+  explicit Auditor(AuditOptions options = {});
+  void add(const events::Envelope& envelope);
+  // A row that could not be read (corrupt): a violation, and the audit goes on.
+  void add_unreadable(const Error& error);
+  AuditReport finish();
+
+ private:
+  void violation(events::EventId event, events::EventId request, std::string text);
+  void close(std::uint64_t request, core::RequestState& state);
+
+  AuditOptions options_;
+  AuditReport report_;
+  core::Policy policy_;
+  std::map<std::uint64_t, core::RequestState> open_;
+  std::unordered_set<std::uint64_t> finished_;
+};
+
+// Audits the whole log of `store` as it is now.
+Result<AuditReport> audit(store::EventStore& store, const AuditOptions& options = {});
+
+}  // namespace api_broker::broker

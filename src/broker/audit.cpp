@@ -1,0 +1,128 @@
+#include "api_broker/broker/audit.hpp"
+
+#include <fmt/format.h>
+
+#include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
+
+namespace api_broker::broker {
+
+Auditor::Auditor(AuditOptions options) : options_(options) {}
+
+void Auditor::violation(events::EventId event, events::EventId request, std::string text) {
+  ++report_.violations_total;
+  if (report_.violations.size() < options_.violations_max) {
+    report_.violations.push_back(Violation{event, request, std::move(text)});
+  }
+}
+
+void Auditor::close(std::uint64_t request, core::RequestState& state) {
+  for (const core::Anomaly& anomaly : state.anomalies) {
+    violation(anomaly.event, events::EventId{request}, anomaly.text);
+  }
+  if (state.anomalies_dropped > 0) {
+    violation(events::EventId{request}, events::EventId{request},
+              fmt::format("{} more anomalies in this request", state.anomalies_dropped));
+  }
+  state.anomalies.clear();
+  state.anomalies_dropped = 0;
+}
+
+void Auditor::add(const events::Envelope& envelope) {
+  ++report_.events;
+  const std::uint64_t id = events::to_int(envelope.id);
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, events::Configuration>) {
+          auto policy = core::apply(policy_, e);
+          if (policy) {
+            policy_ = *policy;
+          } else {
+            violation(envelope.id, {}, "invalid configuration: " + policy.error().message);
+          }
+        } else if constexpr (std::is_same_v<T, events::Request>) {
+          ++report_.requests;
+          open_.emplace(id, core::start(envelope, policy_));
+        } else if constexpr (std::is_same_v<T, events::Simple>) {
+        } else {
+          if constexpr (std::is_same_v<T, events::ApiRequest>) ++report_.attempts;
+          if constexpr (std::is_same_v<T, events::ApiResponse>) ++report_.responses;
+          if constexpr (std::is_same_v<T, events::ApiFailure>) ++report_.failures;
+          if constexpr (std::is_same_v<T, events::ApiTimeout>) ++report_.timeouts;
+          const std::uint64_t cause = events::to_int(envelope.causation_id);
+          const auto it = open_.find(cause);
+          if (it == open_.end()) {
+            if (finished_.count(cause) != 0) {
+              violation(envelope.id, envelope.causation_id,
+                        fmt::format("{} after the request's terminal event",
+                                    events::class_name(envelope.event)));
+            } else {
+              violation(envelope.id, {},
+                        fmt::format("{} is caused by event {}, which is not a request",
+                                    events::class_name(envelope.event), cause));
+            }
+            return;
+          }
+          core::RequestState& state = it->second;
+          state = core::evolve(std::move(state), envelope);
+          if (core::is_terminal(state)) {
+            if (state.terminal->outcome == core::Outcome::succeeded) {
+              ++report_.succeeded;
+            } else {
+              ++report_.failed;
+            }
+            close(cause, state);
+            finished_.insert(cause);
+            open_.erase(it);
+          }
+        }
+      },
+      envelope.event);
+}
+
+void Auditor::add_unreadable(const Error& error) {
+  ++report_.events;
+  violation(events::EventId{error.related_id}, {}, error.message);
+}
+
+AuditReport Auditor::finish() {
+  report_.open = open_.size();
+  for (auto& [id, state] : open_) {
+    close(id, state);
+    if (options_.require_finished) {
+      violation(events::EventId{id}, events::EventId{id},
+                fmt::format("request has no terminal event ({}, {} attempts)",
+                            core::to_string(core::phase(state)), state.attempts.size()));
+    }
+  }
+  open_.clear();
+  return std::move(report_);
+}
+
+Result<AuditReport> audit(store::EventStore& store, const AuditOptions& options) {
+  Auditor auditor(options);
+  auto last = store.last_id();
+  if (!last) return fail(std::move(last).error());
+  events::EventId position{};
+  while (events::to_int(position) < events::to_int(*last)) {
+    auto batch = store.read_after(position, limits::read_batch_max);
+    if (!batch) {
+      if (batch.error().code != Errc::corrupt || batch.error().related_id == 0) {
+        return fail(std::move(batch).error());
+      }
+      auditor.add_unreadable(batch.error());
+      position = events::EventId{batch.error().related_id};
+      continue;
+    }
+    if (batch->empty()) break;
+    for (const events::Envelope& envelope : *batch) {
+      if (events::to_int(envelope.id) > events::to_int(*last)) break;
+      auditor.add(envelope);
+    }
+    position = batch->back().id;
+  }
+  return auditor.finish();
+}
+
+}  // namespace api_broker::broker

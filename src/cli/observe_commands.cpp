@@ -1,0 +1,164 @@
+// Commands that read requests through the state machine: watch-requests and verify.
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "api_broker/broker/audit.hpp"
+#include "api_broker/core/request_machine.hpp"
+#include "api_broker/events/codec.hpp"
+#include "context.hpp"
+
+namespace api_broker::cli {
+namespace {
+
+void add_watch_requests(CLI::App& app, Context& context) {
+  struct Args {
+    std::string start_after;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* command = app.add_subcommand(
+      "watch-requests",
+      "Follow the log and print one line per request state change (waiting, in_flight, "
+      "backing_off, succeeded, failed), from the same state machine as the processor, until "
+      "Ctrl-C");
+  command->add_option("--start-after", args->start_after, "Start after this event id");
+  command->add_flag("--json", args->json, "Print JSON lines");
+  command->callback([&context, args] {
+    context.run = [&context, args]() -> int {
+      events::EventId after{};
+      if (!args->start_after.empty()) {
+        auto id = events::parse_event_id(args->start_after);
+        if (!id) return report(id.error());
+        after = *id;
+      }
+      auto store = context.open_store();
+      if (!store) return report(store.error());
+      core::Policy policy;
+      // Memory: one state per unfinished request; finished ones are dropped.
+      std::map<std::uint64_t, std::pair<core::RequestState, core::Phase>> requests;
+      auto print = [&](const events::Envelope& envelope, std::uint64_t request,
+                       const core::RequestState& state, core::Phase phase) {
+        const std::size_t attempts = state.attempts.size();
+        const auto attempt = attempts == 0 ? 0 : attempts - 1;
+        if (args->json) {
+          fmt::print(
+              R"({{"request":{},"phase":"{}","attempt":{},"attempts":{},"event":{},"at":"{}"}})"
+              "\n",
+              request, core::to_string(phase), attempt, attempts, events::to_int(envelope.id),
+              events::format_time(envelope.created));
+        } else {
+          fmt::print("{} request {} {} (attempt {}, {} started) at event {}\n",
+                     events::format_time(envelope.created), request, core::to_string(phase),
+                     attempt, attempts, events::to_int(envelope.id));
+        }
+        std::fflush(stdout);
+      };
+      store::StopSignal stop;
+      store::StopOnSignals on_signals(stop);
+      auto done = store::follow(
+          **store, after, stop,
+          [&](const events::Envelope& envelope) {
+            if (const auto* c = std::get_if<events::Configuration>(&envelope.event)) {
+              if (auto next = core::apply(policy, *c)) policy = *next;
+              return true;
+            }
+            if (std::holds_alternative<events::Request>(envelope.event)) {
+              auto state = core::start(envelope, policy);
+              const core::Phase phase = core::phase(state);
+              print(envelope, events::to_int(envelope.id), state, phase);
+              requests.emplace(events::to_int(envelope.id),
+                               std::make_pair(std::move(state), phase));
+              return true;
+            }
+            const auto it = requests.find(events::to_int(envelope.causation_id));
+            if (it == requests.end()) return true;
+            auto& [state, shown] = it->second;
+            state = core::evolve(std::move(state), envelope);
+            const core::Phase phase = core::phase(state);
+            const bool terminal = core::is_terminal(state);
+            if (phase != shown) print(envelope, it->first, state, phase);
+            shown = phase;
+            if (terminal) requests.erase(it);
+            return true;
+          },
+          [](const Error& error) {
+            fmt::print(stderr, "api-broker: {}\n", error.message);
+            return true;
+          });
+      if (!done) return report(done.error());
+      return exit_ok;
+    };
+  });
+}
+
+void add_verify(CLI::App& app, Context& context) {
+  struct Args {
+    bool all_finished = false;
+    bool json = false;
+  };
+  auto args = std::make_shared<Args>();
+  auto* command = app.add_subcommand(
+      "verify",
+      "Replay the whole log through the state machine and check the broker's invariants: "
+      "attempts numbered in order and within the policy, none after a success or before its "
+      "backoff, one terminal event per request, every api-* event caused by its request. "
+      "Prints each violation with its event ids, or ok with counts. Exit 0 only when clean "
+      "(5 with violations).");
+  command->add_flag("--all-finished", args->all_finished,
+                    "A request without a terminal event is a violation too");
+  command->add_flag("--json", args->json, "Print the report as JSON");
+  command->callback([&context, args] {
+    context.run = [&context, args]() -> int {
+      auto store = context.open_store();
+      if (!store) return report(store.error());
+      auto result =
+          broker::audit(**store, broker::AuditOptions{.require_finished = args->all_finished});
+      if (!result) return report(result.error());
+      const broker::AuditReport& r = *result;
+      if (args->json) {
+        std::string violations;
+        for (const auto& v : r.violations) {
+          if (!violations.empty()) violations += ',';
+          violations += fmt::format(R"({{"event":{},"request":{},"text":{}}})",
+                                    events::to_int(v.event), events::to_int(v.request),
+                                    events::encode_payload(events::Simple{v.text}).substr(11));
+          violations.pop_back();
+        }
+        fmt::print(
+            R"({{"ok":{},"events":{},"requests":{},"succeeded":{},"failed":{},"open":{},"attempts":{},"responses":{},"failures":{},"timeouts":{},"violations_total":{},"violations":[{}]}})"
+            "\n",
+            r.ok(), r.events, r.requests, r.succeeded, r.failed, r.open, r.attempts, r.responses,
+            r.failures, r.timeouts, r.violations_total, violations);
+      } else {
+        for (const auto& v : r.violations) {
+          if (v.request != events::EventId{}) {
+            fmt::print("violation: event {} (request {}): {}\n", events::to_int(v.event),
+                       events::to_int(v.request), v.text);
+          } else {
+            fmt::print("violation: event {}: {}\n", events::to_int(v.event), v.text);
+          }
+        }
+        if (r.violations_total > r.violations.size()) {
+          fmt::print("... and {} more violations\n", r.violations_total - r.violations.size());
+        }
+        fmt::print(
+            "{}: {} events, {} requests ({} succeeded, {} failed, {} open), {} attempts "
+            "({} answered, {} failed, {} timed out)\n",
+            r.ok() ? "ok" : fmt::format("{} violations", r.violations_total), r.events, r.requests,
+            r.succeeded, r.failed, r.open, r.attempts, r.responses, r.failures, r.timeouts);
+      }
+      return r.ok() ? exit_ok : exit_violations;
+    };
+  });
+}
+
+}  // namespace
+
+void add_observe_commands(CLI::App& app, Context& context) {
+  add_watch_requests(app, context);
+  add_verify(app, context);
+}
+
+}  // namespace api_broker::cli
