@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   add_store_commands(app, context);
   add_broker_commands(app, context);
   add_observe_commands(app, context);
+  add_demo_command(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -17,7 +17,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+// GCC 12 with -fsanitize=address reports boost::optional inside Beast's parser as maybe
+// uninitialized (a false positive); the pragma must cover the header that defines it.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <boost/beast/http.hpp>
+#pragma GCC diagnostic pop
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
