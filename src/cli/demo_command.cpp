@@ -67,16 +67,17 @@ int run_demo(const DemoArgs& args) {
 
   auto api = brittle_api::Server::start(
       "127.0.0.1:0", brittle_api::Options{.min_latency = args.min_latency,
-                                         .max_latency = args.max_latency,
-                                         .failure_rate = args.failure_rate,
-                                         .silent_failure_rate = args.silent_failure_rate});
+                                          .max_latency = args.max_latency,
+                                          .failure_rate = args.failure_rate,
+                                          .silent_failure_rate = args.silent_failure_rate});
   if (!api) return report(api.error());
   fmt::print("api-broker demo\n");
   fmt::print("  event store   SQLite {} (durable: synchronous=FULL)\n", db);
-  fmt::print("  brittle API   {} · latency {}-{} s · {:.0f}% of calls fail, {:.0f}% of those "
-             "drop the connection\n",
-             (*api)->url(), args.min_latency, args.max_latency, args.failure_rate * 100,
-             args.silent_failure_rate * 100);
+  fmt::print(
+      "  brittle API   {} · latency {}-{} s · {:.0f}% of calls fail, {:.0f}% of those "
+      "drop the connection\n",
+      (*api)->url(), args.min_latency, args.max_latency, args.failure_rate * 100,
+      args.silent_failure_rate * 100);
   fmt::print("  policy        {} retries · {} s per attempt · exponential backoff\n\n",
              args.retries, args.timeout);
 
@@ -95,8 +96,8 @@ int run_demo(const DemoArgs& args) {
   auto log = make_logger("processor", store::LogLevel::error);
   std::optional<Error> processor_error;
   std::thread processor([&] {
-    auto done = broker::run_processor(open, broker::ProcessorOptions{.api = *url},
-                                      processor_stop, log);
+    auto done =
+        broker::run_processor(open, broker::ProcessorOptions{.api = *url}, processor_stop, log);
     if (!done) processor_error = done.error();
   });
 
@@ -205,8 +206,9 @@ void add_demo_command(CLI::App& app, Context& context) {
   command->add_option("--failure-rate", args->failure_rate, "Share of API calls that fail")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  command->add_option("--silent-failure-rate", args->silent_failure_rate,
-                      "Share of failures that drop the connection")
+  command
+      ->add_option("--silent-failure-rate", args->silent_failure_rate,
+                   "Share of failures that drop the connection")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   command->add_option("--min-latency", args->min_latency, "Seconds")

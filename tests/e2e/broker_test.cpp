@@ -1,0 +1,184 @@
+// The real processor against the real brittle API on loopback and SQLite; afterwards the
+// invariant checker (verify) runs over the log.
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <ctime>
+#include <random>
+#include <regex>
+
+#include "e2e/broker_fixture.hpp"
+
+namespace api_broker::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Broker : public ::testing::Test, public BrokerFixture {};
+
+// "2026-11-27T21:15:56.520004Z" -> microseconds since the epoch.
+long long micros_of(const std::string& text) {
+  std::tm tm{};
+  strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  const long long seconds = timegm(&tm);
+  return seconds * 1'000'000 + std::stoll(text.substr(20, 6));
+}
+
+std::uint64_t count_in(const std::string& text, const std::string& what) {
+  std::uint64_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(Broker, FlakyApiEveryRequestFinishesAndInvariantsHold) {
+  const std::string url = start_api({"--api-failure-rate", "0.4", "--api-silent-failure-rate",
+                                     "0.3", "--api-max-latency", "0.02", "--seed", "7"});
+  ASSERT_FALSE(url.empty()) << read_file(dir.file("api.err"));
+  ASSERT_EQ(cli({"configure", "--retries", "8", "--timeout", "1", "--backoff-initial", "0.01",
+                 "--backoff-max", "0.1"})
+                .exit_code,
+            0);
+  ASSERT_EQ(insert_requests(60).size(), 60u);
+  auto processor = start_processor(url);
+  auto verified = wait_until_all_finished(60s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+  EXPECT_NE(verified.out.find("ok: "), std::string::npos) << verified.out;
+  EXPECT_NE(verified.out.find("60 requests"), std::string::npos) << verified.out;
+  auto listed = cli({"list"});
+  EXPECT_EQ(count_in(listed.out, "request-succeeded") + count_in(listed.out, "request-failed"),
+            60u);
+  EXPECT_GT(count_in(listed.out, "api-failure"), 0u) << "the API was meant to fail sometimes";
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
+}
+
+TEST_F(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
+  const std::string url = start_api({"--api-failure-rate", "0.5", "--seed", "3"});
+  ASSERT_EQ(cli({"configure", "--retries", "10", "--backoff-initial", "0.01"}).exit_code, 0);
+  ASSERT_EQ(
+      cli({"insert", "request", "once", "--external-uuid", "6f1c0a52-4d5b-4f6e-9a31-2b7c9d0e1f22"})
+          .exit_code,
+      0);
+  auto processor = start_processor(url);
+  ASSERT_EQ(wait_until_all_finished(30s).exit_code, 0);
+  processor->signal(SIGINT);
+  processor->wait(10s);
+  api->signal(SIGINT);
+  api->wait(10s);
+  const std::string calls = read_file(calls_log());
+  const auto lines = count_in(calls, "\n");
+  EXPECT_GE(lines, 1u);
+  EXPECT_EQ(count_in(calls, "6f1c0a52-4d5b-4f6e-9a31-2b7c9d0e1f22"), lines) << calls;
+}
+
+TEST_F(Broker, NonRetryableAndUnreachableApisFinishAsFailed) {
+  // Nothing listens on this port: every attempt is "connection refused", retried, then failed.
+  ASSERT_EQ(cli({"configure", "--retries", "2", "--backoff-initial", "0.01"}).exit_code, 0);
+  ASSERT_EQ(insert_requests(3).size(), 3u);
+  auto processor = start_processor("http://127.0.0.1:9");
+  auto verified = wait_until_all_finished(30s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out;
+  EXPECT_NE(verified.out.find("3 failed"), std::string::npos) << verified.out;
+  auto listed = cli({"list"});
+  EXPECT_EQ(count_in(listed.out, "retries exhausted"), 3u) << listed.out;
+  EXPECT_NE(listed.out.find("connection refused"), std::string::npos) << listed.out;
+}
+
+TEST_F(Broker, MalformedApiUrlIsAOneLineError) {
+  for (const char* bad : {"ftp://example.com", "http://", "not a url", "https://127.0.0.1"}) {
+    auto out = cli({"process", "--api-url", bad});
+    EXPECT_EQ(out.exit_code, 2) << bad << ": " << out.err;
+    EXPECT_EQ(count_in(out.err, "\n"), 1u) << out.err;
+  }
+}
+
+TEST_F(Broker, SecondProcessorWaitsOrRefuses) {
+  const std::string url = start_api({});
+  auto first = start_processor(url);
+  std::this_thread::sleep_for(500ms);  // let it take the lease; not a timing assertion
+  auto second = cli({"process", "--api-url", url, "--no-standby"});
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("another processor"), std::string::npos) << second.err;
+  // A standby takes over when the first one dies.
+  auto standby = std::make_unique<Child>(
+      std::vector<std::string>{api_broker_bin(), "--eventstore-db-path", db(), "process",
+                               "--api-url", url, "--lease-ttl", "1"},
+      dir.file("standby.out"), dir.file("standby.err"));
+  first->signal(SIGKILL);
+  first->wait(10s);
+  ASSERT_EQ(insert_requests(5).size(), 5u);
+  EXPECT_EQ(wait_until_all_finished(30s).exit_code, 0) << read_file(dir.file("standby.err"));
+}
+
+TEST_F(Broker, ConfigureRejectsAbsurdValues) {
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--retries", "-5"},
+                                              {"--timeout", "-2"},
+                                              {"--backoff-multiplier", "0.5"},
+                                              {"--backoff-jitter", "2"},
+                                              {"--retries", "100000"}}) {
+    std::vector<std::string> args{"configure"};
+    args.insert(args.end(), bad.begin(), bad.end());
+    auto out = cli(args);
+    EXPECT_EQ(out.exit_code, 2) << bad[0] << " " << bad[1] << ": " << out.err;
+  }
+  EXPECT_EQ(cli({"list"}).out, "");
+}
+
+// kill -9 at random moments, restart, and the log still holds every invariant; no request
+// with a terminal event is sent again.
+TEST_F(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
+  const std::string url = start_api({"--api-failure-rate", "0.3", "--api-silent-failure-rate",
+                                     "0.3", "--api-max-latency", "0.05", "--seed", "11"});
+  ASSERT_EQ(cli({"configure", "--retries", "20", "--timeout", "0.5", "--backoff-initial", "0.01",
+                 "--backoff-max", "0.1"})
+                .exit_code,
+            0);
+  std::mt19937 random(42);
+  int kills = 0;
+  for (int round = 0; round < 6; ++round) {
+    ASSERT_EQ(insert_requests(15, "r" + std::to_string(round) + "-").size(), 15u);
+    auto processor = start_processor(url);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 + random() % 400));
+    processor->signal(SIGKILL);
+    processor->wait(10s);
+    ++kills;
+  }
+  auto processor = start_processor(url);
+  auto verified = wait_until_all_finished(90s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+  EXPECT_NE(verified.out.find("90 requests"), std::string::npos) << verified.out;
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(10s), 0);
+  EXPECT_EQ(kills, 6);
+
+  // The API's own record: no call received after its request's terminal event.
+  api->signal(SIGINT);
+  api->wait(10s);
+  auto listed = cli({"list", "--json"});
+  std::map<std::string, long long> finished_us;  // idempotency key -> terminal event time
+  const std::regex terminal(
+      R"re("causation_id":(\d+),"class":"request-(succeeded|failed)","created":"([^"]+)")re");
+  for (std::sregex_iterator it(listed.out.begin(), listed.out.end(), terminal), end; it != end;
+       ++it) {
+    finished_us["api-broker-" + (*it)[1].str()] = micros_of((*it)[3].str());
+  }
+  EXPECT_EQ(finished_us.size(), 90u);
+  const std::string calls = read_file(calls_log());
+  const std::regex call(
+      R"re("t_us":(\d+),"key":"([^"]*)","outcome":"[^"]*","latency_ms":([0-9.e+-]+))re");
+  std::size_t checked = 0;
+  for (std::sregex_iterator it(calls.begin(), calls.end(), call), end; it != end; ++it) {
+    const long long received =
+        std::stoll((*it)[1].str()) - static_cast<long long>(std::stod((*it)[3].str()) * 1000);
+    const auto finished = finished_us.find((*it)[2].str());
+    ASSERT_NE(finished, finished_us.end()) << (*it)[0].str();
+    EXPECT_LT(received, finished->second)
+        << "sent again after its terminal event: " << (*it)[0].str();
+    ++checked;
+  }
+  EXPECT_GE(checked, 90u);
+}
+
+}  // namespace
+}  // namespace api_broker::testing
