@@ -1,0 +1,234 @@
+// End-to-end figures of the broker on SQLite, with the real `api-broker process` binary as
+// a child process and the brittle API in this process:
+//   1. the raw SQLite append ceiling of the same table shape;
+//   2. requests/s end-to-end against a zero-latency API (requests inserted in batches);
+//   3. latency from request append to terminal event (p50/p99) at a paced 100 requests/s;
+//   4. wall time for 1,000 and 10,000 concurrent requests against an API with 1 s latency;
+//   5. the processor's RSS after 1,000 and after 100,000 finished requests.
+// Usage: broker_bench [--api-broker PATH] [--quick]   (--quick: smaller counts, for CI)
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "api_broker/brittle_api/brittle_api.hpp"
+#include "api_broker/events/codec.hpp"
+#include "api_broker/store/sqlite_store.hpp"
+#include "raw_sqlite.hpp"
+#include "stats.hpp"
+
+extern char** environ;
+
+namespace {
+
+using namespace api_broker;
+using namespace std::chrono_literals;
+
+std::string api_broker_path = "api-broker";
+
+std::unique_ptr<store::EventStore> open_store(const std::string& path) {
+  auto store = store::open_sqlite_store(store::SqliteOptions{.path = path});
+  if (!store) {
+    fmt::print(stderr, "broker_bench: {}\n", store.error().message);
+    std::exit(1);
+  }
+  return std::move(*store);
+}
+
+// The real processor binary, killed when this object dies.
+class ProcessorProcess {
+ public:
+  ProcessorProcess(const std::string& db, const std::string& url) {
+    std::vector<std::string> args{api_broker_path, "--eventstore-db-path", db, "process",
+                                  "--api-url", url, "--log-level", "warn"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawnp(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+      fmt::print(stderr, "broker_bench: cannot start {}\n", api_broker_path);
+      std::exit(1);
+    }
+  }
+  ~ProcessorProcess() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+  }
+  double rss_mib() const {
+    std::ifstream status(fmt::format("/proc/{}/status", pid_));
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
+    }
+    return 0;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+struct Run {
+  std::string db;
+  std::unique_ptr<brittle_api::Server> api;
+};
+
+Run start(const std::string& base, const std::string& name, double latency) {
+  Run run;
+  run.db = fmt::format("{}/{}.db", base, name);
+  auto api = brittle_api::Server::start(
+      "127.0.0.1:0", brittle_api::Options{.min_latency = latency, .max_latency = latency});
+  if (!api) {
+    fmt::print(stderr, "broker_bench: {}\n", api.error().message);
+    std::exit(1);
+  }
+  run.api = std::move(*api);
+  return run;
+}
+
+void insert_requests(store::EventStore& store, int count, int batch_size) {
+  std::vector<events::NewEvent> batch;
+  for (int i = 0; i < count; ++i) {
+    batch.push_back(events::NewEvent{.event = events::Request{fmt::format("payload {}", i)}});
+    if (static_cast<int>(batch.size()) == batch_size || i + 1 == count) {
+      if (!store.append_batch(batch)) std::exit(1);
+      batch.clear();
+    }
+  }
+}
+
+// Follows the log until `count` terminal events were read after `after`; returns the
+// latencies (terminal created - request created) in ms.
+std::vector<double> wait_for_outcomes(store::EventStore& store, int count, events::EventId after,
+                                      std::chrono::seconds bound) {
+  store::StopSignal stop;
+  std::map<std::uint64_t, TimePoint> requested;
+  std::vector<double> latencies;
+  const auto until = std::chrono::steady_clock::now() + bound;
+  (void)store::follow(
+      store, after, stop,
+      [&](const events::Envelope& envelope) {
+        if (std::holds_alternative<events::Request>(envelope.event)) {
+          requested.emplace(events::to_int(envelope.id), envelope.created);
+        } else if (std::holds_alternative<events::RequestSucceeded>(envelope.event) ||
+                   std::holds_alternative<events::RequestFailed>(envelope.event)) {
+          const auto it = requested.find(events::to_int(envelope.causation_id));
+          if (it != requested.end()) {
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(envelope.created - it->second).count());
+            requested.erase(it);
+          }
+        }
+        return static_cast<int>(latencies.size()) < count &&
+               std::chrono::steady_clock::now() < until;
+      },
+      [](const Error&) { return true; });
+  return latencies;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--api-broker" && i + 1 < argc) api_broker_path = argv[++i];
+    if (flag == "--quick") quick = true;
+  }
+  const std::string base = fmt::format("{}/api-broker-bench-{}",
+                                       std::filesystem::temp_directory_path().string(), getpid());
+  std::filesystem::create_directories(base);
+
+  fmt::print("api-broker end-to-end on SQLite (synchronous=FULL), processor = {}\n\n",
+             api_broker_path);
+  // 1. The ceiling.
+  const double raw_single = bench::raw_inserts_per_second(base + "/raw1.db", 500, 1);
+  const double raw_batched = bench::raw_inserts_per_second(base + "/raw100.db", 20000, 100);
+  fmt::print("raw SQLite ceiling: {:.0f} single-row commits/s, {:.0f} rows/s in 100-row "
+             "transactions\n",
+             raw_single, raw_batched);
+
+  // 2. Throughput against a zero-latency API.
+  {
+    const int n = quick ? 2000 : 20000;
+    Run run = start(base, "throughput", 0);
+    auto store = open_store(run.db);
+    ProcessorProcess processor(run.db, run.api->url());
+    bench::Stopwatch watch;
+    std::thread producer([&] {
+      auto own = open_store(run.db);
+      insert_requests(*own, n, 100);
+    });
+    const auto latencies = wait_for_outcomes(*store, n, events::no_event, 300s);
+    const double seconds = watch.seconds();
+    producer.join();
+    fmt::print("end-to-end, zero-latency API: {} requests in {:.2f} s = {:.0f} requests/s "
+               "({} events/request committed durably)\n",
+               latencies.size(), seconds, static_cast<double>(latencies.size()) / seconds, 4);
+  }
+
+  // 3. Latency at a paced 100 requests/s.
+  {
+    const int n = quick ? 200 : 1000;
+    Run run = start(base, "paced", 0);
+    auto store = open_store(run.db);
+    ProcessorProcess processor(run.db, run.api->url());
+    std::this_thread::sleep_for(300ms);
+    std::thread producer([&] {
+      auto own = open_store(run.db);
+      auto next = std::chrono::steady_clock::now();
+      for (int i = 0; i < n; ++i) {
+        next += 10ms;
+        std::this_thread::sleep_until(next);
+        (void)own->append(events::NewEvent{.event = events::Request{"paced"}});
+      }
+    });
+    const auto latencies = wait_for_outcomes(*store, n, events::no_event, 300s);
+    producer.join();
+    fmt::print("request append -> terminal event at 100 requests/s ({} requests): p50 {:.2f} ms, "
+               "p99 {:.2f} ms, max {:.2f} ms\n",
+               latencies.size(), bench::percentile(latencies, 50),
+               bench::percentile(latencies, 99), bench::percentile(latencies, 100));
+  }
+
+  // 4. Many slow requests at once.
+  for (const int n : {1000, 10000}) {
+    if (quick && n > 1000) break;
+    Run run = start(base, fmt::format("slow{}", n), 1.0);
+    auto store = open_store(run.db);
+    ProcessorProcess processor(run.db, run.api->url());
+    std::this_thread::sleep_for(300ms);
+    bench::Stopwatch watch;
+    insert_requests(*store, n, 1000);
+    const auto latencies = wait_for_outcomes(*store, n, events::no_event, 300s);
+    fmt::print("{} concurrent requests against a 1 s API: all {} finished in {:.2f} s\n", n,
+               latencies.size(), watch.seconds());
+  }
+
+  // 5. Memory after history grows.
+  {
+    Run run = start(base, "rss", 0);
+    auto store = open_store(run.db);
+    ProcessorProcess processor(run.db, run.api->url());
+    insert_requests(*store, 1000, 100);
+    (void)wait_for_outcomes(*store, 1000, events::no_event, 300s);
+    std::this_thread::sleep_for(500ms);
+    const double after_1k = processor.rss_mib();
+    const int more = quick ? 10000 : 99000;
+    const auto last = store->last_id();
+    insert_requests(*store, more, 100);
+    (void)wait_for_outcomes(*store, more, *last, 600s);
+    std::this_thread::sleep_for(500ms);
+    const double after_more = processor.rss_mib();
+    fmt::print("processor RSS: {:.1f} MiB after 1,000 finished requests, {:.1f} MiB after {} "
+               "({:+.1f} MiB)\n",
+               after_1k, after_more, 1000 + more, after_more - after_1k);
+  }
+  std::filesystem::remove_all(base);
+  return 0;
+}
