@@ -10,7 +10,7 @@ mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src incl
 clang-format --dry-run --Werror "${sources[@]}"
 
 echo "== build (RelWithDebInfo, -Werror)"
-scripts/build.sh build
+scripts/build.sh build -DAPI_BROKER_TESTS=ON -DAPI_BROKER_BENCH=ON -DAPI_BROKER_SANITIZE=OFF
 echo "== tests"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdint>
+
 #include <fmt/core.h>
 
 namespace api_broker::brittle_api::detail {
@@ -50,10 +51,9 @@ Result<tcp::endpoint> parse_address(std::string_view address) {
   if (host.empty() && !address.starts_with('[')) return tcp::endpoint(tcp::v4(), port);
   if (host == "localhost") return tcp::endpoint(asio::ip::address_v4::loopback(), port);
   boost::system::error_code error;
-  const auto ip = address.starts_with('[') ? asio::ip::address(asio::ip::make_address_v6(
-                                                 std::string(host), error))
-                                           : asio::ip::address(asio::ip::make_address_v4(
-                                                 std::string(host), error));
+  const auto ip = address.starts_with('[')
+                      ? asio::ip::address(asio::ip::make_address_v6(std::string(host), error))
+                      : asio::ip::address(asio::ip::make_address_v4(std::string(host), error));
   if (error) return bad_address(address, fmt::format("'{}' is not an IP address", host));
   return tcp::endpoint(ip, port);
 }

@@ -62,9 +62,12 @@ enum class Outcome : std::uint8_t { ok, unavailable, dropped };
 
 std::string_view to_log_text(Outcome outcome) {
   switch (outcome) {
-    case Outcome::ok: return "ok";
-    case Outcome::unavailable: return "503";
-    case Outcome::dropped: return "dropped";
+    case Outcome::ok:
+      return "ok";
+    case Outcome::unavailable:
+      return "503";
+    case Outcome::dropped:
+      return "dropped";
   }
   return "?";
 }
@@ -162,7 +165,8 @@ class Server::Impl {
                   fmt::format("cannot listen on {}: the address is already in use", where));
     }
     if (error) {
-      return fail(Errc::unavailable, fmt::format("cannot listen on {}: {}", where, error.message()));
+      return fail(Errc::unavailable,
+                  fmt::format("cannot listen on {}: {}", where, error.message()));
     }
     return {};
   }
@@ -364,7 +368,8 @@ class Server::Impl {
       co_return reply(request, http::status::bad_request, "bad request");
     }
     if (path == "/stats" || path == "/stats/keys") {
-      if (method != http::verb::get) co_return reply(request, http::status::bad_request, "bad request");
+      if (method != http::verb::get)
+        co_return reply(request, http::status::bad_request, "bad request");
       Response response = reply(request, http::status::ok,
                                 path == "/stats" ? stats_json() : keys_json(), "application/json");
       co_return response;
@@ -428,7 +433,7 @@ class Server::Impl {
         options_.min_latency + latency_draw * (options_.max_latency - options_.min_latency);
     plan.latency_seconds = std::clamp(plan.latency_seconds, options_.min_latency,
                                       options_.max_latency);  // rounding
-    plan.outcome = failure_draw >= options_.failure_rate       ? Outcome::ok
+    plan.outcome = failure_draw >= options_.failure_rate         ? Outcome::ok
                    : silence_draw < options_.silent_failure_rate ? Outcome::dropped
                                                                  : Outcome::unavailable;
     return plan;
@@ -462,9 +467,15 @@ class Server::Impl {
       const std::lock_guard lock(stats_mutex_);
       --stats_.in_flight;
       switch (plan.outcome) {
-        case Outcome::ok: ++stats_.succeeded; break;
-        case Outcome::unavailable: ++stats_.failed; break;
-        case Outcome::dropped: ++stats_.dropped; break;
+        case Outcome::ok:
+          ++stats_.succeeded;
+          break;
+        case Outcome::unavailable:
+          ++stats_.failed;
+          break;
+        case Outcome::dropped:
+          ++stats_.dropped;
+          break;
       }
     }
     if (calls_log_) {
@@ -605,8 +616,8 @@ Result<void> serve(std::string_view address, const Options& options,
   Server& server = **started;
   detail::log_line(fmt::format(
       "listening on {} ({}); latency {}-{} s, failure rate {}, silent failure rate {}, seed {}",
-      server.address(), server.url(), options.min_latency,
-      options.max_latency, options.failure_rate, options.silent_failure_rate, server.seed()));
+      server.address(), server.url(), options.min_latency, options.max_latency,
+      options.failure_rate, options.silent_failure_rate, server.seed()));
   while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   server.stop();
   const Stats stats = server.stats();

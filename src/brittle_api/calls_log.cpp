@@ -2,8 +2,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fmt/core.h>
 #include <utility>
+
+#include <fmt/core.h>
 
 #include "log.hpp"
 #include "text.hpp"
@@ -32,9 +33,9 @@ void CallsLog::append(std::int64_t t_us, std::string_view key, std::string_view 
 
 void CallsLog::flush() {
   if (buffer_.empty()) return;
-  const bool written = std::fwrite(buffer_.data(), 1, buffer_.size(), file_.get()) ==
-                           buffer_.size() &&
-                       std::fflush(file_.get()) == 0;
+  const bool written =
+      std::fwrite(buffer_.data(), 1, buffer_.size(), file_.get()) == buffer_.size() &&
+      std::fflush(file_.get()) == 0;
   if (!written && !write_error_reported_) {
     write_error_reported_ = true;
     log_line(fmt::format("cannot write the calls log '{}': {}; its lines are lost", path_,

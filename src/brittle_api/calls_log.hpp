@@ -21,8 +21,7 @@ class CallsLog {
 
   // Buffers {"t_us":...,"key":...,"outcome":...,"latency_ms":...}; flushes when the buffer
   // reaches buffer_bytes_max, so memory stays bounded between timer flushes.
-  void append(std::int64_t t_us, std::string_view key, std::string_view outcome,
-              double latency_ms);
+  void append(std::int64_t t_us, std::string_view key, std::string_view outcome, double latency_ms);
   // Writes the buffered lines and flushes them to the OS (no fsync).
   void flush();
 

@@ -25,10 +25,10 @@ namespace api_broker::http::detail {
 
 struct CappedBody {
   struct value_type {
-    std::string data;             // the first stored_max bytes
-    std::size_t stored_max = 0;   // set before parsing
-    std::uint64_t read_max = 0;   // set before parsing
-    std::size_t size = 0;         // all bytes received
+    std::string data;            // the first stored_max bytes
+    std::size_t stored_max = 0;  // set before parsing
+    std::uint64_t read_max = 0;  // set before parsing
+    std::size_t size = 0;        // all bytes received
   };
 
   class reader {

@@ -104,13 +104,13 @@ struct Connection {
 struct Pool {
   std::string host;
   std::uint16_t port = 0;
-  std::string authority;                  // host:port, for messages
+  std::string authority;                     // host:port, for messages
   std::optional<asio::ip::address> address;  // set when host is an IP address: no resolver
   std::optional<tcp::resolver::results_type> resolved;  // else the last addresses found
   std::chrono::steady_clock::time_point resolved_at;
   std::list<std::shared_ptr<Connection>> connections;  // every open connection
-  std::vector<Connection*> idle;                        // LIFO: the most recent is warmest
-  std::list<std::shared_ptr<Call>> waiting;             // FIFO
+  std::vector<Connection*> idle;                       // LIFO: the most recent is warmest
+  std::list<std::shared_ptr<Call>> waiting;            // FIFO
 };
 
 // True when the peer of an idle connection has closed it (or sent bytes nobody asked for):
@@ -196,8 +196,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       return id;
     }
     if (calls_.size() >= options_.calls_max) {
-      deliver_later(std::move(done), fail(Errc::unavailable, fmt::format("too many calls in flight ({})",
-                                                                        options_.calls_max)));
+      deliver_later(std::move(done),
+                    fail(Errc::unavailable,
+                         fmt::format("too many calls in flight ({})", options_.calls_max)));
       return id;
     }
     Pool& pool = pool_for(url);
@@ -367,11 +368,11 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       connection->connect_timer.async_wait(
           on(connection, [](Impl& self, const std::shared_ptr<Connection>& c, error_code ec) {
             if (ec || c->state != ConnectionState::connecting) return;
-            self.connection_failed(c,
-                                   fmt::format("connect to {} timed out after {} ms",
-                                               c->pool->authority,
-                                               self.options_.connect_timeout.count()),
-                                   false);
+            self.connection_failed(
+                c,
+                fmt::format("connect to {} timed out after {} ms", c->pool->authority,
+                            self.options_.connect_timeout.count()),
+                false);
           }));
     }
     if (pool.address) {
@@ -394,8 +395,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                           const tcp::resolver::results_type& results) {
           if (ec) {
             self.connection_failed(
-                c, fmt::format("cannot resolve host '{}': {}", c->pool->host, ec.message()),
-                false);
+                c, fmt::format("cannot resolve host '{}': {}", c->pool->host, ec.message()), false);
             return;
           }
           c->pool->resolved = results;
@@ -407,23 +407,22 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // Tries each address in turn.
   void connect(const std::shared_ptr<Connection>& connection,
                const tcp::resolver::results_type& addresses) {
-    asio::async_connect(connection->socket, addresses,
-                        on(connection, [](Impl& self, const std::shared_ptr<Connection>& c,
-                                          error_code ec, const tcp::endpoint&) {
-                          self.on_connect(c, ec);
-                        }));
+    asio::async_connect(
+        connection->socket, addresses,
+        on(connection, [](Impl& self, const std::shared_ptr<Connection>& c, error_code ec,
+                          const tcp::endpoint&) { self.on_connect(c, ec); }));
   }
 
   void on_connect(const std::shared_ptr<Connection>& connection, error_code ec) {
     API_BROKER_ASSERT(connection->state == ConnectionState::connecting);
     if (ec) {
       connection->pool->resolved.reset();  // the name may point elsewhere now
-      connection_failed(connection,
-                        ec == asio::error::connection_refused
-                            ? std::string("connection refused")
-                            : fmt::format("cannot connect to {}: {}",
-                                          connection->pool->authority, ec.message()),
-                        false);
+      connection_failed(
+          connection,
+          ec == asio::error::connection_refused
+              ? std::string("connection refused")
+              : fmt::format("cannot connect to {}: {}", connection->pool->authority, ec.message()),
+          false);
       return;
     }
     connection->connect_timer.cancel();
@@ -447,16 +446,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     // The handler holds the call: the serializer reads its request until the write ends.
     bhttp::async_write(
         connection->socket, call->request,
-        on(connection, [call](Impl& self, const std::shared_ptr<Connection>& c, error_code ec,
-                              std::size_t) {
-          API_BROKER_ASSERT(c->call == call);
-          if (ec) {
-            self.connection_failed(c, fmt::format("cannot send the request: {}", ec.message()),
-                                   c->reused);
-            return;
-          }
-          self.read(c);
-        }));
+        on(connection,
+           [call](Impl& self, const std::shared_ptr<Connection>& c, error_code ec, std::size_t) {
+             API_BROKER_ASSERT(c->call == call);
+             if (ec) {
+               self.connection_failed(c, fmt::format("cannot send the request: {}", ec.message()),
+                                      c->reused);
+               return;
+             }
+             self.read(c);
+           }));
   }
 
   void read(const std::shared_ptr<Connection>& connection) {
@@ -466,12 +465,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     parser.body_limit(options_.body_bytes_read_max);
     parser.get().body().stored_max = options_.body_bytes_stored_max;
     parser.get().body().read_max = options_.body_bytes_read_max;
-    bhttp::async_read(
-        connection->socket, connection->buffer, parser,
-        on(connection,
-           [](Impl& self, const std::shared_ptr<Connection>& c, error_code ec, std::size_t) {
-             self.on_read(c, ec);
-           }));
+    bhttp::async_read(connection->socket, connection->buffer, parser,
+                      on(connection, [](Impl& self, const std::shared_ptr<Connection>& c,
+                                        error_code ec, std::size_t) { self.on_read(c, ec); }));
   }
 
   void on_read(const std::shared_ptr<Connection>& connection, error_code ec) {

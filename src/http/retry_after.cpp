@@ -127,8 +127,8 @@ std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string
                                          std::chrono::month{static_cast<unsigned>(d.month + 1)},
                                          std::chrono::day{static_cast<unsigned>(d.day)}};
   if (!date.ok() || d.hour > 23 || d.minute > 59 || d.second > 60) return std::nullopt;
-  return std::chrono::sys_days{date} + std::chrono::hours{d.hour} +
-         std::chrono::minutes{d.minute} + std::chrono::seconds{d.second};
+  return std::chrono::sys_days{date} + std::chrono::hours{d.hour} + std::chrono::minutes{d.minute} +
+         std::chrono::seconds{d.second};
 }
 
 std::string_view trim(std::string_view text) {

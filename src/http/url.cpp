@@ -44,18 +44,10 @@ bool equals_ignoring_case(std::string_view a, std::string_view b) {
 // RFC 3986 reg-name, restricted to what DNS names and IPv4 addresses use.
 bool is_host_char(char c) { return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_'; }
 
-// RFC 3986 pchar without '%' (checked separately) plus '/'.
+// RFC 3986 pchar without '%' (checked separately) plus '/': unreserved, sub-delims, ":@/".
 bool is_path_char(char c) {
-  if (is_alpha(c) || is_digit(c)) return true;
-  switch (c) {
-    case '-': case '.': case '_': case '~':                      // unreserved
-    case '!': case '$': case '&': case '\'': case '(': case ')':  // sub-delims
-    case '*': case '+': case ',': case ';': case '=':
-    case ':': case '@': case '/':
-      return true;
-    default:
-      return false;
-  }
+  return is_alpha(c) || is_digit(c) ||
+         std::string_view("-._~!$&'()*+,;=:@/").find(c) != std::string_view::npos;
 }
 
 bool is_ipv6_char(char c) { return is_hex(c) || c == ':' || c == '.'; }
@@ -69,7 +61,9 @@ Result<Url> parse_url(std::string_view text) {
   if (text.empty()) return fail(Errc::invalid_input, "invalid URL: it is empty");
   for (const char c : text) {
     const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f) return invalid("it contains a space, a control or a non-ASCII character");
+    if (u <= 0x20 || u >= 0x7f) {
+      return invalid("it contains a space, a control or a non-ASCII character");
+    }
   }
 
   const std::size_t scheme_end = text.find("://");
@@ -81,8 +75,8 @@ Result<Url> parse_url(std::string_view text) {
   std::string_view rest = text.substr(scheme_end + 3);
   const std::size_t authority_end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, authority_end);
-  std::string_view path = authority_end == std::string_view::npos ? std::string_view{}
-                                                                   : rest.substr(authority_end);
+  std::string_view path =
+      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
   if (path.find_first_of("?#") != std::string_view::npos) {
     return invalid("a query or fragment is not supported");
   }
@@ -111,7 +105,8 @@ Result<Url> parse_url(std::string_view text) {
     }
   } else {
     const std::size_t colon = authority.find(':');
-    if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+    if (colon != std::string_view::npos &&
+        authority.find(':', colon + 1) != std::string_view::npos) {
       return invalid("an IPv6 host must be in brackets");
     }
     const std::string_view host = authority.substr(0, colon);

@@ -11,9 +11,9 @@
 namespace api_broker::http {
 
 struct Url {
-  std::string host;        // a name, an IPv4 address, or an IPv6 address without brackets
+  std::string host;         // a name, an IPv4 address, or an IPv6 address without brackets
   std::uint16_t port = 80;  // never 0
-  std::string base_path;   // "" or "/a/b": starts with '/', no trailing '/', no query
+  std::string base_path;    // "" or "/a/b": starts with '/', no trailing '/', no query
 
   friend bool operator==(const Url&, const Url&) = default;
 };

@@ -85,8 +85,8 @@ class Client {
 
   Exchange send(http::verb method, std::string_view target, std::string body = {},
                 const std::map<std::string, std::string>& headers = {}, bool chunked = false) {
-    http::request<http::string_body> request{
-        method, beast::string_view(target.data(), target.size()), 11};
+    http::request<http::string_body> request{method,
+                                             beast::string_view(target.data(), target.size()), 11};
     request.set(http::field::host, "127.0.0.1");
     for (const auto& [name, value] : headers) request.set(name, value);
     request.body() = std::move(body);
@@ -253,8 +253,8 @@ TEST(BrittleApi, OtherMethodsGet400AndUnknownPaths404) {
   ASSERT_TRUE(server);
   Client client(server->port());
   const std::vector<std::pair<http::verb, std::string>> bad_requests = {
-      {http::verb::put, "/api"},     {http::verb::get, "/api"},   {http::verb::delete_, "/api"},
-      {http::verb::post, "/up"},     {http::verb::put, "/up"},    {http::verb::post, "/stats"},
+      {http::verb::put, "/api"},        {http::verb::get, "/api"}, {http::verb::delete_, "/api"},
+      {http::verb::post, "/up"},        {http::verb::put, "/up"},  {http::verb::post, "/stats"},
       {http::verb::post, "/stats/keys"}};
   for (const auto& [method, target] : bad_requests) {
     const Exchange exchange = client.send(method, target, "x");
@@ -282,8 +282,8 @@ TEST(BrittleApi, BodyOfOneMebibyteIsServedAndLargerGets413) {
 
   for (const bool chunked : {false, true}) {
     Client client(server->port());
-    const Exchange exchange = client.send(http::verb::post, "/api",
-                                          std::string(body_bytes_max + 1, 'b'), {}, chunked);
+    const Exchange exchange =
+        client.send(http::verb::post, "/api", std::string(body_bytes_max + 1, 'b'), {}, chunked);
     ASSERT_TRUE(exchange.response) << "chunked " << chunked << ": " << exchange.error.message();
     EXPECT_EQ(exchange.response->result(), http::status::payload_too_large);
     EXPECT_FALSE(exchange.response->keep_alive());
@@ -295,9 +295,8 @@ TEST(BrittleApi, BodyOfOneMebibyteIsServedAndLargerGets413) {
 TEST(BrittleApi, MalformedRequestClosesTheConnection) {
   auto server = start_server();
   ASSERT_TRUE(server);
-  for (std::string_view garbage :
-       {"NOT HTTP AT ALL\r\n\r\n", "GET /up HTTP/9.9\r\n\r\n",
-        "POST /api HTTP/1.1\r\nContent-Length: x\r\n\r\n"}) {
+  for (std::string_view garbage : {"NOT HTTP AT ALL\r\n\r\n", "GET /up HTTP/9.9\r\n\r\n",
+                                   "POST /api HTTP/1.1\r\nContent-Length: x\r\n\r\n"}) {
     Client client(server->port());
     asio::write(client.socket(), asio::buffer(garbage));
     const Exchange exchange = client.receive();
@@ -491,8 +490,8 @@ TEST(BrittleApi, InvalidOptionsAreRejected) {
     EXPECT_EQ(server.error().code, Errc::invalid_input);
   }
   EXPECT_TRUE(validate({}));
-  EXPECT_TRUE(validate({.min_latency = 0.1, .max_latency = 0.1, .failure_rate = 1,
-                        .silent_failure_rate = 1}));
+  EXPECT_TRUE(validate(
+      {.min_latency = 0.1, .max_latency = 0.1, .failure_rate = 1, .silent_failure_rate = 1}));
 }
 
 TEST(BrittleApi, BadAddressesAndBusyPortsAreReported) {
@@ -516,6 +515,19 @@ TEST(BrittleApi, BadAddressesAndBusyPortsAreReported) {
   EXPECT_EQ(unwritable_log.error().code, Errc::unavailable);
 }
 
+TEST(BrittleApi, ServeReportsStartErrorsAndReturnsWhenAsked) {
+  int polls = 0;
+  const auto never = [&polls] { return ++polls > 1'000'000'000; };
+  const Result<void> bad = serve("127.0.0.1:0", {.failure_rate = 7}, never);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, Errc::invalid_input);
+  EXPECT_EQ(polls, 0);
+
+  const Result<void> served = serve("127.0.0.1:0", {}, [&polls] { return ++polls >= 2; });
+  EXPECT_TRUE(served);
+  EXPECT_EQ(polls, 2);
+}
+
 TEST(BrittleApi, CallsLogHasOneLinePerCall) {
   const auto path = std::filesystem::path(testing::TempDir()) /
                     fmt::format("brittle_api_calls_{}.jsonl", ::getpid());
@@ -533,8 +545,10 @@ TEST(BrittleApi, CallsLogHasOneLinePerCall) {
       const std::string key = fmt::format("key-{}", i);
       outcome_by_key[key] = outcome_of(post_api(server->port(), "x", key));
     }
-    static_cast<void>(post_api(server->port(), "x"));  // and one without a key
-    server->stop();  // flushes the log
+    // And one call without a key, whatever its outcome.
+    static_cast<void>(post_api(server->port(), "x"));
+    // stop() flushes the log.
+    server->stop();
   }
   std::ifstream file(path);
   std::string line;

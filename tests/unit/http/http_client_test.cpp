@@ -79,8 +79,7 @@ class HttpClientTest : public ::testing::Test {
  protected:
   // One call, run to completion.
   Result<Response> call(Client& client, const Url& url, std::string body = "ping",
-                        std::vector<Header> headers = {},
-                        std::chrono::milliseconds limit = 0ms) {
+                        std::vector<Header> headers = {}, std::chrono::milliseconds limit = 0ms) {
     std::optional<Result<Response>> out;
     client.post(url, "/call", std::move(body), std::move(headers), limit,
                 [&](Result<Response> result) { out.emplace(std::move(result)); });
@@ -95,8 +94,8 @@ class HttpClientTest : public ::testing::Test {
 TEST_F(HttpClientTest, RoundTripCarriesBodyAndHeaders) {
   TestServer server([](const SeenRequest& seen) { return respond(200, "echo:" + seen.body); });
   Client client(io_.get_executor());
-  auto result = call(client, server.url("/v1"), "hello",
-                     {{"Idempotency-Key", "4f1c"}, {"X-Attempt", "2"}});
+  auto result =
+      call(client, server.url("/v1"), "hello", {{"Idempotency-Key", "4f1c"}, {"X-Attempt", "2"}});
   ASSERT_TRUE(result) << result.error().message;
   EXPECT_EQ(result->status, 200);
   EXPECT_EQ(result->body, "echo:hello");
@@ -165,7 +164,8 @@ TEST_F(HttpClientTest, RetryAfterInSeconds) {
 
 TEST_F(HttpClientTest, RetryAfterAsHttpDate) {
   // An hour ahead, and a date long past.
-  const auto in_an_hour = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) + 1h;
+  const auto in_an_hour =
+      std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()) + 1h;
   const auto day = std::chrono::floor<std::chrono::days>(in_an_hour);
   const std::chrono::year_month_day date{day};
   const std::chrono::hh_mm_ss time{in_an_hour - day};
@@ -173,10 +173,10 @@ TEST_F(HttpClientTest, RetryAfterAsHttpDate) {
                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   static constexpr const char* weekdays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   const std::string future = fmt::format(
-      "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
-      weekdays[std::chrono::weekday{day}.c_encoding()], static_cast<unsigned>(date.day()),
-      months[static_cast<unsigned>(date.month()) - 1], static_cast<int>(date.year()),
-      time.hours().count(), time.minutes().count(), time.seconds().count());
+      "{}, {:02} {} {} {:02}:{:02}:{:02} GMT", weekdays[std::chrono::weekday{day}.c_encoding()],
+      static_cast<unsigned>(date.day()), months[static_cast<unsigned>(date.month()) - 1],
+      static_cast<int>(date.year()), time.hours().count(), time.minutes().count(),
+      time.seconds().count());
 
   TestServer server([future](const SeenRequest& seen) {
     Reply reply = respond(503, "");

@@ -53,7 +53,8 @@ std::optional<SeenRequest> TestServer::last_request() const {
 asio::awaitable<void> TestServer::listen() {
   for (;;) {
     error_code ec;
-    tcp::socket socket = co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+    tcp::socket socket =
+        co_await acceptor_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
     if (ec) co_return;
     const std::size_t number = ++accepts_;
     asio::co_spawn(*io_, session(std::move(socket), number), asio::detached);
@@ -75,7 +76,8 @@ asio::awaitable<void> TestServer::session(tcp::socket socket, std::size_t number
   for (;;) {
     error_code ec;
     bhttp::request<bhttp::string_body> request;
-    co_await bhttp::async_read(socket, buffer, request, asio::redirect_error(asio::use_awaitable, ec));
+    co_await bhttp::async_read(socket, buffer, request,
+                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     ++requests_;
     SeenRequest seen;
