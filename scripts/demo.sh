@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh build -DAPI_BROKER_SANITIZE=OFF >/dev/null
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPI_BROKER_SANITIZE=OFF >/dev/null
+cmake --build build --target api-broker -j"$(nproc)" >/dev/null
 exec build/src/cli/api-broker demo "$@"

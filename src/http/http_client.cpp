@@ -444,18 +444,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     auto& call = connection->call;
     API_BROKER_ASSERT(call != nullptr);
     // The handler holds the call: the serializer reads its request until the write ends.
-    bhttp::async_write(
-        connection->socket, call->request,
-        on(connection,
-           [call](Impl& self, const std::shared_ptr<Connection>& c, error_code ec, std::size_t) {
-             API_BROKER_ASSERT(c->call == call);
-             if (ec) {
-               self.connection_failed(c, fmt::format("cannot send the request: {}", ec.message()),
-                                      c->reused);
-               return;
-             }
-             self.read(c);
-           }));
+    bhttp::async_write(connection->socket, call->request,
+                       on(connection, [call](Impl& self, const std::shared_ptr<Connection>& c,
+                                             error_code ec, std::size_t) {
+                         API_BROKER_ASSERT(c->call == call);
+                         if (ec) {
+                           self.connection_failed(c, write_error(ec), c->reused);
+                           return;
+                         }
+                         self.read(c);
+                       }));
   }
 
   void read(const std::shared_ptr<Connection>& connection) {
@@ -504,6 +502,16 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     complete(std::move(call), std::move(response), Delivery::now);
   }
 
+  static bool is_closed_by_peer(error_code ec) {
+    return ec == asio::error::eof || ec == asio::error::connection_reset ||
+           ec == asio::error::connection_aborted || ec == asio::error::broken_pipe;
+  }
+
+  static std::string write_error(error_code ec) {
+    if (is_closed_by_peer(ec)) return "connection closed without a response";
+    return fmt::format("cannot send the request: {}", ec.message());
+  }
+
   std::string read_error(error_code ec, bool got_some) const {
     if (ec == bhttp::error::body_limit) {
       return fmt::format("response body larger than {} bytes", options_.body_bytes_read_max);
@@ -512,8 +520,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       return fmt::format("response header larger than {} bytes", response_header_bytes_max);
     }
     if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
-        ec == asio::error::eof || ec == asio::error::connection_reset ||
-        ec == asio::error::connection_aborted || ec == asio::error::broken_pipe) {
+        is_closed_by_peer(ec)) {
       return got_some ? "connection closed during the response"
                       : "connection closed without a response";
     }
