@@ -25,7 +25,6 @@
 #pragma GCC diagnostic pop
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -36,17 +35,6 @@
 #include <vector>
 
 #include <fmt/core.h>
-
-#ifdef API_BROKER_BRITTLE_API_TEST_DEFINES_ASSERT_FAILED
-// Temporary, until this test links api_broker_events, which defines it: see CMakeLists.txt.
-#include <cstdlib>
-namespace api_broker {
-void assert_failed(const char* condition, const char* file, int line) noexcept {
-  std::fprintf(stderr, "assertion failed: %s (%s:%d)\n", condition, file, line);
-  std::abort();
-}
-}  // namespace api_broker
-#endif
 
 namespace api_broker::brittle_api {
 namespace {

@@ -279,6 +279,18 @@ TEST_F(HttpClientTest, ConnectionRefused) {
   EXPECT_EQ(client.in_flight(), 0u);
 }
 
+TEST_F(HttpClientTest, HostNameIsResolved) {
+  TestServer server([](const SeenRequest&) { return respond(200, "named"); });
+  Client client(io_.get_executor());
+  const Url url{"localhost", server.port(), ""};
+  for (int i = 0; i < 2; ++i) {  // the second connection reuses the addresses found
+    auto result = call(client, url);
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->body, "named");
+  }
+  EXPECT_EQ(server.last_request()->headers.at("host"), fmt::format("localhost:{}", server.port()));
+}
+
 TEST_F(HttpClientTest, UnknownHostIsReported) {
   Client client(io_.get_executor());
   auto result = call(client, Url{"no-such-host.invalid", 80, ""});
@@ -444,6 +456,22 @@ TEST_F(HttpClientTest, ThousandConcurrentCallsComplete) {
   EXPECT_LE(server.accepts(), 200u);
   EXPECT_LE(server.connections_open_peak(), 200u);
   EXPECT_EQ(client.in_flight(), 0u);
+}
+
+TEST_F(HttpClientTest, CallsBeyondTheBoundFail) {
+  TestServer server([](const SeenRequest&) { return never_answer(); });
+  ClientOptions options;
+  options.calls_max = 2;
+  Client client(io_.get_executor(), options);
+  std::vector<std::string> errors;
+  for (int i = 0; i < 3; ++i) {
+    client.post(server.url(), "/", "x", {}, 0ms, [&](Result<Response> result) {
+      errors.push_back(result ? "ok" : result.error().message);
+    });
+  }
+  EXPECT_EQ(client.in_flight(), 2u);
+  ASSERT_TRUE(run_until(io_, [&] { return !errors.empty(); }));
+  EXPECT_EQ(errors, std::vector<std::string>{"too many calls in flight (2)"});
 }
 
 TEST_F(HttpClientTest, BadHeaderFailsAfterPostReturns) {
