@@ -4,12 +4,28 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
+
 #include <exception>
 
 #include "context.hpp"
 
+namespace {
+
+// Thousands of calls in flight need thousands of sockets: use the hard limit, not the soft.
+void raise_open_files_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace api_broker::cli;
+  raise_open_files_limit();
   CLI::App app{
       "api-broker: reliable calls to unreliable HTTP APIs, every step recorded as an event.\n"
       "Record a `request` event; the processor calls the API under the configured retry policy\n"

@@ -232,7 +232,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     const auto found = calls_.find(id);
     if (found == calls_.end()) return;
     std::shared_ptr<Call> call = found->second;  // complete() erases the map's copy
-    abort_call(std::move(call), fail(Errc::cancelled, "call cancelled"), Delivery::later);
+    abort_call(call, fail(Errc::cancelled, "call cancelled"), Delivery::later);
   }
 
   // The client is going away: stop everything, run no handler.
@@ -358,7 +358,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     };
   }
 
-  void open_connection(Pool& pool, std::shared_ptr<Call> call) {
+  void open_connection(Pool& pool, const std::shared_ptr<Call>& call) {
     auto connection = std::make_shared<Connection>(executor_, &pool);
     pool.connections.push_front(connection);
     connection->position = pool.connections.begin();
@@ -434,7 +434,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   // Puts `call` on the idle `connection` and sends it.
-  void send(const std::shared_ptr<Connection>& connection, std::shared_ptr<Call> call) {
+  void send(const std::shared_ptr<Connection>& connection, const std::shared_ptr<Call>& call) {
     attach(*connection, call);
     write(connection);
   }
@@ -540,7 +540,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     drop(*connection);
     if (retryable && !call->retried) {
       call->retried = true;
-      open_connection(pool, std::move(call));
+      open_connection(pool, call);
       return;
     }
     dispatch(pool);
@@ -548,7 +548,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   // Ends `call` before its response: from the queue or its connection, which is closed.
-  void abort_call(std::shared_ptr<Call> call, Unexpected<Error> error, Delivery delivery) {
+  void abort_call(const std::shared_ptr<Call>& call, Unexpected<Error> error, Delivery delivery) {
     Pool& pool = *call->pool;
     if (call->queued) {
       pool.waiting.erase(call->queue_position);
@@ -559,7 +559,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       drop(*connection);
     }
     dispatch(pool);
-    complete(std::move(call), std::move(error), delivery);
+    complete(call, std::move(error), delivery);
   }
 
   // Runs or schedules the handler. With Delivery::now the handler runs last, from an Asio
@@ -604,7 +604,7 @@ Client::Client(boost::asio::any_io_executor executor, ClientOptions options) {
 Client::~Client() { impl_->shutdown(); }
 
 CallId Client::post(const Url& url, std::string_view target, std::string body,
-                    std::vector<Header> headers, std::chrono::milliseconds limit,
+                    const std::vector<Header>& headers, std::chrono::milliseconds limit,
                     ResponseHandler done) {
   return impl_->post(url, target, std::move(body), headers, limit, std::move(done));
 }

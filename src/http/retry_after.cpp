@@ -28,7 +28,7 @@ class Cursor {
  public:
   explicit Cursor(std::string_view text) : text_(text) {}
 
-  bool done() const { return pos_ == text_.size(); }
+  [[nodiscard]] bool done() const { return pos_ == text_.size(); }
 
   bool literal(std::string_view expected) {
     if (text_.substr(pos_, expected.size()) != expected) return false;

@@ -83,7 +83,8 @@ class Client {
   // (0 = no bound); when it elapses the call fails and its connection is closed.
   // REQUIRES: `done` is not empty; limit >= 0.
   CallId post(const Url& url, std::string_view target, std::string body,
-              std::vector<Header> headers, std::chrono::milliseconds limit, ResponseHandler done);
+              const std::vector<Header>& headers, std::chrono::milliseconds limit,
+              ResponseHandler done);
 
   // Fails call `id` with Errc::cancelled (its handler runs later, on the executor) and closes
   // its connection if the request was under way. No effect if `id` already finished.
