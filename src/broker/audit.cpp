@@ -65,6 +65,7 @@ void Auditor::add(const events::Envelope& envelope) {
             return;
           }
           core::RequestState& state = it->second;
+          if constexpr (std::is_same_v<T, events::ApiRequest>) check_delay(state, envelope, e);
           state = core::evolve(std::move(state), envelope);
           if (core::is_terminal(state)) {
             if (state.terminal->outcome == core::Outcome::succeeded) {
@@ -79,6 +80,30 @@ void Auditor::add(const events::Envelope& envelope) {
         }
       },
       envelope.event);
+}
+
+// A retry must not start before its delay (Retry-After, or the backoff, which is
+// deterministic per request and attempt) has passed since the attempt before it ended. Both
+// times are `created` of events the same processor appended, so they share one clock; a
+// microsecond of rounding is allowed.
+void Auditor::check_delay(const core::RequestState& state, const events::Envelope& envelope,
+                          const events::ApiRequest& request) {
+  const std::uint32_t n = request.attempt;
+  if (n == 0 || n != state.attempts.size() || state.succeeded_attempt || state.terminal) return;
+  const core::Attempt& previous = state.attempts.back();
+  if (!previous.finished_at || n > state.policy.retries) return;
+  const Duration delay = previous.result == core::AttemptResult::failed && previous.retry_after
+                             ? *previous.retry_after
+                             : core::backoff_delay(state.policy, state.request, n);
+  const TimePoint due = *previous.finished_at + delay;
+  if (envelope.created + Duration(1) < due) {
+    violation(
+        envelope.id, state.request,
+        fmt::format("attempt {} started {:.3f} ms before its retry delay of {:.3f} ms had "
+                    "passed",
+                    n, std::chrono::duration<double, std::milli>(due - envelope.created).count(),
+                    std::chrono::duration<double, std::milli>(delay).count()));
+  }
 }
 
 void Auditor::add_unreadable(const Error& error) {

@@ -472,7 +472,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     Parser& parser = *connection->parser;
     if (ec) {
       const bool got_some = parser.got_some() || connection->buffer.size() > 0;
-      connection_failed(connection, read_error(ec, got_some), connection->reused && !got_some);
+      // Never sent again once the whole request was written: the server may have received
+      // it (the brittle API's silent failure reads the request, then closes), and a second,
+      // unrecorded send would break "the log never misses an attempt that the API saw".
+      connection_failed(connection, read_error(ec, got_some), false);
       return;
     }
     auto& message = parser.get();

@@ -4,6 +4,7 @@
 
 #include "api_broker/store/logging_store.hpp"
 #include "api_broker/store/memory_store.hpp"
+#include "api_broker/store/postgres_store.hpp"
 #include "api_broker/store/sqlite_store.hpp"
 
 namespace api_broker::store {
@@ -25,9 +26,14 @@ Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options) {
     store = open_sqlite_store(SqliteOptions{.path = options.db_path, .durable = options.durable});
   } else if (options.driver == "memory") {
     store = std::unique_ptr<EventStore>(std::make_unique<MemoryStore>());
-  } else if (options.driver == "postgresql" || options.driver == "mongodb") {
+  } else if (options.driver == "postgresql") {
+    // A URL says where; without one, the host (PGPORT, PGUSER, PGPASSWORD, PGDATABASE apply).
+    store = open_postgres_store(PostgresOptions{.url = options.url,
+                                                .host = options.url.empty() ? options.db_host : "",
+                                                .durable = options.durable});
+  } else if (options.driver == "mongodb") {
     return fail(Errc::unsupported,
-                fmt::format("the {} event store driver is not part of this build yet; use sqlite",
+                fmt::format("the {} event store driver is not part of this build yet; use sqlite or postgresql",
                             options.driver));
   } else {
     return fail(Errc::invalid_input,

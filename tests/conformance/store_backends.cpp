@@ -2,6 +2,7 @@
 
 #include "api_broker/store/memory_store.hpp"
 #include "api_broker/store/sqlite_store.hpp"
+#include "conformance/postgres_fixture.hpp"
 #include "support/temp_dir.hpp"
 
 namespace api_broker::testing {
@@ -35,6 +36,7 @@ const std::vector<Backend>& backends() {
   static const std::vector<Backend> all = {
       {"memory", [] { return std::make_unique<MemoryFixture>(); }},
       {"sqlite", [] { return std::make_unique<SqliteFixture>(); }},
+      {"postgresql", [] { return std::make_unique<PostgresFixture>(); }},
   };
   return all;
 }

@@ -45,8 +45,10 @@ struct Options {
   double max_latency = 0;          // seconds, >= min_latency
   double failure_rate = 0;         // in [0, 1]: share of POST /api calls that fail
   double silent_failure_rate = 0;  // in [0, 1]: share of failures that drop the connection
-  // Seeds the one random generator; given, the same sequence of requests gets the same
-  // sequence of latencies and outcomes. Absent, a seed is drawn (see Server::seed()).
+  // Seeds the one random generator (std::mt19937_64). Each call takes three draws when it
+  // arrives (latency, failure, silence), so the same seed and the same order of arrivals (one
+  // client sending sequentially) give the same latencies and outcomes. Absent, a seed is
+  // drawn from std::random_device (see Server::seed()).
   std::optional<std::uint64_t> seed = std::nullopt;
   // Given, one JSON line per POST /api is appended here when its outcome is applied:
   // {"t_us":<unix microseconds>,"key":"<Idempotency-Key>","outcome":"ok|503|dropped",

@@ -60,6 +60,8 @@ class Auditor {
  private:
   void violation(events::EventId event, events::EventId request, std::string text);
   void close(std::uint64_t request, core::RequestState& state);
+  void check_delay(const core::RequestState& state, const events::Envelope& envelope,
+                   const events::ApiRequest& request);
 
   AuditOptions options_;
   AuditReport report_;

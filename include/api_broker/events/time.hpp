@@ -14,8 +14,9 @@ inline TimePoint utc_now() {
 }
 
 // Seconds as a double (the unit of the prototype's JSON) to and from Duration.
+// Rounds to the nearest microsecond (0.3 s is 300000 us, not 299999).
 inline Duration from_seconds(double seconds) {
-  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
+  return std::chrono::round<Duration>(std::chrono::duration<double>(seconds));
 }
 inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 

@@ -65,9 +65,11 @@ using ResponseHandler = std::function<void(Result<Response>)>;
 // Destroying the client cancels every call without running their handlers (the owner is
 // going away): no handler runs during or after destruction.
 //
-// Retries: a call that got a reused keep-alive connection which fails before any byte of the
-// response arrived (the server had closed the idle connection) is sent once more on a new
-// connection. Every other failure is reported; retry policy belongs to the caller.
+// Keep-alive: idle connections are reused newest first; one the server has closed is noticed
+// before reuse (a non-blocking peek) and dropped. A call whose reused connection fails while
+// the request is being written is sent once more on a new connection; once the request was
+// written whole it is never sent again (the server may have acted on it, and the broker
+// records every send). Every other failure is reported: retry policy belongs to the caller.
 class Client {
  public:
   // REQUIRES: options.connections_max >= 1.

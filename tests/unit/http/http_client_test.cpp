@@ -21,15 +21,6 @@
 
 #include "unit/http/test_server.hpp"
 
-// TODO: remove once the test links api_broker_events, which defines it (src/events/assert.cpp).
-namespace api_broker {
-void assert_failed(const char* condition, const char* file, int line) noexcept {
-  std::fprintf(stderr, "api-broker: internal error: assertion failed: %s (%s:%d)\n", condition,
-               file, line);
-  std::abort();
-}
-}  // namespace api_broker
-
 namespace api_broker::http {
 namespace {
 
@@ -239,9 +230,9 @@ TEST_F(HttpClientTest, ServerClosingAfterEachResponseIsNoFailure) {
   EXPECT_EQ(server.accepts(), 3u);
 }
 
-TEST_F(HttpClientTest, ReusedConnectionDroppedBeforeAnswerIsRetriedOnce) {
-  // The second request on the first connection finds it closed, as when a server times out
-  // an idle keep-alive connection while the request is on its way.
+TEST_F(HttpClientTest, ReusedConnectionDroppedAfterTheRequestIsNotSentAgain) {
+  // The server read the whole request, then closed: it may have acted on it, so a second,
+  // unrecorded send would hide an attempt from the log. The caller's policy decides.
   TestServer server([](const SeenRequest& seen) {
     if (seen.connection == 1 && seen.request_on_connection == 2) return close_without_answer();
     return respond(200, "ok");
@@ -249,24 +240,13 @@ TEST_F(HttpClientTest, ReusedConnectionDroppedBeforeAnswerIsRetriedOnce) {
   Client client(io_.get_executor());
   ASSERT_TRUE(call(client, server.url()));
   auto result = call(client, server.url());
-  ASSERT_TRUE(result) << result.error().message;
-  EXPECT_EQ(result->body, "ok");
-  EXPECT_EQ(server.accepts(), 2u);
-  EXPECT_EQ(server.requests(), 3u);
-}
-
-TEST_F(HttpClientTest, RetryOnANewConnectionHappensOnlyOnce) {
-  TestServer server([](const SeenRequest& seen) {
-    if (seen.connection == 1 && seen.request_on_connection == 1) return respond(200, "ok");
-    return close_without_answer();
-  });
-  Client client(io_.get_executor());
-  ASSERT_TRUE(call(client, server.url()));
-  auto result = call(client, server.url());
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().message, "connection closed without a response");
-  EXPECT_EQ(server.accepts(), 2u);  // the reused one, then one new one
-  EXPECT_EQ(server.requests(), 3u);
+  EXPECT_EQ(server.accepts(), 1u);
+  EXPECT_EQ(server.requests(), 2u);
+  auto next = call(client, server.url());  // a new connection for the next call
+  ASSERT_TRUE(next) << next.error().message;
+  EXPECT_EQ(server.accepts(), 2u);
 }
 
 TEST_F(HttpClientTest, ConnectionRefused) {

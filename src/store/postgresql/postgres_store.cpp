@@ -1,0 +1,707 @@
+#include "api_broker/store/postgres_store.hpp"
+
+#include <poll.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <limits>
+
+#include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
+#include "postgresql/pg_support.hpp"
+
+namespace api_broker::store {
+namespace {
+
+using pg::QueryResult;
+
+// Advisory lock keys ("apibrkA0", "apibrkS0"), per database: appends, schema changes.
+constexpr std::int64_t append_lock_key = 7021227690617946416;
+constexpr std::int64_t schema_lock_key = 7021227690617951024;
+constexpr const char* notify_channel = "api_broker_events";
+// PostgreSQL refuses single values above 1 GB; a batch is sent as one array per column.
+constexpr std::size_t batch_bytes_max = 512 * 1024 * 1024;
+
+// Version 1. Ids are assigned by api_broker_append() under a transaction-scoped advisory
+// lock, so transactions that append commit in id order: a follower reading id > last_seen
+// never skips a row that commits later with a smaller id. The function runs in one
+// statement (one round trip); being VOLATILE, each statement in it sees a fresh snapshot in
+// READ COMMITTED (set by the session), so max(id) is read after the lock is held.
+constexpr const char* schema_v1_sql = R"sql(
+CREATE TABLE schema_version (version integer NOT NULL);
+CREATE TABLE events (
+  id bigint PRIMARY KEY,
+  created timestamptz NOT NULL,
+  causation_id bigint NOT NULL DEFAULT 0,
+  external_uuid uuid CONSTRAINT events_external_uuid_key UNIQUE,
+  class text NOT NULL,
+  payload jsonb NOT NULL
+);
+CREATE TABLE checkpoints (
+  name text PRIMARY KEY,
+  value text NOT NULL
+);
+CREATE TABLE leases (
+  name text PRIMARY KEY,
+  owner text NOT NULL,
+  expires timestamptz NOT NULL
+);
+CREATE FUNCTION api_broker_append(p_created timestamptz, p_causations bigint[], p_uuids uuid[],
+                                  p_classes text[], p_payloads jsonb[]) RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  first_id bigint;
+BEGIN
+  PERFORM pg_advisory_xact_lock(7021227690617946416);
+  SELECT coalesce(max(id), 0) + 1 INTO first_id FROM events;
+  INSERT INTO events (id, created, causation_id, external_uuid, class, payload)
+  SELECT first_id + t.n - 1, p_created, t.c, t.u, t.k, t.p
+  FROM unnest(p_causations, p_uuids, p_classes, p_payloads) WITH ORDINALITY AS t(c, u, k, p, n);
+  RETURN first_id;
+END
+$$;
+CREATE FUNCTION api_broker_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('api_broker_events', coalesce((SELECT max(id) FROM inserted)::text, ''));
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER events_notify AFTER INSERT ON events REFERENCING NEW TABLE AS inserted
+  FOR EACH STATEMENT EXECUTE FUNCTION api_broker_notify();
+INSERT INTO schema_version (version) VALUES (1);
+)sql";
+static_assert(postgres_schema_version == 1, "add the migration from the previous version");
+static_assert(std::string_view(schema_v1_sql).find("pg_advisory_xact_lock(7021227690617946416)") !=
+              std::string_view::npos);
+static_assert(append_lock_key == 7021227690617946416);
+
+// The prepared statements of a session; parameters are sent in binary format.
+enum class Sql : std::size_t {
+  append,
+  get,
+  resolve,
+  first_stored,
+  read_after,
+  last_id,
+  load_checkpoint,
+  save_checkpoint,
+  acquire_lease,
+  release_lease,
+  count
+};
+
+#define API_BROKER_EVENT_COLUMNS                                                              \
+  "SELECT id, (extract(epoch FROM created) * 1000000)::bigint, causation_id, external_uuid, " \
+  "class, payload FROM events "
+
+constexpr std::array<std::pair<const char*, const char*>, static_cast<std::size_t>(Sql::count)>
+    statements = {{
+        {"api_broker_append",
+         "SELECT api_broker_append($1::timestamptz, $2::bigint[], $3::uuid[], $4::text[], "
+         "$5::jsonb[])"},
+        {"api_broker_get", API_BROKER_EVENT_COLUMNS "WHERE id = $1::bigint"},
+        {"api_broker_resolve", "SELECT id FROM events WHERE external_uuid = $1::uuid"},
+        {"api_broker_first_stored",
+         "SELECT b.u, e.id FROM unnest($1::uuid[]) WITH ORDINALITY AS b(u, n) "
+         "JOIN events e ON e.external_uuid = b.u ORDER BY b.n LIMIT 1"},
+        {"api_broker_read_after",
+         API_BROKER_EVENT_COLUMNS "WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint"},
+        {"api_broker_last_id", "SELECT coalesce(max(id), 0) FROM events"},
+        {"api_broker_load_checkpoint", "SELECT value FROM checkpoints WHERE name = $1::text"},
+        {"api_broker_save_checkpoint",
+         "INSERT INTO checkpoints (name, value) VALUES ($1::text, $2::text) "
+         "ON CONFLICT (name) DO UPDATE SET value = excluded.value"},
+        // Taken when free, expired, or already held by the caller (then renewed); otherwise
+        // the holder is returned. The server's clock decides, the same for every machine.
+        {"api_broker_acquire_lease",
+         "WITH taken AS ("
+         " INSERT INTO leases AS l (name, owner, expires)"
+         " VALUES ($1::text, $2::text, clock_timestamp() + $3::bigint * interval '1 millisecond')"
+         " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires"
+         " WHERE l.owner = excluded.owner OR l.expires <= clock_timestamp()"
+         " RETURNING owner, expires) "
+         "SELECT owner, (extract(epoch FROM expires) * 1000000)::bigint FROM taken "
+         "UNION ALL "
+         "SELECT owner, (extract(epoch FROM expires) * 1000000)::bigint FROM leases "
+         "WHERE name = $1::text AND NOT EXISTS (SELECT 1 FROM taken)"},
+        {"api_broker_release_lease",
+         "DELETE FROM leases WHERE name = $1::text AND owner = $2::text"},
+    }};
+
+#undef API_BROKER_EVENT_COLUMNS
+
+// A parameter in binary format; `bytes` must outlive the call.
+struct Param {
+  std::string_view bytes;
+  bool null = false;
+};
+
+std::int64_t clamp_to_int64(std::uint64_t value) {
+  return static_cast<std::int64_t>(
+      std::min<std::uint64_t>(value, std::numeric_limits<std::int64_t>::max()));
+}
+
+std::int64_t to_micros(TimePoint time) { return time.time_since_epoch().count(); }
+TimePoint from_micros(std::int64_t micros) { return TimePoint(Duration(micros)); }
+
+std::string_view text_of(const PGresult* result, int row, int column) {
+  return {PQgetvalue(result, row, column),
+          static_cast<std::size_t>(PQgetlength(result, row, column))};
+}
+
+std::optional<std::int64_t> int_of(const PGresult* result, int row, int column) {
+  const std::string_view text = text_of(result, row, column);
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+void ignore_notice(void*, const char*) {}
+
+class PostgresStore final : public EventStore {
+ public:
+  PostgresStore(pg::Connection connection, bool durable)
+      : connection_(std::move(connection)), durable_(durable) {
+    PQsetNoticeProcessor(connection_.get(), ignore_notice, nullptr);
+    target_ = fmt::format("{}:{}/{}", PQhost(connection_.get()), PQport(connection_.get()),
+                          PQdb(connection_.get()));
+  }
+
+  // The first session: settings, then the schema, then statements. A usable store or an
+  // Error, never half-open.
+  Result<void> open_session() {
+    if (auto ok = configure_session(); !ok) return ok;
+    if (auto ok = ensure_schema(); !ok) return ok;
+    if (auto ok = prepare_statements(); !ok) return ok;
+    session_ready_ = true;
+    return {};
+  }
+
+  Result<EventId> append(const NewEvent& event) override {
+    auto ids = append_batch(std::span<const NewEvent>(&event, 1));
+    if (!ids) return fail(std::move(ids).error());
+    return ids->front();
+  }
+
+  Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override {
+    std::vector<EventId> ids;
+    if (batch.empty()) return ids;
+    // Encode and check first: nothing touches the database for a batch that cannot be stored.
+    const std::size_t count = batch.size();
+    pg::BinaryArray causations(pg::int8_oid, count), uuids(pg::uuid_oid, count),
+        classes(pg::text_oid, count), payloads(pg::jsonb_oid, count);
+    std::vector<Uuid> batch_uuids;
+    std::size_t bytes = 0;
+    for (const NewEvent& event : batch) {
+      const std::string payload = pg::without_nul_escapes(events::encode_payload(event.event));
+      if (payload.size() > limits::payload_bytes_max) {
+        return fail(Errc::invalid_input,
+                    fmt::format("{} payload is larger than {} bytes",
+                                events::class_name(event.event), limits::payload_bytes_max));
+      }
+      bytes += payload.size();
+      if (bytes > batch_bytes_max) {
+        return fail(Errc::invalid_input,
+                    fmt::format("a batch of {} events is larger than {} bytes; append fewer at "
+                                "a time",
+                                count, batch_bytes_max));
+      }
+      causations.add(pg::int8_bytes(clamp_to_int64(events::to_int(event.causation_id))));
+      if (event.external_uuid) {
+        const auto& raw = event.external_uuid->bytes;
+        uuids.add({reinterpret_cast<const char*>(raw.data()), raw.size()});
+        batch_uuids.push_back(*event.external_uuid);
+      } else {
+        uuids.add_null();
+      }
+      classes.add(events::class_name(event.event));
+      payloads.add_jsonb(payload);
+    }
+    std::sort(batch_uuids.begin(), batch_uuids.end());
+    if (const auto twice = std::adjacent_find(batch_uuids.begin(), batch_uuids.end());
+        twice != batch_uuids.end()) {
+      auto existing = resolve(*twice);
+      if (!existing && existing.error().code != Errc::not_found) {
+        return fail(std::move(existing).error());
+      }
+      return fail(Errc::duplicate,
+                  "duplicate event identifier " + events::to_string(*twice) + " (twice in a batch)",
+                  existing ? events::to_int(*existing) : 0);
+    }
+    if (auto usable = ready(); !usable) return fail(std::move(usable).error());
+    const std::string created = pg::timestamptz_bytes(to_micros(utc_now()));
+    QueryResult result = execute(
+        Sql::append,
+        {{created}, {causations.bytes()}, {uuids.bytes()}, {classes.bytes()}, {payloads.bytes()}});
+    if (PQresultStatus(result.get()) == PGRES_TUPLES_OK && PQntuples(result.get()) == 1) {
+      const auto first = int_of(result.get(), 0, 0);
+      if (!first || *first <= 0) return fail(Errc::corrupt, "postgresql append returned no id");
+      ids.reserve(count);
+      for (std::size_t i = 0; i < count; ++i) {
+        ids.push_back(EventId{static_cast<std::uint64_t>(*first) + i});
+      }
+      return ids;
+    }
+    if (is_unique_violation(result.get(), "events_external_uuid_key")) {
+      return fail(duplicate_in(batch));
+    }
+    return fail(error_of(result.get(), "append", " (the events may or may not be stored)"));
+  }
+
+  Result<Envelope> get(EventId id) override {
+    if (auto usable = ready(); !usable) return fail(std::move(usable).error());
+    const std::string key = pg::int8_bytes(clamp_to_int64(events::to_int(id)));
+    QueryResult result = execute(Sql::get, {{key}});
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      return fail(error_of(result.get(), "get"));
+    }
+    if (PQntuples(result.get()) == 0) {
+      return fail(Errc::not_found, fmt::format("no event with id {}", events::to_int(id)),
+                  events::to_int(id));
+    }
+    return decode_row(result.get(), 0);
+  }
+
+  Result<EventId> resolve(const Uuid& uuid) override {
+    if (auto usable = ready(); !usable) return fail(std::move(usable).error());
+    QueryResult result = execute(
+        Sql::resolve, {{{reinterpret_cast<const char*>(uuid.bytes.data()), uuid.bytes.size()}}});
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      return fail(error_of(result.get(), "resolve"));
+    }
+    if (PQntuples(result.get()) == 0) {
+      return fail(Errc::not_found, "no event with external UUID " + events::to_string(uuid));
+    }
+    const auto id = int_of(result.get(), 0, 0);
+    if (!id || *id <= 0) return fail(Errc::corrupt, "postgresql resolve returned a bad id");
+    return EventId{static_cast<std::uint64_t>(*id)};
+  }
+
+  Result<std::vector<Envelope>> read_after(EventId after, std::size_t limit) override {
+    if (auto usable = ready(); !usable) return fail(std::move(usable).error());
+    const std::string from = pg::int8_bytes(clamp_to_int64(events::to_int(after)));
+    const std::string rows = pg::int8_bytes(clamp_to_int64(limit));
+    QueryResult result = execute(Sql::read_after, {{from}, {rows}});
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      return fail(error_of(result.get(), "read"));
+    }
+    std::vector<Envelope> batch;
+    const int count = PQntuples(result.get());
+    batch.reserve(static_cast<std::size_t>(count));
+    for (int row = 0; row < count; ++row) {
+      auto envelope = decode_row(result.get(), row);
+      if (!envelope) {
+        if (batch.empty()) return fail(std::move(envelope).error());
+        break;  // the caller gets the rows before it; the next read reports it
+      }
+      batch.push_back(std::move(*envelope));
+    }
+    return batch;
+  }
+
+  Result<EventId> last_id() override {
+    if (auto usable = ready(); !usable) return fail(std::move(usable).error());
+    QueryResult result = execute(Sql::last_id, {});
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK || PQntuples(result.get()) != 1) {
+      return fail(error_of(result.get(), "read"));
+    }
+    const auto id = int_of(result.get(), 0, 0);
+    if (!id || *id < 0) return fail(Errc::corrupt, "postgresql max(id) is not an id");
+    return EventId{static_cast<std::uint64_t>(*id)};
+  }
+
+  Result<void> wait_for_append(EventId after, std::chrono::milliseconds timeout,
+                               const StopSignal& stop) override {
+    if (auto usable = ready(); !usable) return usable;
+    if (!listening_) {
+      if (auto listened = listen(); !listened) return listened;
+      listening_ = true;
+    }
+    notified_ = false;  // a notification from now on may mean a new event: check the log after
+    auto last = last_id();
+    if (!last) return fail(std::move(last).error());
+    if (events::to_int(*last) > events::to_int(after) || notified_) return {};
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!stop.stop_requested()) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return {};
+      std::array<pollfd, 2> fds = {
+          {{PQsocket(connection_.get()), POLLIN, 0}, {stop.fd(), POLLIN, 0}}};
+      if (fds[0].fd < 0) return fail(error_of(nullptr, "wait"));
+      const int ready_count = ::poll(
+          fds.data(), fds.size(), static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
+      if (ready_count < 0) {
+        if (errno == EINTR) continue;
+        return fail(Errc::unavailable,
+                    fmt::format("poll on postgresql {}: {}", target_, std::strerror(errno)));
+      }
+      if (fds[0].revents != 0) {
+        if (PQconsumeInput(connection_.get()) == 0 ||
+            PQstatus(connection_.get()) != CONNECTION_OK) {
+          return fail(error_of(nullptr, "wait"));
+        }
+        note_notifications();
+        if (notified_) return {};
+      }
+    }
+    return {};
+  }
+
+  Result<std::optional<std::string>> load_checkpoint(std::string_view name) override {
+    if (auto usable = ready(); !usable) return fail(std::move(usable).error());
+    QueryResult result = execute(Sql::load_checkpoint, {{name}});
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      return fail(error_of(result.get(), "load checkpoint"));
+    }
+    if (PQntuples(result.get()) == 0) return std::optional<std::string>();
+    return std::optional<std::string>(std::string(text_of(result.get(), 0, 0)));
+  }
+
+  Result<void> save_checkpoint(std::string_view name, std::string_view value) override {
+    if (auto usable = ready(); !usable) return usable;
+    QueryResult result = execute(Sql::save_checkpoint, {{name}, {value}});
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+      return fail(error_of(result.get(), "save checkpoint"));
+    }
+    return {};
+  }
+
+  Result<LeaseHolder> acquire_lease(std::string_view name, std::string_view owner,
+                                    std::chrono::milliseconds ttl) override {
+    if (auto usable = ready(); !usable) return fail(std::move(usable).error());
+    const std::string ttl_ms = pg::int8_bytes(ttl.count());
+    // The holder row can vanish (released) or appear (a concurrent first taker) between the
+    // statement's snapshot and its upsert; then nothing is returned and it is asked again.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      QueryResult result = execute(Sql::acquire_lease, {{name}, {owner}, {ttl_ms}});
+      if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+        return fail(error_of(result.get(), "acquire lease"));
+      }
+      if (PQntuples(result.get()) == 0) continue;
+      const auto expires = int_of(result.get(), 0, 1);
+      if (!expires) return fail(Errc::corrupt, "postgresql lease expiry is not a time");
+      return LeaseHolder{std::string(text_of(result.get(), 0, 0)), from_micros(*expires)};
+    }
+    return fail(
+        Errc::unavailable,
+        fmt::format("the '{}' lease on postgresql {} kept changing hands; retry", name, target_));
+  }
+
+  Result<void> release_lease(std::string_view name, std::string_view owner) override {
+    if (auto usable = ready(); !usable) return usable;
+    QueryResult result = execute(Sql::release_lease, {{name}, {owner}});
+    if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+      return fail(error_of(result.get(), "release lease"));
+    }
+    return {};
+  }
+
+  Result<void> close() override {
+    connection_.reset();  // PQfinish reports nothing: the server ends the session either way
+    return {};
+  }
+
+ private:
+  Result<void> ensure_schema_in_transaction() {
+    if (auto locked = exec(fmt::format("SELECT pg_advisory_xact_lock({})", schema_lock_key).c_str(),
+                           "schema lock");
+        !locked) {
+      return locked;
+    }
+    QueryResult found(PQexec(connection_.get(),
+                             "SELECT to_regclass('schema_version') IS NOT NULL, "
+                             "to_regclass('events') IS NOT NULL"));
+    if (PQresultStatus(found.get()) != PGRES_TUPLES_OK || PQntuples(found.get()) != 1) {
+      return fail(error_of(found.get(), "schema check"));
+    }
+    const bool has_version = text_of(found.get(), 0, 0) == "t";
+    const bool has_events = text_of(found.get(), 0, 1) == "t";
+    std::int64_t version = 0;
+    if (has_version) {
+      QueryResult stored(
+          PQexec(connection_.get(), "SELECT coalesce(max(version), 0) FROM schema_version"));
+      if (PQresultStatus(stored.get()) != PGRES_TUPLES_OK || PQntuples(stored.get()) != 1) {
+        return fail(error_of(stored.get(), "schema check"));
+      }
+      version = int_of(stored.get(), 0, 0).value_or(0);
+    }
+    if (version == postgres_schema_version) return {};
+    if (version > postgres_schema_version) {
+      return fail(Errc::unsupported,
+                  fmt::format("postgresql database {} has schema version {}, newer than this "
+                              "api-broker understands ({}); use a newer api-broker",
+                              target_, version, postgres_schema_version));
+    }
+    if (has_version || has_events) {
+      return fail(
+          Errc::unsupported,
+          fmt::format("postgresql database {} has {} that api-broker did not create "
+                      "(schema version {}); use another database or schema",
+                      target_, has_events ? "an events table" : "a schema_version table", version));
+    }
+    return exec(schema_v1_sql, "schema creation");
+  }
+
+  // A usable session: after a lost connection (or a half-done setup, whose prepared
+  // statements are gone with it), reconnects and sets the session up again.
+  Result<void> ready() {
+    if (!connection_) return fail(Errc::unavailable, "the postgresql event store is closed");
+    if (session_ready_ && PQstatus(connection_.get()) == CONNECTION_OK) return {};
+    session_ready_ = false;
+    PQreset(connection_.get());
+    if (PQstatus(connection_.get()) != CONNECTION_OK) {
+      return fail(Errc::unavailable, fmt::format("cannot reconnect to postgresql {}: {}", target_,
+                                                 pg::one_line(PQerrorMessage(connection_.get()))));
+    }
+    if (auto ok = configure_session(); !ok) return ok;
+    if (auto ok = prepare_statements(); !ok) return ok;
+    if (listening_) {
+      if (auto ok = listen(); !ok) return ok;
+    }
+    session_ready_ = true;
+    return {};
+  }
+
+  // Session settings that every statement relies on; checked again after a reconnect.
+  Result<void> configure_session() {
+    const char* encoding = PQparameterStatus(connection_.get(), "server_encoding");
+    if (encoding == nullptr || std::string_view(encoding) != "UTF8") {
+      return fail(Errc::unsupported,
+                  fmt::format("postgresql database {} has encoding {}; api-broker needs UTF8 "
+                              "(CREATE DATABASE ... ENCODING 'UTF8' TEMPLATE template0)",
+                              target_, encoding != nullptr ? encoding : "unknown"));
+    }
+    // READ COMMITTED: api_broker_append() must read max(id) after it holds the lock.
+    std::string settings = "SET default_transaction_isolation = 'read committed'; ";
+    settings += durable_ ? "SELECT set_config('synchronous_commit', 'on', false) "
+                           "WHERE current_setting('synchronous_commit') = 'off'"
+                         : "SET synchronous_commit = off";
+    return exec(settings.c_str(), "session setup");
+  }
+
+  // Creates the schema or checks its version, under an advisory lock so that processes that
+  // start at the same time create it once.
+  Result<void> ensure_schema() {
+    if (auto begun = exec("BEGIN ISOLATION LEVEL READ COMMITTED", "schema check"); !begun) {
+      return begun;
+    }
+    auto result = ensure_schema_in_transaction();
+    if (!result) {
+      rollback();
+      return result;
+    }
+    return exec("COMMIT", "schema creation");
+  }
+
+  Result<void> prepare_statements() {
+    for (const auto& [name, sql] : statements) {
+      QueryResult prepared(PQprepare(connection_.get(), name, sql, 0, nullptr));
+      if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+        return fail(error_of(prepared.get(), "prepare"));
+      }
+    }
+    return {};
+  }
+
+  Result<void> listen() { return exec(fmt::format("LISTEN {}", notify_channel).c_str(), "listen"); }
+
+  QueryResult execute(Sql which, std::initializer_list<Param> params) {
+    constexpr std::size_t params_max = 5;
+    API_BROKER_ASSERT(params.size() <= params_max);
+    std::array<const char*, params_max> values{};
+    std::array<int, params_max> lengths{};
+    std::array<int, params_max> formats{};
+    std::size_t n = 0;
+    for (const Param& param : params) {
+      API_BROKER_ASSERT(param.bytes.size() <= static_cast<std::size_t>(INT32_MAX));
+      values[n] = param.null ? nullptr : param.bytes.empty() ? "" : param.bytes.data();
+      lengths[n] = static_cast<int>(param.bytes.size());
+      formats[n] = 1;
+      ++n;
+    }
+    QueryResult result(
+        PQexecPrepared(connection_.get(), statements[static_cast<std::size_t>(which)].first,
+                       static_cast<int>(n), values.data(), lengths.data(), formats.data(), 0));
+    note_notifications();
+    return result;
+  }
+
+  // Runs SQL without parameters (session setup, schema DDL, transaction control).
+  Result<void> exec(const char* sql, const char* what) {
+    QueryResult result(PQexec(connection_.get(), sql));
+    const ExecStatusType status = PQresultStatus(result.get());
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+      return fail(error_of(result.get(), what));
+    }
+    return {};
+  }
+
+  void rollback() {
+    if (PQtransactionStatus(connection_.get()) != PQTRANS_IDLE) {
+      QueryResult ignored(PQexec(connection_.get(), "ROLLBACK"));
+    }
+  }
+
+  // Notifications are only a wake-up: remember that one came, and free them, so that a
+  // store that listens but rarely waits holds no more than the last one.
+  void note_notifications() {
+    while (PGnotify* notification = PQnotifies(connection_.get())) {
+      notified_ = true;
+      PQfreemem(notification);
+    }
+  }
+
+  static bool is_unique_violation(const PGresult* result, std::string_view constraint) {
+    if (result == nullptr) return false;
+    const char* state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+    const char* name = PQresultErrorField(result, PG_DIAG_CONSTRAINT_NAME);
+    return state != nullptr && std::string_view(state) == "23505" && name != nullptr &&
+           std::string_view(name) == constraint;
+  }
+
+  // The error for a batch that hit the unique external UUID: the first of its UUIDs stored.
+  Error duplicate_in(std::span<const NewEvent> batch) {
+    std::size_t with_uuid = 0;
+    for (const NewEvent& event : batch) with_uuid += event.external_uuid ? 1 : 0;
+    pg::BinaryArray uuids(pg::uuid_oid, with_uuid);
+    for (const NewEvent& event : batch) {
+      if (!event.external_uuid) continue;
+      const auto& raw = event.external_uuid->bytes;
+      uuids.add({reinterpret_cast<const char*>(raw.data()), raw.size()});
+    }
+    QueryResult result = execute(Sql::first_stored, {{uuids.bytes()}});
+    if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+      return error_of(result.get(), "append");
+    }
+    if (PQntuples(result.get()) == 0) {  // removed since: unlikely, and still a duplicate
+      return Error{Errc::duplicate, "duplicate event identifier", 0};
+    }
+    const auto id = int_of(result.get(), 0, 1);
+    return Error{Errc::duplicate,
+                 "duplicate event identifier " + std::string(text_of(result.get(), 0, 0)),
+                 id && *id > 0 ? static_cast<std::uint64_t>(*id) : 0};
+  }
+
+  // One line: the server's message (and its detail), or libpq's when there is no result.
+  Error error_of(const PGresult* result, std::string_view what,
+                 std::string_view when_lost = {}) const {
+    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    const char* detail = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL) : nullptr;
+    std::string message = primary != nullptr ? primary : PQerrorMessage(connection_.get());
+    if (detail != nullptr) message += fmt::format(" ({})", detail);
+    if (message.find_first_not_of(" \n") == std::string::npos) message = "unknown error";
+    if (PQstatus(connection_.get()) != CONNECTION_OK) {
+      return Error{Errc::unavailable, fmt::format("postgresql {} on {}: connection lost{}: {}",
+                                                  what, target_, when_lost, pg::one_line(message))};
+    }
+    const std::string_view code = state != nullptr ? state : "";
+    // Data the server cannot take (class 22: bad encoding, out of range; 54000: too large)
+    // is the caller's input; anything else may pass (locks, restarts, permissions fixed).
+    const Errc errc =
+        code.starts_with("22") || code == "54000" ? Errc::invalid_input : Errc::unavailable;
+    return Error{errc,
+                 fmt::format("postgresql {} on {}: {}", what, target_, pg::one_line(message))};
+  }
+
+  Result<Envelope> decode_row(const PGresult* row, int index) const {
+    const auto id = int_of(row, index, 0);
+    if (!id || *id <= 0) return fail(Errc::corrupt, "postgresql returned an event without an id");
+    const auto key = static_cast<std::uint64_t>(*id);
+    const auto created = int_of(row, index, 1);
+    const auto causation = int_of(row, index, 2);
+    if (!created || !causation || *causation < 0) {
+      return fail(Errc::corrupt,
+                  fmt::format("event {} is corrupt: bad created or causation_id", key), key);
+    }
+    Envelope envelope;
+    envelope.id = EventId{key};
+    envelope.created = from_micros(*created);
+    envelope.causation_id = EventId{static_cast<std::uint64_t>(*causation)};
+    if (!PQgetisnull(row, index, 3)) {
+      auto uuid = events::parse_uuid(text_of(row, index, 3));
+      if (!uuid) {
+        return fail(Errc::corrupt,
+                    fmt::format("event {} is corrupt: {}", key, uuid.error().message), key);
+      }
+      envelope.external_uuid = *uuid;
+    }
+    auto event = events::decode_payload(text_of(row, index, 4), text_of(row, index, 5));
+    if (!event) {
+      return fail(Errc::corrupt, fmt::format("event {} is corrupt: {}", key, event.error().message),
+                  key);
+    }
+    envelope.event = std::move(*event);
+    return envelope;
+  }
+
+  pg::Connection connection_;
+  bool durable_;
+  std::string target_;  // host:port/database, for messages
+  bool session_ready_ = false;
+  bool listening_ = false;
+  bool notified_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<EventStore>> open_postgres_store(const PostgresOptions& options) {
+  if (!options.url.empty()) {
+    char* problem = nullptr;
+    PQconninfoOption* parsed = PQconninfoParse(options.url.c_str(), &problem);
+    if (parsed == nullptr) {
+      const std::string why = problem != nullptr ? pg::one_line(problem) : "out of memory";
+      PQfreemem(problem);
+      return fail(Errc::invalid_input, fmt::format("invalid postgresql connection string '{}': {}",
+                                                   redact_password(options.url), why));
+    }
+    PQconninfoFree(parsed);
+  }
+  const std::string timeout =
+      std::to_string(std::max<std::int64_t>(options.connect_timeout.count(), 1));
+  // Before the URL: defaults the URL may change. After it: settings that override it.
+  std::vector<std::pair<const char*, const char*>> settings = {
+      {"connect_timeout", timeout.c_str()},
+      {"application_name", options.application_name.c_str()},
+      // A server that vanishes (a cut network) is noticed within about a minute.
+      {"keepalives", "1"},
+      {"keepalives_idle", "30"},
+      {"keepalives_interval", "10"},
+      {"keepalives_count", "3"},
+  };
+  if (!options.url.empty()) settings.emplace_back("dbname", options.url.c_str());
+  const std::pair<const char*, const std::string*> overrides[] = {
+      {"host", &options.host},         {"port", &options.port},       {"user", &options.user},
+      {"password", &options.password}, {"dbname", &options.database},
+  };
+  for (const auto& [keyword, value] : overrides) {
+    if (!value->empty()) settings.emplace_back(keyword, value->c_str());
+  }
+  settings.emplace_back("client_encoding", "UTF8");  // the codec's JSON is UTF-8
+  std::vector<const char*> keywords, values;
+  for (const auto& [keyword, value] : settings) {
+    keywords.push_back(keyword);
+    values.push_back(value);
+  }
+  keywords.push_back(nullptr);
+  values.push_back(nullptr);
+  pg::Connection connection(
+      PQconnectdbParams(keywords.data(), values.data(), options.url.empty() ? 0 : 1));
+  if (!connection) return fail(Errc::unavailable, "cannot connect to postgresql: out of memory");
+  if (PQstatus(connection.get()) != CONNECTION_OK) {
+    return fail(Errc::unavailable, fmt::format("cannot connect to the postgresql event store: {}",
+                                               pg::one_line(PQerrorMessage(connection.get()))));
+  }
+  auto store = std::make_unique<PostgresStore>(std::move(connection), options.durable);
+  if (auto ok = store->open_session(); !ok) return fail(std::move(ok).error());
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+}  // namespace api_broker::store

@@ -1,0 +1,444 @@
+// What only the PostgreSQL backend has: connection errors, its schema, jsonb, reconnection,
+// and many writer processes. The EventStore contract itself is in tests/conformance/.
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <latch>
+#include <set>
+#include <thread>
+
+#include "api_broker/events/codec.hpp"
+#include "api_broker/store/postgres_store.hpp"
+#include "conformance/postgres_fixture.hpp"
+
+namespace api_broker::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using events::EventId;
+using events::NewEvent;
+using store::EventStore;
+using store::PostgresOptions;
+
+// The role that scripts/pg.sh makes check passwords (scram-sha-256 in pg_hba.conf).
+constexpr const char* password_role = "api_broker_password_test";
+constexpr const char* role_password = "Correct-Horse-7";
+
+NewEvent simple(std::string message) {
+  return NewEvent{.event = events::Simple{std::move(message)}};
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto reason = fixture_.unavailable_reason(); !reason.empty()) {
+      GTEST_SKIP() << "postgresql skipped: " << reason;
+    }
+  }
+  std::unique_ptr<EventStore> open(PostgresOptions options) {
+    auto store = store::open_postgres_store(options);
+    EXPECT_TRUE(store) << (store ? "" : store.error().message);
+    return store ? std::move(*store) : nullptr;
+  }
+  std::unique_ptr<EventStore> open() { return open(fixture_.options()); }
+  // The cluster's port, from the admin URL (tests build URLs of their own).
+  std::string port() {
+    auto rows = fixture_.sql("SELECT current_setting('port')");
+    EXPECT_TRUE(rows && rows->size() == 1);
+    return rows && rows->size() == 1 ? rows->front() : "0";
+  }
+
+  PostgresFixture fixture_;
+};
+
+bool one_line(const std::string& text) { return text.find('\n') == std::string::npos; }
+
+// --- redact_password (no server needed) ---
+
+TEST(RedactPassword, HidesPasswordsInUrisAndConninfo) {
+  using store::redact_password;
+  EXPECT_EQ(redact_password("postgresql://bob:s3cret@db.example:5432/events"),
+            "postgresql://bob:***@db.example:5432/events");
+  EXPECT_EQ(redact_password("postgresql://bob@db/events?password=s3cret&sslmode=require"),
+            "postgresql://bob@db/events?password=***&sslmode=require");
+  EXPECT_EQ(redact_password("host=db password = 's3 cr\\'et' user=bob"),
+            "host=db password = *** user=bob");
+  EXPECT_EQ(redact_password("host=db PASSWORD=s3cret"), "host=db PASSWORD=***");
+  EXPECT_EQ(redact_password("postgresql://db/events"), "postgresql://db/events");
+  EXPECT_EQ(redact_password("password authentication failed for user \"bob\""),
+            "password authentication failed for user \"bob\"");
+}
+
+// --- opening: one clear line, no password ---
+
+TEST_F(PostgresStoreTest, OpenReportsAnUnreachableServerOnOneLine) {
+  auto store = store::open_postgres_store(PostgresOptions{.url = "postgresql://127.0.0.1:1/x"});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::unavailable);
+  EXPECT_TRUE(one_line(store.error().message)) << store.error().message;
+  EXPECT_NE(store.error().message.find("127.0.0.1"), std::string::npos) << store.error().message;
+  EXPECT_NE(store.error().message.find("refused"), std::string::npos) << store.error().message;
+}
+
+TEST_F(PostgresStoreTest, OpenReportsAMissingDatabase) {
+  PostgresOptions options = fixture_.options();
+  options.database = "api_broker_no_such_database";
+  auto store = store::open_postgres_store(options);
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::unavailable);
+  EXPECT_TRUE(one_line(store.error().message)) << store.error().message;
+  EXPECT_NE(store.error().message.find("\"api_broker_no_such_database\" does not exist"),
+            std::string::npos)
+      << store.error().message;
+}
+
+TEST_F(PostgresStoreTest, OpenReportsAWrongPasswordWithoutShowingIt) {
+  // Concurrent tests may create the role at the same time: either creation is fine.
+  ASSERT_TRUE(fixture_.sql(
+      fmt::format("DO $$ BEGIN CREATE ROLE {} LOGIN PASSWORD '{}'; "
+                  "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+                  password_role, role_password)));
+  const std::string base = "postgresql://" + std::string(password_role);
+  const std::string where = "@127.0.0.1:" + port() + "/" + fixture_.database();
+
+  auto right = store::open_postgres_store(
+      PostgresOptions{.url = base + ":" + role_password + where, .durable = true});
+  // The role may not create tables in the fixture's database: any failure but a login one.
+  if (right) (void)(*right)->close();
+  if (!right) {
+    ASSERT_EQ(right.error().message.find("password authentication"), std::string::npos)
+        << right.error().message;
+  }
+
+  auto wrong =
+      store::open_postgres_store(PostgresOptions{.url = base + ":Wrong-Battery-9" + where});
+  if (wrong) GTEST_SKIP() << "this cluster does not check passwords (scripts/pg.sh's does)";
+  EXPECT_EQ(wrong.error().code, Errc::unavailable);
+  EXPECT_TRUE(one_line(wrong.error().message)) << wrong.error().message;
+  EXPECT_NE(wrong.error().message.find("password authentication failed"), std::string::npos)
+      << wrong.error().message;
+  EXPECT_EQ(wrong.error().message.find("Wrong-Battery-9"), std::string::npos);
+
+  auto option = store::open_postgres_store(
+      PostgresOptions{.url = "postgresql://127.0.0.1:" + port() + "/" + fixture_.database(),
+                      .user = password_role,
+                      .password = "Wrong-Battery-9"});
+  ASSERT_FALSE(option);
+  EXPECT_NE(option.error().message.find("password authentication failed"), std::string::npos)
+      << option.error().message;
+  EXPECT_EQ(option.error().message.find("Wrong-Battery-9"), std::string::npos);
+}
+
+TEST_F(PostgresStoreTest, AMalformedUrlIsInvalidInputWithoutThePassword) {
+  auto store =
+      store::open_postgres_store(PostgresOptions{.url = "host=db password='Secret-1 port=5"});
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::invalid_input);
+  EXPECT_TRUE(one_line(store.error().message)) << store.error().message;
+  EXPECT_EQ(store.error().message.find("Secret-1"), std::string::npos) << store.error().message;
+}
+
+// --- schema ---
+
+TEST_F(PostgresStoreTest, ConcurrentOpensCreateTheSchemaOnce) {
+  constexpr int openers = 6;
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(openers);
+  for (int i = 0; i < openers; ++i) {
+    threads.emplace_back([&, i] {
+      auto store = store::open_postgres_store(fixture_.options());
+      if (!store) errors[static_cast<std::size_t>(i)] = store.error().message;
+      if (store && !(*store)->append(simple("from " + std::to_string(i)))) {
+        errors[static_cast<std::size_t>(i)] = "append failed";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& error : errors) EXPECT_EQ(error, "");
+  EXPECT_EQ(*fixture_.sql("SELECT count(*) FROM schema_version"), std::vector<std::string>{"1"});
+  EXPECT_EQ(*fixture_.sql("SELECT count(*) FROM events"), std::vector<std::string>{"6"});
+}
+
+TEST_F(PostgresStoreTest, ASchemaNewerThanThisBuildIsRefused) {
+  ASSERT_TRUE(open());
+  ASSERT_TRUE(fixture_.sql("UPDATE schema_version SET version = 99"));
+  auto store = store::open_postgres_store(fixture_.options());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::unsupported);
+  EXPECT_NE(store.error().message.find("schema version 99, newer than"), std::string::npos)
+      << store.error().message;
+}
+
+TEST_F(PostgresStoreTest, AnEventsTableItDidNotCreateIsRefused) {
+  ASSERT_TRUE(fixture_.sql("CREATE TABLE events (id serial, payload jsonb)"));
+  auto store = store::open_postgres_store(fixture_.options());
+  ASSERT_FALSE(store);
+  EXPECT_EQ(store.error().code, Errc::unsupported);
+  EXPECT_NE(store.error().message.find("events table that api-broker did not create"),
+            std::string::npos)
+      << store.error().message;
+}
+
+// --- values ---
+
+TEST_F(PostgresStoreTest, CreatedKeepsMicroseconds) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const TimePoint before = utc_now();
+  auto id = store->append(simple("when"));
+  const TimePoint after = utc_now();
+  ASSERT_TRUE(id);
+  auto envelope = store->get(*id);
+  ASSERT_TRUE(envelope);
+  EXPECT_GE(envelope->created, before);  // a rounding to milliseconds would fail this or the next
+  EXPECT_LE(envelope->created, after);
+  auto stored = fixture_.sql(
+      fmt::format("SELECT to_char(created AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+                  "FROM events WHERE id = {}",
+                  events::to_int(*id)));
+  ASSERT_TRUE(stored) << stored.error().message;
+  EXPECT_EQ(*stored, std::vector<std::string>{events::format_time(envelope->created)});
+}
+
+TEST_F(PostgresStoreTest, EveryClassRoundTripsThroughJsonb) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const std::vector<events::Event> all = {
+      events::Configuration{.retries = 9007199254740993,
+                            .timeout = 0.1,
+                            .backoff_initial = 1e-7,
+                            .backoff_multiplier = 1.0 / 3.0,
+                            .backoff_max = 1.7976931348623157e308,
+                            .backoff_jitter = 4.9e-324,
+                            .deadline = 123456789.123456789},
+      events::Simple{"ünïcödé \"quoted\" \\ back\\slash \\u0000 not an escape 😀"},
+      events::Request{"{\"nested\": [1, 2.50, {\"b\":1,\"a\":2}]}"},
+      events::ApiRequest{1000},
+      events::ApiResponse{.attempt = 3, .response = "gnip", .status = 299, .truncated = true},
+      events::ApiFailure{
+          .attempt = 0, .failure = "503", .status = 503, .body = "busy", .retry_after = 2.5},
+      events::ApiTimeout{7},
+      events::RequestSucceeded{.attempts = 4, .attempt = 3},
+      events::RequestFailed{.attempts = 1, .reason = "deadline"},
+  };
+  std::vector<NewEvent> batch;
+  for (const auto& event : all) batch.push_back(NewEvent{.event = event});
+  auto ids = store->append_batch(batch);
+  ASSERT_TRUE(ids) << ids.error().message;
+  auto read = store->read_after(events::no_event, 100);
+  ASSERT_TRUE(read) << read.error().message;
+  ASSERT_EQ(read->size(), all.size());
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    // What any store gives back: the codec's own round trip (e.g. -1 fields left out).
+    auto expected =
+        events::decode_payload(events::class_name(all[i]), events::encode_payload(all[i]));
+    ASSERT_TRUE(expected);
+    EXPECT_EQ((*read)[i].event, *expected) << events::class_name(all[i]);
+  }
+}
+
+TEST_F(PostgresStoreTest, ANulCharacterIsStoredAsTheReplacementCharacter) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto id =
+      store->append(NewEvent{.event = events::ApiResponse{.response = std::string("a\0b", 3)}});
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(std::get<events::ApiResponse>(store->get(*id)->event).response,
+            "a\xEF\xBF\xBD"
+            "b");
+}
+
+TEST_F(PostgresStoreTest, ADuplicateInABatchReportsTheStoredEvent) {
+  auto store = open();
+  ASSERT_TRUE(store);
+  const auto taken = *events::parse_uuid("00000000-0000-4000-8000-0000000000dd");
+  ASSERT_TRUE(store->append(simple("filler")));
+  auto first = store->append(NewEvent{.event = events::Simple{"a"}, .external_uuid = taken});
+  ASSERT_TRUE(first);
+  const std::vector<NewEvent> batch = {
+      NewEvent{.event = events::Simple{"new"},
+               .external_uuid = *events::parse_uuid("00000000-0000-4000-8000-0000000000de")},
+      NewEvent{.event = events::Simple{"again"}, .external_uuid = taken}};
+  auto failed = store->append_batch(batch);
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code, Errc::duplicate);
+  EXPECT_EQ(failed.error().related_id, events::to_int(*first));
+  EXPECT_NE(failed.error().message.find("00000000-0000-4000-8000-0000000000dd"), std::string::npos);
+  EXPECT_EQ(*store->last_id(), *first);
+}
+
+// --- reconnection ---
+
+class PostgresReconnectTest : public PostgresStoreTest {
+ protected:
+  // Ends the server session of the store opened with `application`, as a restart would.
+  void terminate(const std::string& application) {
+    auto done =
+        fixture_.sql(fmt::format("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                                 "WHERE application_name = '{}'",
+                                 application));
+    ASSERT_TRUE(done) << done.error().message;
+    ASSERT_EQ(*done, std::vector<std::string>{"t"});
+  }
+  std::string application_ =
+      "api_broker_test_" + events::to_string(events::random_uuid()).substr(0, 8);
+};
+
+TEST_F(PostgresReconnectTest, ALostConnectionFailsOneCallThenTheNextReconnects) {
+  PostgresOptions options = fixture_.options();
+  options.application_name = application_;
+  auto store = open(options);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->append(simple("before")));
+  terminate(application_);
+  auto lost = store->append(simple("lost"));
+  ASSERT_FALSE(lost);
+  EXPECT_EQ(lost.error().code, Errc::unavailable);
+  EXPECT_TRUE(one_line(lost.error().message)) << lost.error().message;
+  EXPECT_NE(lost.error().message.find("connection lost"), std::string::npos)
+      << lost.error().message;
+  auto again = store->append(simple("after"));
+  ASSERT_TRUE(again) << again.error().message;
+  auto read = store->read_after(events::no_event, 10);
+  ASSERT_TRUE(read);
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ(std::get<events::Simple>(read->back().event).message, "after");
+}
+
+TEST_F(PostgresReconnectTest, AWaitingFollowerSeesTheLossThenFollowsAgain) {
+  PostgresOptions options = fixture_.options();
+  options.application_name = application_;
+  auto follower = open(options);
+  auto writer = open();
+  ASSERT_TRUE(follower && writer);
+  store::StopSignal stop;
+  Result<void> waited;
+  std::thread waiting([&] { waited = follower->wait_for_append(events::no_event, 30s, stop); });
+  terminate(application_);
+  waiting.join();
+  ASSERT_FALSE(waited);
+  EXPECT_EQ(waited.error().code, Errc::unavailable);
+  EXPECT_TRUE(one_line(waited.error().message)) << waited.error().message;
+
+  // Reconnected, it listens again: an append from another connection wakes it.
+  std::latch listening(1);
+  std::thread appending([&] {
+    listening.wait();
+    ASSERT_TRUE(writer->append(simple("wake")));
+  });
+  ASSERT_TRUE(follower->wait_for_append(events::no_event, 0ms, stop));  // reconnects, listens
+  listening.count_down();
+  ASSERT_TRUE(follower->wait_for_append(events::no_event, 30s, stop));
+  appending.join();
+  EXPECT_EQ(events::to_int(*follower->last_id()), 1u);
+}
+
+// --- many writer processes ---
+
+// Every follower sees every id exactly once, in increasing order, while 8 processes append
+// (single events and batches) at the same time: the advisory lock makes commit order id order.
+TEST_F(PostgresStoreTest, EightWriterProcessesNeverMakeAFollowerSkip) {
+  constexpr int writers = 8;
+  constexpr int per_writer = 120;  // in singles and batches of 4, alternately
+  constexpr int followers = 3;
+  constexpr std::size_t total = writers * per_writer;
+  ASSERT_TRUE(open());  // the schema exists before anyone forks
+
+  int go[2];
+  ASSERT_EQ(pipe(go), 0);
+  std::fflush(nullptr);
+  std::vector<pid_t> children;
+  for (int w = 0; w < writers; ++w) {
+    const pid_t child = fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::close(go[1]);
+      char byte = 0;
+      (void)::read(go[0], &byte, 1);  // returns at EOF: when the parent closes its end
+      auto own = store::open_postgres_store(fixture_.options());
+      if (!own) _exit(2);
+      int written = 0;
+      for (int round = 0; written < per_writer; ++round) {
+        std::vector<NewEvent> batch;
+        const int size = round % 2 == 0 ? 1 : 4;
+        for (int i = 0; i < size && written < per_writer; ++i, ++written) {
+          batch.push_back(simple(std::to_string(w) + ":" + std::to_string(written)));
+        }
+        if (!(*own)->append_batch(batch)) _exit(3);
+      }
+      _exit(0);
+    }
+    children.push_back(child);
+  }
+  ::close(go[0]);
+
+  store::StopSignal stop;
+  std::thread guard([&] {  // bounds the test if a follower never gets all events
+    stop.wait_for(120s);
+    stop.request_stop();
+  });
+  std::latch started(followers);
+  std::vector<std::vector<std::uint64_t>> seen(followers);
+  std::vector<std::string> errors(followers);
+  std::vector<std::thread> threads;
+  for (int f = 0; f < followers; ++f) {
+    threads.emplace_back([&, f] {
+      auto own = store::open_postgres_store(fixture_.options());
+      started.count_down();
+      if (!own) {
+        errors[static_cast<std::size_t>(f)] = own.error().message;
+        return;
+      }
+      auto& ids = seen[static_cast<std::size_t>(f)];
+      auto done = store::follow(
+          **own, events::no_event, stop,
+          [&](const events::Envelope& envelope) {
+            ids.push_back(events::to_int(envelope.id));
+            return ids.size() < total;
+          },
+          [](const Error&) { return false; });
+      if (!done) errors[static_cast<std::size_t>(f)] = done.error().message;
+    });
+  }
+  started.wait();
+  ::close(go[1]);  // go
+  for (const pid_t child : children) {
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "writer status " << status;
+  }
+  for (auto& t : threads) t.join();
+  stop.request_stop();
+  guard.join();
+
+  auto reader = open();
+  ASSERT_TRUE(reader);
+  std::vector<std::uint64_t> stored;
+  std::set<std::string> messages;
+  for (EventId after = events::no_event;;) {
+    auto batch = reader->read_after(after, 500);
+    ASSERT_TRUE(batch);
+    if (batch->empty()) break;
+    for (const auto& envelope : *batch) {
+      stored.push_back(events::to_int(envelope.id));
+      messages.insert(std::get<events::Simple>(envelope.event).message);
+      after = envelope.id;
+    }
+  }
+  ASSERT_EQ(stored.size(), total);
+  EXPECT_EQ(messages.size(), total);  // every writer's every event, once
+  for (int f = 0; f < followers; ++f) {
+    const auto& ids = seen[static_cast<std::size_t>(f)];
+    EXPECT_EQ(errors[static_cast<std::size_t>(f)], "");
+    ASSERT_EQ(ids.size(), total) << "follower " << f;
+    for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_LT(ids[i - 1], ids[i]) << "follower " << f;
+    EXPECT_EQ(ids, stored) << "follower " << f;
+  }
+}
+
+}  // namespace
+}  // namespace api_broker::testing
