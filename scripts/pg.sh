@@ -65,7 +65,7 @@ start() {
   rm -rf "$dir"
   mkdir -p "$dir"
   chmod 700 "$dir"
-  [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
+  if [[ $(id -u) -eq 0 ]]; then chown postgres: "$dir"; fi
   as_owner "$bin/initdb" -D "$dir/data" -U postgres --auth=trust --encoding=UTF8 --locale=C \
     --no-sync >"$dir/initdb.log" 2>&1 || {
     cat "$dir/initdb.log" >&2
@@ -80,6 +80,7 @@ EOF
   local port=$first_port tries=0
   while ((tries < 50)); do
     if port_is_free "$port"; then
+      rm -f "$dir/server.log"
       if as_owner "$bin/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/server.log" \
         -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir" \
         >/dev/null 2>&1; then

@@ -11,6 +11,12 @@ clang-format --dry-run --Werror "${sources[@]}"
 
 echo "== build (RelWithDebInfo, -Werror)"
 scripts/build.sh build -DAPI_BROKER_TESTS=ON -DAPI_BROKER_BENCH=ON -DAPI_BROKER_SANITIZE=OFF
+echo "== PostgreSQL test cluster (stopped on exit, even when tests fail)"
+API_BROKER_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-pg.XXXXXX")
+export API_BROKER_PG_DIR
+trap "'$PWD/scripts/pg.sh' stop" EXIT
+API_BROKER_PG_URL=$(scripts/pg.sh start)
+export API_BROKER_PG_URL
 echo "== tests"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 

@@ -33,7 +33,8 @@ Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options) {
                                                 .durable = options.durable});
   } else if (options.driver == "mongodb") {
     return fail(Errc::unsupported,
-                fmt::format("the {} event store driver is not part of this build yet; use sqlite or postgresql",
+                fmt::format("the {} event store driver is not part of this build yet; use sqlite "
+                            "or postgresql",
                             options.driver));
   } else {
     return fail(Errc::invalid_input,
