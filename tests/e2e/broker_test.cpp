@@ -111,6 +111,20 @@ TEST_F(Broker, SecondProcessorWaitsOrRefuses) {
   EXPECT_EQ(wait_until_all_finished(30s).exit_code, 0) << read_file(dir.file("standby.err"));
 }
 
+TEST_F(Broker, VerifyReportsViolationsWithTheirEventsAndExitFive) {
+  ASSERT_EQ(cli({"insert", "request", "ping"}).exit_code, 0);
+  ASSERT_EQ(cli({"insert", "api-request", R"({"attempt":3})", "--causation", "1"}).exit_code, 0);
+  auto open = cli({"verify"});
+  EXPECT_EQ(open.exit_code, 5) << open.out;
+  EXPECT_NE(open.out.find("violation: event 2 (request 1): api-request for attempt 3"),
+            std::string::npos)
+      << open.out;
+  auto strict = cli({"verify", "--all-finished", "--json"});
+  EXPECT_EQ(strict.exit_code, 5);
+  EXPECT_NE(strict.out.find(R"("ok":false)"), std::string::npos) << strict.out;
+  EXPECT_NE(strict.out.find(R"("violations_total":2)"), std::string::npos) << strict.out;
+}
+
 TEST_F(Broker, ConfigureRejectsAbsurdValues) {
   for (const std::vector<std::string>& bad : {std::vector<std::string>{"--retries", "-5"},
                                               {"--timeout", "-2"},

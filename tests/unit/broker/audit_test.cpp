@@ -1,0 +1,153 @@
+// The auditor behind `verify`: a clean log passes, and each broken rule is reported with the
+// event that broke it. Logs are written by hand here, as anyone can `insert` odd events.
+
+#include "api_broker/broker/audit.hpp"
+
+#include <gtest/gtest.h>
+
+namespace api_broker::broker {
+namespace {
+
+using namespace std::chrono_literals;
+using events::EventId;
+
+const TimePoint t0 = TimePoint(Duration(1'800'000'000'000'000));
+
+class Log {
+ public:
+  // Appends an event at time `at` caused by `cause`; returns its id.
+  std::uint64_t add(Duration at, events::Event event, std::uint64_t cause = 0) {
+    const std::uint64_t id = envelopes_.size() + 1;
+    envelopes_.push_back(events::Envelope{.id = EventId{id},
+                                          .created = t0 + at,
+                                          .causation_id = EventId{cause},
+                                          .external_uuid = std::nullopt,
+                                          .event = std::move(event)});
+    return id;
+  }
+  AuditReport audit(bool require_finished = true) const {
+    Auditor auditor(AuditOptions{.require_finished = require_finished});
+    for (const auto& envelope : envelopes_) auditor.add(envelope);
+    return auditor.finish();
+  }
+
+ private:
+  std::vector<events::Envelope> envelopes_;
+};
+
+std::string texts(const AuditReport& report) {
+  std::string all;
+  for (const auto& v : report.violations)
+    all += std::to_string(events::to_int(v.event)) + ": " + v.text + "\n";
+  return all;
+}
+
+// A policy whose delays are exact: no jitter.
+Log with_policy() {
+  Log log;
+  log.add(0s, events::Configuration{.retries = 2,
+                                    .timeout = 1,
+                                    .backoff_initial = 0.1,
+                                    .backoff_multiplier = 2,
+                                    .backoff_max = 10,
+                                    .backoff_jitter = 0,
+                                    .deadline = 0});
+  return log;
+}
+
+TEST(Audit, CleanRetriedRequestPasses) {
+  Log log = with_policy();
+  const auto r = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, r);
+  log.add(5ms, events::ApiFailure{.attempt = 0, .failure = "HTTP 503", .status = 503}, r);
+  log.add(105ms, events::ApiRequest{1}, r);
+  log.add(110ms, events::ApiResponse{.attempt = 1, .response = "gnip"}, r);
+  log.add(111ms, events::RequestSucceeded{.attempts = 2, .attempt = 1}, r);
+  const AuditReport report = log.audit();
+  EXPECT_TRUE(report.ok()) << texts(report);
+  EXPECT_EQ(report.requests, 1u);
+  EXPECT_EQ(report.succeeded, 1u);
+  EXPECT_EQ(report.attempts, 2u);
+}
+
+TEST(Audit, RetryBeforeItsBackoffIsReported) {
+  Log log = with_policy();
+  const auto r = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, r);
+  log.add(5ms, events::ApiFailure{.attempt = 0, .failure = "HTTP 503", .status = 503}, r);
+  const auto early = log.add(50ms, events::ApiRequest{1}, r);  // due at 105 ms
+  log.add(60ms, events::ApiResponse{.attempt = 1, .response = "gnip"}, r);
+  log.add(61ms, events::RequestSucceeded{.attempts = 2, .attempt = 1}, r);
+  const AuditReport report = log.audit();
+  ASSERT_EQ(report.violations_total, 1u) << texts(report);
+  EXPECT_EQ(report.violations[0].event, EventId{early});
+  EXPECT_NE(report.violations[0].text.find("before its retry delay"), std::string::npos);
+}
+
+TEST(Audit, RetryAfterHeaderSetsTheDelay) {
+  Log log = with_policy();
+  const auto r = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, r);
+  log.add(5ms,
+          events::ApiFailure{.attempt = 0, .failure = "HTTP 429", .status = 429, .retry_after = 2},
+          r);
+  log.add(1005ms, events::ApiRequest{1}, r);  // backoff would allow it; Retry-After does not
+  const AuditReport report = log.audit(false);
+  EXPECT_EQ(report.violations_total, 1u) << texts(report);
+}
+
+TEST(Audit, AttemptAfterSuccessAndMissingTerminalAreReported) {
+  Log log = with_policy();
+  const auto r = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, r);
+  log.add(2ms, events::ApiResponse{.attempt = 0, .response = "gnip"}, r);
+  const auto extra = log.add(300ms, events::ApiRequest{1}, r);
+  const AuditReport report = log.audit();
+  EXPECT_EQ(report.violations_total, 2u) << texts(report);
+  EXPECT_EQ(report.violations[0].event, EventId{extra});
+  EXPECT_EQ(report.open, 1u);
+}
+
+TEST(Audit, SecondTerminalAndEventsAfterItAreReported) {
+  Log log = with_policy();
+  const auto r = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, r);
+  log.add(2ms, events::ApiResponse{.attempt = 0, .response = "gnip"}, r);
+  log.add(3ms, events::RequestSucceeded{.attempts = 1, .attempt = 0}, r);
+  log.add(4ms, events::RequestSucceeded{.attempts = 1, .attempt = 0}, r);
+  log.add(5ms, events::ApiRequest{1}, r);
+  const AuditReport report = log.audit();
+  EXPECT_EQ(report.violations_total, 2u) << texts(report);
+}
+
+TEST(Audit, TooManyAttemptsAndGapsAreReported) {
+  Log log = with_policy();  // retries = 2: at most 3 attempts
+  const auto r = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, r);
+  log.add(2ms, events::ApiTimeout{0}, r);
+  log.add(2s, events::ApiRequest{2}, r);  // skips attempt 1
+  const AuditReport report = log.audit(false);
+  EXPECT_GE(report.violations_total, 1u) << texts(report);
+}
+
+TEST(Audit, ApiEventNotCausedByARequestIsReported) {
+  Log log = with_policy();
+  const auto simple = log.add(0ms, events::Simple{"hello"});
+  log.add(1ms, events::ApiRequest{0}, simple);
+  log.add(2ms, events::ApiTimeout{0}, 0);
+  const AuditReport report = log.audit();
+  EXPECT_EQ(report.violations_total, 2u) << texts(report);
+}
+
+TEST(Audit, FailedWhileRetriesRemainIsReported) {
+  Log log = with_policy();
+  const auto r = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, r);
+  log.add(2ms, events::ApiTimeout{0}, r);
+  log.add(3ms, events::RequestFailed{.attempts = 1, .reason = "gave up early"}, r);
+  const AuditReport report = log.audit();
+  EXPECT_EQ(report.violations_total, 1u) << texts(report);
+}
+
+}  // namespace
+}  // namespace api_broker::broker
