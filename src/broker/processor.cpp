@@ -10,6 +10,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -78,11 +79,27 @@ class Processor {
   void on_events(const std::vector<Envelope>& batch, bool caught_up) {
     for (const Envelope& envelope : batch) fold(envelope);
     if (caught_up) {
+      if (!caught_up_once_ && !batch.empty()) {
+        caught_up_once_ = true;
+        history_end_ = events::to_int(batch.back().id);
+      }
       for (const std::uint64_t id : dirty_) step(id);
       dirty_.clear();
     }
     publish_checkpoint(batch.empty() ? EventId{} : batch.back().id);
-    worker_->ack(active_.size() + limits::read_batch_max <= limits::requests_in_flight_max);
+    worker_->ack();
+  }
+
+  // Parked requests read back by the store worker: admit them now.
+  void on_loaded(const std::vector<EventId>& asked, const std::vector<Envelope>& loaded) {
+    for (const Envelope& envelope : loaded) {
+      const auto it = loading_.find(events::to_int(envelope.id));
+      const auto* request = std::get_if<events::Request>(&envelope.event);
+      if (it == loading_.end() || request == nullptr) continue;
+      admit(envelope, *request, *it->second);
+      step(events::to_int(envelope.id));
+    }
+    for (const EventId id : asked) loading_.erase(events::to_int(id));
   }
 
   void shutdown() {
@@ -95,7 +112,8 @@ class Processor {
 
   ProcessorStats stats() const {
     ProcessorStats copy = stats_;
-    copy.active = active_.size();
+    copy.active = active_.size() + loading_.size();
+    copy.parked = parked_.size();
     return copy;
   }
 
@@ -148,9 +166,34 @@ class Processor {
       for (const auto& [n, call] : active.calls) http_.cancel(call);
       dirty_.erase(it->first);
       active_.erase(it);
+      unpark();
       return;
     }
     dirty_.insert(it->first);
+  }
+
+  std::size_t in_flight() const { return active_.size() + loading_.size(); }
+
+  void admit(const Envelope& envelope, const events::Request& request, const core::Policy& policy) {
+    auto active = std::make_unique<Active>(io_);
+    active->state = core::start(envelope, policy);
+    active->body = request.request;
+    active->idempotency_key = envelope.external_uuid
+                                  ? events::to_string(*envelope.external_uuid)
+                                  : fmt::format("api-broker-{}", events::to_int(envelope.id));
+    active_.emplace(events::to_int(envelope.id), std::move(active));
+  }
+
+  // Asks the store worker for as many parked requests as there are free places.
+  void unpark() {
+    std::vector<EventId> ids;
+    while (!parked_.empty() && in_flight() < options_.requests_in_flight_max) {
+      Parked next = std::move(parked_.front());
+      parked_.pop_front();
+      ids.push_back(EventId{next.id});
+      loading_.emplace(next.id, std::move(next.policy));
+    }
+    if (!ids.empty()) worker_->load(std::move(ids));
   }
 
   void append(std::uint64_t id, Active& active, events::Event event, bool decision) {
@@ -266,15 +309,17 @@ class Processor {
            false);
   }
 
+  // The oldest unfinished request (active, being loaded or parked) bounds the checkpoint.
   void publish_checkpoint(EventId last) {
     if (last == EventId{}) return;
-    Checkpoint checkpoint;
-    if (active_.empty()) {
-      checkpoint = Checkpoint{last, policy_};
-    } else {
-      const auto& oldest = *active_.begin()->second;
-      checkpoint = Checkpoint{EventId{active_.begin()->first - 1}, oldest.state.policy};
-    }
+    Checkpoint checkpoint{last, policy_};
+    auto consider = [&](std::uint64_t id, const core::Policy& policy) {
+      if (id - 1 < events::to_int(checkpoint.after))
+        checkpoint = Checkpoint{EventId{id - 1}, policy};
+    };
+    if (!active_.empty()) consider(active_.begin()->first, active_.begin()->second->state.policy);
+    if (!loading_.empty()) consider(loading_.begin()->first, *loading_.begin()->second);
+    if (!parked_.empty()) consider(parked_.front().id, *parked_.front().policy);
     worker_->set_checkpoint(encode_checkpoint(checkpoint));
   }
 
@@ -285,7 +330,17 @@ class Processor {
   http::Client http_;
   StoreWorker* worker_ = nullptr;
   std::map<std::uint64_t, std::unique_ptr<Active>> active_;  // ordered: begin() is the oldest
-  std::set<std::uint64_t> dirty_;                            // touched since the last decisions
+  // Requests waiting for a place (24 bytes each), and those being read back for one.
+  struct Parked {
+    std::uint64_t id;
+    std::shared_ptr<const core::Policy> policy;
+  };
+  std::deque<Parked> parked_;
+  std::map<std::uint64_t, std::shared_ptr<const core::Policy>> loading_;
+  std::shared_ptr<const core::Policy> current_policy_;
+  bool caught_up_once_ = false;
+  std::uint64_t history_end_ = 0;  // the log's end when this run first caught up
+  std::set<std::uint64_t> dirty_;  // touched since the last decisions
   EventId position_{};
   ProcessorStats stats_;
   bool stopping_ = false;
@@ -339,6 +394,12 @@ Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions
               [&](std::vector<Envelope> batch, bool caught_up) {
                 asio::post(io, [&processor, batch = std::move(batch), caught_up] {
                   processor.on_events(batch, caught_up);
+                });
+              },
+          .on_loaded =
+              [&](std::vector<EventId> asked, std::vector<Envelope> loaded) {
+                asio::post(io, [&processor, asked = std::move(asked), loaded = std::move(loaded)] {
+                  processor.on_loaded(asked, loaded);
                 });
               },
           .on_fatal =

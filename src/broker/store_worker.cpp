@@ -39,11 +39,18 @@ void StoreWorker::set_checkpoint(std::string value) {
   checkpoint_dirty_ = true;
 }
 
-void StoreWorker::ack(bool more) {
+void StoreWorker::ack() {
   {
     std::lock_guard lock(mutex_);
     awaiting_ack_ = false;
-    reading_ = more;
+  }
+  wake_.request_stop();
+}
+
+void StoreWorker::load(std::vector<events::EventId> ids) {
+  {
+    std::lock_guard lock(mutex_);
+    to_load_.insert(to_load_.end(), ids.begin(), ids.end());
   }
   wake_.request_stop();
 }
@@ -144,6 +151,7 @@ bool StoreWorker::renew_lease() {
 
 void StoreWorker::run() {
   std::vector<events::NewEvent> batch;
+  std::vector<events::EventId> to_load;
   for (;;) {
     bool stopping = false;
     bool may_read = false;
@@ -151,8 +159,9 @@ void StoreWorker::run() {
     {
       std::lock_guard lock(mutex_);
       batch.swap(queue_);
+      to_load.swap(to_load_);
       stopping = stopping_;
-      may_read = !stopping_ && reading_ && !awaiting_ack_;
+      may_read = !stopping_ && !awaiting_ack_;
     }
     bool worked = false;
     if (!batch.empty()) {
@@ -160,6 +169,21 @@ void StoreWorker::run() {
         callbacks_.on_warning(fmt::format("{} events not committed at shutdown", batch.size()));
       }
       batch.clear();
+      worked = true;
+    }
+    if (!to_load.empty() && !stopping) {
+      std::vector<events::Envelope> loaded;
+      for (const events::EventId id : to_load) {
+        auto envelope = store_->get(id);
+        if (envelope) {
+          loaded.push_back(std::move(*envelope));
+        } else {
+          callbacks_.on_warning(fmt::format("cannot load request {}: {}", events::to_int(id),
+                                            envelope.error().message));
+        }
+      }
+      callbacks_.on_loaded(std::move(to_load), std::move(loaded));
+      to_load.clear();
       worked = true;
     }
     if (!renew_lease()) return;

@@ -31,6 +31,11 @@ struct StoreWorkerCallbacks {
   // Events read after the position, in id order. `caught_up`: the read reached the end of
   // the log. The worker reads no further until ack() is called. Runs on the worker thread.
   std::function<void(std::vector<events::Envelope> batch, bool caught_up)> on_events;
+  // The request events asked for with load(): `asked` the ids, `loaded` those that could be
+  // read, in the same order (the others are reported through on_warning). Runs on the
+  // worker thread.
+  std::function<void(std::vector<events::EventId> asked, std::vector<events::Envelope> loaded)>
+      on_loaded;
   // The worker cannot go on (its lease was taken over). Runs on the worker thread.
   std::function<void(const Error& error)> on_fatal;
   // A line for the log (store failures it retries). Runs on the worker thread.
@@ -51,8 +56,11 @@ class StoreWorker {
   void append(std::vector<events::NewEvent> events);
   // Thread-safe. The value to save as the checkpoint (saved at most every interval).
   void set_checkpoint(std::string value);
-  // Thread-safe. The last batch handed to on_events is processed; `more` = read further.
-  void ack(bool more);
+  // Thread-safe. The last batch handed to on_events is processed: read on.
+  void ack();
+  // Thread-safe. Reads these events (requests the processor parked) and hands them to
+  // on_loaded.
+  void load(std::vector<events::EventId> ids);
   // Thread-safe. Commits what is queued, saves the checkpoint, gives the lease up and ends
   // the thread. Further appends are dropped.
   void stop();
@@ -76,8 +84,8 @@ class StoreWorker {
   std::vector<events::NewEvent> queue_;
   std::string checkpoint_;
   bool checkpoint_dirty_ = false;
+  std::vector<events::EventId> to_load_;
   bool awaiting_ack_ = false;
-  bool reading_ = true;
   bool stopping_ = false;
   store::StopSignal wake_;  // raised by append/ack/stop
 

@@ -67,6 +67,7 @@ void add_process(CLI::App& app, Context& context) {
     double lease_ttl = 3;
     bool no_standby = false;
     std::string log_level = "info";
+    std::size_t in_flight_max = limits::requests_in_flight_max;
   };
   auto args = std::make_shared<Args>();
   auto* command = app.add_subcommand(
@@ -87,6 +88,11 @@ void add_process(CLI::App& app, Context& context) {
   command
       ->add_option("--lease-ttl", args->lease_ttl,
                    "Seconds after which a dead processor's lease can be taken over")
+      ->capture_default_str();
+  command
+      ->add_option("--in-flight-max", args->in_flight_max,
+                   "Requests in flight at most; newer ones wait their turn")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
   command->add_flag("--no-standby", args->no_standby,
                     "Exit (code 1) instead of waiting when another processor holds the lease");
@@ -115,6 +121,7 @@ void add_process(CLI::App& app, Context& context) {
       }
       options.lease_ttl = std::chrono::milliseconds(static_cast<long>(args->lease_ttl * 1000));
       options.standby = !args->no_standby;
+      options.requests_in_flight_max = args->in_flight_max;
       auto level = store::parse_log_level(args->log_level);
       if (!level) return report(level.error());
       auto log = make_logger("processor", *level);
@@ -123,8 +130,9 @@ void add_process(CLI::App& app, Context& context) {
       auto done = broker::run_processor(
           [&] { return context.open_store(); }, options, stop, log,
           [&](const broker::ProcessorStats& s) {
-            log->info("requests {} · attempts {} · succeeded {} · failed {} · in flight {}",
-                      s.requests_seen, s.attempts_started, s.succeeded, s.failed, s.active);
+            log->info(
+                "requests {} · attempts {} · succeeded {} · failed {} · in flight {} · waiting {}",
+                s.requests_seen, s.attempts_started, s.succeeded, s.failed, s.active, s.parked);
           });
       if (!done) return report(done.error());
       return exit_ok;

@@ -85,6 +85,16 @@ TEST_F(Broker, NonRetryableAndUnreachableApisFinishAsFailed) {
   EXPECT_NE(listed.out.find("connection refused"), std::string::npos) << listed.out;
 }
 
+TEST_F(Broker, RequestsBeyondTheInFlightBoundWaitTheirTurn) {
+  const std::string url = start_api({"--api-min-latency", "0.05", "--api-max-latency", "0.1"});
+  auto processor = start_processor(url, {"--in-flight-max", "4"});
+  std::this_thread::sleep_for(300ms);  // let it catch up with the empty log first
+  ASSERT_EQ(insert_requests(40).size(), 40u);
+  auto verified = wait_until_all_finished(60s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+  EXPECT_NE(verified.out.find("40 succeeded"), std::string::npos) << verified.out;
+}
+
 TEST_F(Broker, MalformedApiUrlIsAOneLineError) {
   for (const char* bad : {"ftp://example.com", "http://", "not a url", "https://127.0.0.1"}) {
     auto out = cli({"process", "--api-url", bad});

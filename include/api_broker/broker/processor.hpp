@@ -14,6 +14,7 @@
 
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/http/url.hpp"
+#include "api_broker/limits.hpp"
 #include "api_broker/result.hpp"
 #include "api_broker/store/event_store.hpp"
 
@@ -26,6 +27,8 @@ struct ProcessorOptions {
   std::chrono::milliseconds lease_ttl{3000};   // a dead processor's lease expires after this
   std::string lease_name = "processor";
   bool standby = true;  // wait for the lease instead of exiting
+  // Requests in flight at most; newer ones wait, parked (an id and a policy each).
+  std::size_t requests_in_flight_max = limits::requests_in_flight_max;
 };
 
 // Counters since start, for logs, the demo and benchmarks.
@@ -34,7 +37,8 @@ struct ProcessorStats {
   std::uint64_t attempts_started = 0;
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
-  std::uint64_t active = 0;
+  std::uint64_t active = 0;  // in flight
+  std::uint64_t parked = 0;  // waiting for a place
 };
 
 using StoreOpener = std::function<Result<std::unique_ptr<store::EventStore>>()>;
