@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,9 @@ struct Backend {
   std::string name;
   std::function<std::unique_ptr<StoreFixture>()> make;
 };
+
+// For test names and messages: the backend's name, not its bytes.
+inline void PrintTo(const Backend& backend, std::ostream* out) { *out << backend.name; }
 
 // Every backend; a new backend adds one line in store_backends.cpp.
 const std::vector<Backend>& backends();
