@@ -24,7 +24,8 @@ inline constexpr std::size_t response_read_bytes_max = 16 * 1024 * 1024;
 inline constexpr std::size_t response_bytes_stored_default = 64 * 1024;
 // Longest Retry-After the broker honours.
 inline constexpr std::chrono::seconds retry_after_max{3600};
-// Open connections the HTTP client keeps to the API.
-inline constexpr std::size_t http_connections_max = 2048;
+// Open connections the HTTP client keeps to the API: one per request in flight, so that
+// slow answers do not queue behind each other (the processor raises its open-files limit).
+inline constexpr std::size_t http_connections_max = requests_in_flight_max;
 
 }  // namespace api_broker::limits

@@ -2,6 +2,7 @@
 // and many writer processes. The EventStore contract itself is in tests/conformance/.
 
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -335,6 +336,57 @@ TEST_F(PostgresReconnectTest, AWaitingFollowerSeesTheLossThenFollowsAgain) {
   ASSERT_TRUE(follower->wait_for_append(events::no_event, 30s, stop));
   appending.join();
   EXPECT_EQ(events::to_int(*follower->last_id()), 1u);
+}
+
+TEST_F(PostgresReconnectTest, AConnectionLostMidBatchStoresNothingAndTheNextCallWorks) {
+  PostgresOptions options = fixture_.options();
+  options.application_name = application_;
+  auto store = open(options);
+  ASSERT_TRUE(store);
+  // Another session holds the append lock, so the batch waits inside its transaction.
+  const char* keywords[] = {"dbname", "dbname", nullptr};
+  const char* values[] = {fixture_.admin_url().c_str(), fixture_.database().c_str(), nullptr};
+  std::unique_ptr<PGconn, decltype(&PQfinish)> holder(PQconnectdbParams(keywords, values, 1),
+                                                      &PQfinish);
+  ASSERT_EQ(PQstatus(holder.get()), CONNECTION_OK);
+  PQclear(PQexec(holder.get(), "SELECT pg_advisory_lock(7021227690617946416)"));
+  Result<std::vector<EventId>> appended = fail(Errc::cancelled, "not run");
+  std::thread appending([&] {
+    const std::vector<NewEvent> batch = {simple("1"), simple("2"), simple("3")};
+    appended = store->append_batch(batch);
+  });
+  bool waiting = false;
+  for (int i = 0; i < 1000 && !waiting; ++i) {  // up to 10 s for the append to reach the lock
+    auto state = fixture_.sql(
+        fmt::format("SELECT count(*) FROM pg_stat_activity WHERE application_name = '{}' "
+                    "AND wait_event_type = 'Lock'",
+                    application_));
+    waiting = state && *state == std::vector<std::string>{"1"};
+    if (!waiting) std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_TRUE(waiting) << "the append never waited for the lock";
+  terminate(application_);
+  appending.join();
+  PQclear(PQexec(holder.get(), "SELECT pg_advisory_unlock(7021227690617946416)"));
+  ASSERT_FALSE(appended);
+  EXPECT_EQ(appended.error().code, Errc::unavailable);
+  EXPECT_TRUE(one_line(appended.error().message)) << appended.error().message;
+  EXPECT_NE(appended.error().message.find("may or may not be stored"), std::string::npos)
+      << appended.error().message;
+  EXPECT_EQ(*fixture_.sql("SELECT count(*) FROM events"), std::vector<std::string>{"0"});
+  auto again = store->append(simple("after"));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(events::to_int(*again), 1u);
+}
+
+TEST_F(PostgresStoreTest, WithoutDurabilityItStillAppends) {
+  PostgresOptions options = fixture_.options();
+  options.durable = false;  // synchronous_commit off for this session
+  auto store = open(options);
+  ASSERT_TRUE(store);
+  auto id = store->append(simple("fast"));
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(std::get<events::Simple>(store->get(*id)->event).message, "fast");
 }
 
 // --- many writer processes ---
