@@ -284,6 +284,7 @@ class Processor {
     active.calls.erase(attempt);
     if (!answer) {
       if (answer.error().code == Errc::cancelled) return;
+      report_unreachable(answer.error().message);
       append(id, active,
              events::ApiFailure{.attempt = attempt, .failure = answer.error().message, .status = 0},
              false);
@@ -310,6 +311,17 @@ class Processor {
   }
 
   // The oldest unfinished request (active, being loaded or parked) bounds the checkpoint.
+  // The API cannot be reached: say so, at most every 5 s, with how often it happened.
+  void report_unreachable(const std::string& message) {
+    ++unreachable_since_report_;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - unreachable_reported_at_ < 5s) return;
+    log_->warn("calls to {} fail: {} ({} failed calls without an answer since the last report)",
+               http::to_string(options_.api), message, unreachable_since_report_);
+    unreachable_reported_at_ = now;
+    unreachable_since_report_ = 0;
+  }
+
   void publish_checkpoint(EventId last) {
     if (last == EventId{}) return;
     Checkpoint checkpoint{last, policy_};
@@ -344,6 +356,8 @@ class Processor {
   EventId position_{};
   ProcessorStats stats_;
   bool stopping_ = false;
+  std::chrono::steady_clock::time_point unreachable_reported_at_{};
+  std::uint64_t unreachable_since_report_ = 0;
 };
 
 }  // namespace
