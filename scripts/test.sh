@@ -15,6 +15,7 @@ echo "== PostgreSQL test cluster (stopped on exit, even when tests fail)"
 API_BROKER_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-pg.XXXXXX")
 export API_BROKER_PG_DIR
 trap "'$PWD/scripts/pg.sh' stop" EXIT
+trap 'exit 1' INT TERM  # so that the EXIT trap runs on Ctrl-C and kill too
 API_BROKER_PG_URL=$(scripts/pg.sh start)
 export API_BROKER_PG_URL
 echo "== tests"

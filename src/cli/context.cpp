@@ -52,9 +52,8 @@ void add_global_options(CLI::App& app, Context& context) {
       ->envname("EVENTSTORE_DB_PATH")
       ->capture_default_str();
   app.add_option("--eventstore-db-host", context.store.db_host,
-                 "Database host (postgresql, mongodb)")
-      ->envname("EVENTSTORE_DB_HOST")
-      ->capture_default_str();
+                 "Database host (postgresql, mongodb); default: $PGHOST, else localhost")
+      ->envname("EVENTSTORE_DB_HOST");
   app.add_option("--eventstore-url", context.store.url,
                  "Full connection URL (postgresql://..., mongodb://...)")
       ->envname("EVENTSTORE_URL");

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "api_broker/store/logging_store.hpp"
 #include "api_broker/store/memory_store.hpp"
 #include "api_broker/store/postgres_store.hpp"
@@ -27,10 +29,17 @@ Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options) {
   } else if (options.driver == "memory") {
     store = std::unique_ptr<EventStore>(std::make_unique<MemoryStore>());
   } else if (options.driver == "postgresql") {
-    // A URL says where; without one, the host (PGPORT, PGUSER, PGPASSWORD, PGDATABASE apply).
-    store = open_postgres_store(PostgresOptions{.url = options.url,
-                                                .host = options.url.empty() ? options.db_host : "",
-                                                .durable = options.durable});
+    // A URL says where; without one, the host: --eventstore-db-host, else PGHOST, else
+    // localhost (PGPORT, PGUSER, PGPASSWORD, PGDATABASE apply as libpq reads them).
+    std::string host;
+    if (options.url.empty()) {
+      const char* pghost = std::getenv("PGHOST");
+      host = !options.db_host.empty()
+                 ? options.db_host
+                 : (pghost != nullptr && *pghost != '\0' ? pghost : "localhost");
+    }
+    store = open_postgres_store(
+        PostgresOptions{.url = options.url, .host = host, .durable = options.durable});
   } else if (options.driver == "mongodb") {
     return fail(Errc::unsupported,
                 fmt::format("the {} event store driver is not part of this build yet; use sqlite "

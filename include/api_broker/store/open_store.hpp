@@ -15,7 +15,7 @@ Result<LogLevel> parse_log_level(std::string_view text);
 struct StoreOptions {
   std::string driver = "sqlite";          // sqlite | postgresql | mongodb | memory
   std::string db_path = "api-broker.db";  // sqlite file
-  std::string db_host = "localhost";      // postgresql / mongodb host
+  std::string db_host;                    // postgresql / mongodb host; empty: PGHOST, localhost
   std::string url;                        // full connection URL (postgresql://, mongodb://)
   bool durable = true;                    // false: faster, may lose the last commits on power loss
   std::optional<LogLevel> log_level;      // wraps the store in the logging decorator

@@ -32,6 +32,8 @@ constexpr std::size_t batch_bytes_max = 512 * 1024 * 1024;
 // never skips a row that commits later with a smaller id. The function runs in one
 // statement (one round trip); being VOLATILE, each statement in it sees a fresh snapshot in
 // READ COMMITTED (set by the session), so max(id) is read after the lock is held.
+// The trigger wakes followers (LISTEN api_broker_events) once per inserting statement, also
+// for rows inserted by other means; the payload is empty: followers read the log after it.
 constexpr const char* schema_v1_sql = R"sql(
 CREATE TABLE schema_version (version integer NOT NULL);
 CREATE TABLE events (
@@ -67,11 +69,11 @@ END
 $$;
 CREATE FUNCTION api_broker_notify() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM pg_notify('api_broker_events', coalesce((SELECT max(id) FROM inserted)::text, ''));
+  PERFORM pg_notify('api_broker_events', '');
   RETURN NULL;
 END
 $$;
-CREATE TRIGGER events_notify AFTER INSERT ON events REFERENCING NEW TABLE AS inserted
+CREATE TRIGGER events_notify AFTER INSERT ON events
   FOR EACH STATEMENT EXECUTE FUNCTION api_broker_notify();
 INSERT INTO schema_version (version) VALUES (1);
 )sql";
@@ -79,6 +81,8 @@ static_assert(postgres_schema_version == 1, "add the migration from the previous
 static_assert(std::string_view(schema_v1_sql).find("pg_advisory_xact_lock(7021227690617946416)") !=
               std::string_view::npos);
 static_assert(append_lock_key == 7021227690617946416);
+static_assert(std::string_view(schema_v1_sql).find("pg_notify('api_broker_events'") !=
+              std::string_view::npos);
 
 // The prepared statements of a session; parameters are sent in binary format.
 enum class Sql : std::size_t {
@@ -135,10 +139,9 @@ constexpr std::array<std::pair<const char*, const char*>, static_cast<std::size_
 
 #undef API_BROKER_EVENT_COLUMNS
 
-// A parameter in binary format; `bytes` must outlive the call.
+// A parameter in binary format (never NULL); `bytes` must outlive the call.
 struct Param {
   std::string_view bytes;
-  bool null = false;
 };
 
 std::int64_t clamp_to_int64(std::uint64_t value) {
@@ -168,6 +171,7 @@ class PostgresStore final : public EventStore {
  public:
   PostgresStore(pg::Connection connection, bool durable)
       : connection_(std::move(connection)), durable_(durable) {
+    // Server notices (a DBA's trigger, a deprecation) must not land on the CLI's stderr.
     PQsetNoticeProcessor(connection_.get(), ignore_notice, nullptr);
     target_ = fmt::format("{}:{}/{}", PQhost(connection_.get()), PQport(connection_.get()),
                           PQdb(connection_.get()));
@@ -521,7 +525,7 @@ class PostgresStore final : public EventStore {
     std::size_t n = 0;
     for (const Param& param : params) {
       API_BROKER_ASSERT(param.bytes.size() <= static_cast<std::size_t>(INT32_MAX));
-      values[n] = param.null ? nullptr : param.bytes.empty() ? "" : param.bytes.data();
+      values[n] = param.bytes.empty() ? "" : param.bytes.data();  // nullptr would mean NULL
       lengths[n] = static_cast<int>(param.bytes.size());
       formats[n] = 1;
       ++n;
