@@ -46,8 +46,9 @@ std::unique_ptr<store::EventStore> open_store(const std::string& path) {
 class ProcessorProcess {
  public:
   ProcessorProcess(const std::string& db, const std::string& url) {
-    std::vector<std::string> args{api_broker_path, "--eventstore-db-path", db, "process",
-                                  "--api-url", url, "--log-level", "warn"};
+    std::vector<std::string> args{
+        api_broker_path, "--eventstore-db-path", db, "process", "--api-url", url, "--log-level",
+        "warn"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -149,9 +150,10 @@ int main(int argc, char** argv) {
   // 1. The ceiling.
   const double raw_single = bench::raw_inserts_per_second(base + "/raw1.db", 500, 1);
   const double raw_batched = bench::raw_inserts_per_second(base + "/raw100.db", 20000, 100);
-  fmt::print("raw SQLite ceiling: {:.0f} single-row commits/s, {:.0f} rows/s in 100-row "
-             "transactions\n",
-             raw_single, raw_batched);
+  fmt::print(
+      "raw SQLite ceiling: {:.0f} single-row commits/s, {:.0f} rows/s in 100-row "
+      "transactions\n",
+      raw_single, raw_batched);
 
   // 2. Throughput against a zero-latency API.
   {
@@ -167,9 +169,10 @@ int main(int argc, char** argv) {
     const auto latencies = wait_for_outcomes(*store, n, events::no_event, 300s);
     const double seconds = watch.seconds();
     producer.join();
-    fmt::print("end-to-end, zero-latency API: {} requests in {:.2f} s = {:.0f} requests/s "
-               "({} events/request committed durably)\n",
-               latencies.size(), seconds, static_cast<double>(latencies.size()) / seconds, 4);
+    fmt::print(
+        "end-to-end, zero-latency API: {} requests in {:.2f} s = {:.0f} requests/s "
+        "({} events/request committed durably)\n",
+        latencies.size(), seconds, static_cast<double>(latencies.size()) / seconds, 4);
   }
 
   // 3. Latency at a paced 100 requests/s.
@@ -190,10 +193,11 @@ int main(int argc, char** argv) {
     });
     const auto latencies = wait_for_outcomes(*store, n, events::no_event, 300s);
     producer.join();
-    fmt::print("request append -> terminal event at 100 requests/s ({} requests): p50 {:.2f} ms, "
-               "p99 {:.2f} ms, max {:.2f} ms\n",
-               latencies.size(), bench::percentile(latencies, 50),
-               bench::percentile(latencies, 99), bench::percentile(latencies, 100));
+    fmt::print(
+        "request append -> terminal event at 100 requests/s ({} requests): p50 {:.2f} ms, "
+        "p99 {:.2f} ms, max {:.2f} ms\n",
+        latencies.size(), bench::percentile(latencies, 50), bench::percentile(latencies, 99),
+        bench::percentile(latencies, 100));
   }
 
   // 4. Many slow requests at once.
@@ -231,9 +235,10 @@ int main(int argc, char** argv) {
     rounds(more);
     std::this_thread::sleep_for(300ms);
     const double after_more = processor.rss_mib();
-    fmt::print("processor RSS: {:.1f} MiB after 1,000 finished requests, {:.1f} MiB after {} "
-               "({:+.1f} MiB)\n",
-               after_1k, after_more, 1000 + more, after_more - after_1k);
+    fmt::print(
+        "processor RSS: {:.1f} MiB after 1,000 finished requests, {:.1f} MiB after {} "
+        "({:+.1f} MiB)\n",
+        after_1k, after_more, 1000 + more, after_more - after_1k);
   }
   std::filesystem::remove_all(base);
   return 0;
