@@ -6,6 +6,8 @@
 #   scripts/pg.sh start   creates and starts the cluster; prints the URL to use on stdout
 #   scripts/pg.sh env     prints `export API_BROKER_PG_URL=...` for a running cluster
 #   scripts/pg.sh stop    stops it and removes its directory; succeeds whatever the state
+#   scripts/pg.sh pause   stops the server but keeps the cluster (as a crash or a restart would)
+#   scripts/pg.sh resume  starts a paused cluster again on its port
 #
 # The cluster lives in $API_BROKER_PG_DIR (default ${TMPDIR:-/tmp}/api-broker-pg-$UID); the
 # port is $API_BROKER_PG_PORT (default 55432) or the next free one. Durability settings are
@@ -111,15 +113,30 @@ stop() {
   rm -rf "$dir"
 }
 
+pause() {
+  running || die "no cluster running in $dir"
+  as_owner "$(bin_dir)/pg_ctl" stop -D "$dir/data" -m fast -w -t 30 >/dev/null
+}
+
+resume() {
+  [[ -f "$dir/port" && -d "$dir/data" ]] || die "no cluster in $dir"
+  running && return
+  as_owner "$(bin_dir)/pg_ctl" start -w -t 60 -D "$dir/data" -l "$dir/server.log" \
+    -o "-c listen_addresses=127.0.0.1 -c port=$(cat "$dir/port") -c unix_socket_directories=$dir" \
+    >/dev/null
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  pause) pause ;;
+  resume) resume ;;
   env)
     running || die "no cluster running in $dir (scripts/pg.sh start)"
     echo "export API_BROKER_PG_URL=$(url)"
     ;;
   *)
-    echo "usage: scripts/pg.sh start|stop|env" >&2
+    echo "usage: scripts/pg.sh start|stop|pause|resume|env" >&2
     exit 2
     ;;
 esac

@@ -1,6 +1,6 @@
 #pragma once
-// A store in a temp directory and the real binaries around it: the brittle API, processors,
-// CLI calls. Shared by the end-to-end broker tests.
+// A store (SQLite in a temp directory, or a fresh PostgreSQL database) and the real binaries
+// around it: the brittle API, processors, CLI calls. Shared by the end-to-end broker tests.
 
 #include <signal.h>
 
@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "conformance/postgres_fixture.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 
@@ -17,10 +18,25 @@ namespace api_broker::testing {
 
 class BrokerFixture {
  public:
-  std::string db() const { return dir.file("events.db"); }
+  // The store the binaries use: "sqlite" (a file in `dir`) or "postgresql" (a fresh
+  // database on $API_BROKER_PG_URL's cluster). Empty when the backend cannot run here, with
+  // the reason in `unavailable`.
+  void use_backend(const std::string& name) {
+    if (name == "sqlite") {
+      store_args = {"--eventstore-db-path", dir.file("events.db")};
+      return;
+    }
+    postgres = std::make_unique<PostgresFixture>();
+    unavailable = postgres->unavailable_reason();
+    if (!unavailable.empty()) return;
+    std::string url = postgres->admin_url();
+    url = url.substr(0, url.rfind('/') + 1) + postgres->database();
+    store_args = {"--eventstore-driver", "postgresql", "--eventstore-url", url};
+    (void)postgres->open();  // creates the schema before processes race for it
+  }
 
   Output cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--eventstore-db-path", db()});
+    args.insert(args.begin(), store_args.begin(), store_args.end());
     return api_broker(args);
   }
 
@@ -45,14 +61,9 @@ class BrokerFixture {
 
   std::unique_ptr<Child> start_processor(const std::string& url,
                                          std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{api_broker_bin(),
-                                  "--eventstore-db-path",
-                                  db(),
-                                  "process",
-                                  "--api-url",
-                                  url,
-                                  "--lease-ttl",
-                                  "1"};
+    std::vector<std::string> argv{api_broker_bin()};
+    argv.insert(argv.end(), store_args.begin(), store_args.end());
+    argv.insert(argv.end(), {"process", "--api-url", url, "--lease-ttl", "1"});
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<Child>(argv, dir.file("processor.out"), dir.file("processor.err"));
   }
@@ -83,6 +94,9 @@ class BrokerFixture {
   std::string calls_log() const { return dir.file("calls.jsonl"); }
 
   TempDir dir;
+  std::vector<std::string> store_args;
+  std::unique_ptr<PostgresFixture> postgres;
+  std::string unavailable;
   std::unique_ptr<Child> api;
   int port = 0;
 };

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
 #include <ctime>
 #include <random>
 #include <regex>
@@ -15,7 +17,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Broker : public ::testing::Test, public BrokerFixture {};
+// Every test runs on each backend, from the same code.
+class Broker : public ::testing::TestWithParam<std::string>, public BrokerFixture {
+ protected:
+  void SetUp() override {
+    use_backend(GetParam());
+    if (!unavailable.empty()) GTEST_SKIP() << GetParam() << " skipped: " << unavailable;
+  }
+};
 
 // "2026-11-27T21:15:56.520004Z" -> microseconds since the epoch.
 long long micros_of(const std::string& text) {
@@ -31,7 +40,7 @@ std::uint64_t count_in(const std::string& text, const std::string& what) {
   return n;
 }
 
-TEST_F(Broker, FlakyApiEveryRequestFinishesAndInvariantsHold) {
+TEST_P(Broker, FlakyApiEveryRequestFinishesAndInvariantsHold) {
   const std::string url = start_api({"--api-failure-rate", "0.4", "--api-silent-failure-rate",
                                      "0.3", "--api-max-latency", "0.02", "--seed", "7"});
   ASSERT_FALSE(url.empty()) << read_file(dir.file("api.err"));
@@ -53,7 +62,7 @@ TEST_F(Broker, FlakyApiEveryRequestFinishesAndInvariantsHold) {
   EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
 }
 
-TEST_F(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
+TEST_P(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
   const std::string url = start_api({"--api-failure-rate", "0.5", "--seed", "3"});
   ASSERT_EQ(cli({"configure", "--retries", "10", "--backoff-initial", "0.01"}).exit_code, 0);
   ASSERT_EQ(
@@ -72,7 +81,7 @@ TEST_F(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
   EXPECT_EQ(count_in(calls, "6f1c0a52-4d5b-4f6e-9a31-2b7c9d0e1f22"), lines) << calls;
 }
 
-TEST_F(Broker, NonRetryableAndUnreachableApisFinishAsFailed) {
+TEST_P(Broker, NonRetryableAndUnreachableApisFinishAsFailed) {
   // Nothing listens on this port: every attempt is "connection refused", retried, then failed.
   ASSERT_EQ(cli({"configure", "--retries", "2", "--backoff-initial", "0.01"}).exit_code, 0);
   ASSERT_EQ(insert_requests(3).size(), 3u);
@@ -85,7 +94,7 @@ TEST_F(Broker, NonRetryableAndUnreachableApisFinishAsFailed) {
   EXPECT_NE(listed.out.find("connection refused"), std::string::npos) << listed.out;
 }
 
-TEST_F(Broker, RequestsBeyondTheInFlightBoundWaitTheirTurn) {
+TEST_P(Broker, RequestsBeyondTheInFlightBoundWaitTheirTurn) {
   const std::string url = start_api({"--api-min-latency", "0.05", "--api-max-latency", "0.1"});
   auto processor = start_processor(url, {"--in-flight-max", "4"});
   std::this_thread::sleep_for(300ms);  // let it catch up with the empty log first
@@ -95,7 +104,7 @@ TEST_F(Broker, RequestsBeyondTheInFlightBoundWaitTheirTurn) {
   EXPECT_NE(verified.out.find("40 succeeded"), std::string::npos) << verified.out;
 }
 
-TEST_F(Broker, MalformedApiUrlIsAOneLineError) {
+TEST_P(Broker, MalformedApiUrlIsAOneLineError) {
   for (const char* bad : {"ftp://example.com", "http://", "not a url", "https://127.0.0.1"}) {
     auto out = cli({"process", "--api-url", bad});
     EXPECT_EQ(out.exit_code, 2) << bad << ": " << out.err;
@@ -103,7 +112,7 @@ TEST_F(Broker, MalformedApiUrlIsAOneLineError) {
   }
 }
 
-TEST_F(Broker, SecondProcessorWaitsOrRefuses) {
+TEST_P(Broker, SecondProcessorWaitsOrRefuses) {
   const std::string url = start_api({});
   auto first = start_processor(url);
   std::this_thread::sleep_for(500ms);  // let it take the lease; not a timing assertion
@@ -111,17 +120,17 @@ TEST_F(Broker, SecondProcessorWaitsOrRefuses) {
   EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_NE(second.err.find("another processor"), std::string::npos) << second.err;
   // A standby takes over when the first one dies.
-  auto standby = std::make_unique<Child>(
-      std::vector<std::string>{api_broker_bin(), "--eventstore-db-path", db(), "process",
-                               "--api-url", url, "--lease-ttl", "1"},
-      dir.file("standby.out"), dir.file("standby.err"));
+  std::vector<std::string> argv{api_broker_bin()};
+  argv.insert(argv.end(), store_args.begin(), store_args.end());
+  argv.insert(argv.end(), {"process", "--api-url", url, "--lease-ttl", "1"});
+  auto standby = std::make_unique<Child>(argv, dir.file("standby.out"), dir.file("standby.err"));
   first->signal(SIGKILL);
   first->wait(10s);
   ASSERT_EQ(insert_requests(5).size(), 5u);
   EXPECT_EQ(wait_until_all_finished(30s).exit_code, 0) << read_file(dir.file("standby.err"));
 }
 
-TEST_F(Broker, VerifyReportsViolationsWithTheirEventsAndExitFive) {
+TEST_P(Broker, VerifyReportsViolationsWithTheirEventsAndExitFive) {
   ASSERT_EQ(cli({"insert", "request", "ping"}).exit_code, 0);
   ASSERT_EQ(cli({"insert", "api-request", R"({"attempt":3})", "--causation", "1"}).exit_code, 0);
   auto open = cli({"verify"});
@@ -135,7 +144,7 @@ TEST_F(Broker, VerifyReportsViolationsWithTheirEventsAndExitFive) {
   EXPECT_NE(strict.out.find(R"("violations_total":2)"), std::string::npos) << strict.out;
 }
 
-TEST_F(Broker, ConfigureRejectsAbsurdValues) {
+TEST_P(Broker, ConfigureRejectsAbsurdValues) {
   for (const std::vector<std::string>& bad : {std::vector<std::string>{"--retries", "-5"},
                                               {"--timeout", "-2"},
                                               {"--backoff-multiplier", "0.5"},
@@ -151,7 +160,7 @@ TEST_F(Broker, ConfigureRejectsAbsurdValues) {
 
 // kill -9 at random moments, restart, and the log still holds every invariant; no request
 // with a terminal event is sent again.
-TEST_F(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
+TEST_P(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
   const std::string url = start_api({"--api-failure-rate", "0.3", "--api-silent-failure-rate",
                                      "0.3", "--api-max-latency", "0.05", "--seed", "11"});
   ASSERT_EQ(cli({"configure", "--retries", "20", "--timeout", "0.5", "--backoff-initial", "0.01",
@@ -203,6 +212,70 @@ TEST_F(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
   }
   EXPECT_GE(checked, 90u);
 }
+
+// A cluster of the test's own (scripts/pg.sh in a temp directory), so that stopping its
+// server does not disturb the other tests.
+class PrivateCluster {
+ public:
+  explicit PrivateCluster(const std::string& dir) : env_{"API_BROKER_PG_DIR=" + dir} {
+    auto started = run({script(), "start"}, env_, std::chrono::seconds(120));
+    if (started.exit_code == 0) url_ = started.out.substr(0, started.out.find('\n'));
+    error_ = started.err;
+  }
+  ~PrivateCluster() { run({script(), "stop"}, env_, std::chrono::seconds(120)); }
+  PrivateCluster(const PrivateCluster&) = delete;
+  PrivateCluster& operator=(const PrivateCluster&) = delete;
+  const std::string& url() const { return url_; }
+  const std::string& error() const { return error_; }
+  bool pause() { return run({script(), "pause"}, env_, std::chrono::seconds(60)).exit_code == 0; }
+  bool resume() { return run({script(), "resume"}, env_, std::chrono::seconds(60)).exit_code == 0; }
+
+ private:
+  static std::string script() { return std::string(API_BROKER_SOURCE_DIR) + "/scripts/pg.sh"; }
+  std::vector<std::string> env_;
+  std::string url_;
+  std::string error_;
+};
+
+// The database server stops twice in the middle of a run: the processor says so, waits,
+// reconnects, and loses or duplicates nothing.
+TEST(BrokerOnPostgres, SurvivesDatabaseRestartsMidRun) {
+  if (std::getenv("API_BROKER_PG_URL") == nullptr) {
+    GTEST_SKIP() << "postgresql skipped: API_BROKER_PG_URL is not set (scripts/pg.sh start)";
+  }
+  BrokerFixture broker;
+  chmod(broker.dir.path().c_str(), 0711);  // the server runs as `postgres`: let it through
+  PrivateCluster cluster(broker.dir.file("pg"));
+  ASSERT_FALSE(cluster.url().empty()) << cluster.error();
+  broker.store_args = {"--eventstore-driver", "postgresql", "--eventstore-url", cluster.url()};
+  const std::string url =
+      broker.start_api({"--api-failure-rate", "0.2", "--api-max-latency", "0.05", "--seed", "5"});
+  ASSERT_EQ(broker
+                .cli({"configure", "--retries", "50", "--timeout", "1", "--backoff-initial", "0.05",
+                      "--backoff-max", "0.5"})
+                .exit_code,
+            0);
+  ASSERT_EQ(broker.insert_requests(30).size(), 30u);
+  auto processor = broker.start_processor(url);
+  for (int restart = 0; restart < 2; ++restart) {
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(cluster.pause());
+    std::this_thread::sleep_for(1500ms);  // the processor works on against a dead server
+    ASSERT_TRUE(cluster.resume());
+    ASSERT_EQ(broker.insert_requests(10, "after" + std::to_string(restart) + "-").size(), 10u);
+  }
+  auto verified = broker.wait_until_all_finished(90s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(broker.dir.file("processor.err"));
+  EXPECT_NE(verified.out.find("50 requests"), std::string::npos) << verified.out;
+  EXPECT_TRUE(processor->running()) << read_file(broker.dir.file("processor.err"));
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(20s), 0) << read_file(broker.dir.file("processor.err"));
+  const std::string log = read_file(broker.dir.file("processor.err"));
+  EXPECT_NE(log.find("retrying"), std::string::npos) << "the outage should be in the log:\n" << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Broker, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
 }  // namespace api_broker::testing
