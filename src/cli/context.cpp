@@ -54,6 +54,19 @@ void add_global_options(CLI::App& app, Context& context) {
   app.add_option("--eventstore-db-host", context.store.db_host,
                  "Database host (postgresql, mongodb); default: $PGHOST, else localhost")
       ->envname("EVENTSTORE_DB_HOST");
+  app.add_option("--eventstore-db-port", context.store.db_port,
+                 "Database port (postgresql); default: $PGPORT, else 5432")
+      ->envname("EVENTSTORE_DB_PORT");
+  app.add_option("--eventstore-db-user", context.store.db_user,
+                 "Database user (postgresql); default: $PGUSER")
+      ->envname("EVENTSTORE_DB_USER");
+  app.add_option("--eventstore-db-password", context.store.db_password,
+                 "Database password (postgresql); prefer $PGPASSWORD or ~/.pgpass, which other "
+                 "users of this machine cannot see in the process list")
+      ->envname("EVENTSTORE_DB_PASSWORD");
+  app.add_option("--eventstore-db-name", context.store.db_name,
+                 "Database name (postgresql); default: $PGDATABASE")
+      ->envname("EVENTSTORE_DB_NAME");
   app.add_option("--eventstore-url", context.store.url,
                  "Full connection URL (postgresql://..., mongodb://...)")
       ->envname("EVENTSTORE_URL");

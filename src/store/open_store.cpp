@@ -38,8 +38,13 @@ Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options) {
                  ? options.db_host
                  : (pghost != nullptr && *pghost != '\0' ? pghost : "localhost");
     }
-    store = open_postgres_store(
-        PostgresOptions{.url = options.url, .host = host, .durable = options.durable});
+    store = open_postgres_store(PostgresOptions{.url = options.url,
+                                                .host = host,
+                                                .port = options.db_port,
+                                                .user = options.db_user,
+                                                .password = options.db_password,
+                                                .database = options.db_name,
+                                                .durable = options.durable});
   } else if (options.driver == "mongodb") {
     return fail(Errc::unsupported,
                 fmt::format("the {} event store driver is not part of this build yet; use sqlite "

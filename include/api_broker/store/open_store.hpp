@@ -16,6 +16,10 @@ struct StoreOptions {
   std::string driver = "sqlite";          // sqlite | postgresql | mongodb | memory
   std::string db_path = "api-broker.db";  // sqlite file
   std::string db_host;                    // postgresql / mongodb host; empty: PGHOST, localhost
+  std::string db_port;                    // postgresql: empty = PGPORT, else 5432
+  std::string db_user;                    // postgresql: empty = PGUSER, else the OS user
+  std::string db_password;                // postgresql: empty = PGPASSWORD / ~/.pgpass
+  std::string db_name;                    // postgresql: empty = PGDATABASE, else the user
   std::string url;                        // full connection URL (postgresql://, mongodb://)
   bool durable = true;                    // false: faster, may lose the last commits on power loss
   std::optional<LogLevel> log_level;      // wraps the store in the logging decorator
