@@ -36,7 +36,8 @@ class EventStore {
 
   // Appends `event` and returns its id. If `event.external_uuid` is already stored,
   // returns Errc::duplicate with related_id set to that event's id, and writes nothing.
-  virtual Result<EventId> append(const NewEvent& event) = 0;
+  // By default, a batch of one.
+  virtual Result<EventId> append(const NewEvent& event);
 
   // Appends all of `batch` in one transaction, ids in order, or nothing (a duplicate UUID
   // fails the whole batch as append() does).

@@ -27,7 +27,6 @@ class MemoryStore final : public EventStore {
  public:
   explicit MemoryStore(std::shared_ptr<MemoryLog> log = std::make_shared<MemoryLog>());
 
-  Result<EventId> append(const NewEvent& event) override;
   Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override;
   Result<Envelope> get(EventId id) override;
   Result<EventId> resolve(const Uuid& uuid) override;

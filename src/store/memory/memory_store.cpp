@@ -6,12 +6,6 @@ namespace api_broker::store {
 
 MemoryStore::MemoryStore(std::shared_ptr<MemoryLog> log) : log_(std::move(log)) {}
 
-Result<EventId> MemoryStore::append(const NewEvent& event) {
-  auto ids = append_batch(std::span<const NewEvent>(&event, 1));
-  if (!ids) return fail(std::move(ids).error());
-  return ids->front();
-}
-
 Result<std::vector<EventId>> MemoryStore::append_batch(std::span<const NewEvent> batch) {
   std::vector<EventId> ids;
   {

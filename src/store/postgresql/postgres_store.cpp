@@ -187,12 +187,6 @@ class PostgresStore final : public EventStore {
     return {};
   }
 
-  Result<EventId> append(const NewEvent& event) override {
-    auto ids = append_batch(std::span<const NewEvent>(&event, 1));
-    if (!ids) return fail(std::move(ids).error());
-    return ids->front();
-  }
-
   Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override {
     std::vector<EventId> ids;
     if (batch.empty()) return ids;

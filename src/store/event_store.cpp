@@ -1,9 +1,18 @@
+// The parts of the EventStore port that every backend shares: append() as a batch of one,
+// and follow() on top of read_after() and wait_for_append().
+
 #include <chrono>
 
 #include "api_broker/limits.hpp"
 #include "api_broker/store/event_store.hpp"
 
 namespace api_broker::store {
+
+Result<EventId> EventStore::append(const NewEvent& event) {
+  auto ids = append_batch(std::span<const NewEvent>(&event, 1));
+  if (!ids) return fail(std::move(ids).error());
+  return ids->front();
+}
 
 Result<void> follow(EventStore& store, EventId after, const StopSignal& stop,
                     const std::function<bool(const Envelope&)>& sink,

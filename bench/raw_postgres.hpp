@@ -1,0 +1,214 @@
+#pragma once
+// PostgreSQL helpers for the benchmarks: scratch databases (one per figure, created on the
+// cluster an admin URL names and dropped afterwards), and the ceiling every PostgreSQL store
+// figure is compared with: plain libpq into a table of the same shape, with the server's
+// default durability (synchronous_commit on), no api-broker code in the way.
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <libpq-fe.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <latch>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "api_broker/events/time.hpp"
+#include "stats.hpp"
+
+namespace api_broker::bench::pg {
+
+struct ConnectionCloser {
+  void operator()(PGconn* connection) const noexcept { PQfinish(connection); }
+};
+using Connection = std::unique_ptr<PGconn, ConnectionCloser>;
+
+struct ResultClearer {
+  void operator()(PGresult* result) const noexcept { PQclear(result); }
+};
+using QueryResult = std::unique_ptr<PGresult, ResultClearer>;
+
+// Benchmarks stop at the first failure: a figure measured around an error means nothing.
+[[noreturn]] inline void die(std::string_view message) {
+  std::string line(message);
+  std::replace(line.begin(), line.end(), '\n', ' ');
+  fmt::print(stderr, "bench: {}\n", line);
+  std::exit(1);
+}
+
+inline Connection connect(const std::string& url) {
+  Connection connection(PQconnectdb(url.c_str()));
+  if (PQstatus(connection.get()) != CONNECTION_OK) {
+    die(fmt::format("cannot connect to postgresql: {}", PQerrorMessage(connection.get())));
+  }
+  return connection;
+}
+
+// Runs `sql` (no parameters); the first column of the first row, if any.
+inline std::string exec(PGconn* connection, const std::string& sql) {
+  QueryResult result(PQexec(connection, sql.c_str()));
+  const ExecStatusType status = PQresultStatus(result.get());
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    die(fmt::format("{}: {}", sql, PQresultErrorMessage(result.get())));
+  }
+  if (status == PGRES_TUPLES_OK && PQntuples(result.get()) > 0) {
+    return PQgetvalue(result.get(), 0, 0);
+  }
+  return {};
+}
+
+// `url` naming `database` instead: the path of a postgresql:// URI is replaced (or added);
+// a key=value conninfo string gets a dbname= at its end (libpq keeps the last one).
+inline std::string with_database(const std::string& url, const std::string& database) {
+  const std::size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return url + " dbname=" + database;
+  const std::size_t path = url.find_first_of("/?", scheme + 3);
+  if (path == std::string::npos) return url + "/" + database;
+  if (url[path] == '?') return url.substr(0, path) + "/" + database + url.substr(path);
+  const std::size_t query = url.find('?', path);
+  return url.substr(0, path + 1) + database +
+         (query == std::string::npos ? std::string() : url.substr(query));
+}
+
+// A database of its own for one figure, on the cluster `admin_url` reaches (a role that may
+// CREATE DATABASE); dropped in the destructor, even if a session is still connected.
+class ScratchDatabase {
+ public:
+  ScratchDatabase(std::string admin_url, std::string_view purpose)
+      : admin_url_(std::move(admin_url)) {
+    static std::atomic<int> created{0};
+    name_ = fmt::format("api_broker_bench_{}_{}_{}", getpid(), created++, purpose);
+    auto admin = connect(admin_url_);
+    exec(admin.get(), fmt::format("CREATE DATABASE {} ENCODING 'UTF8' TEMPLATE template0", name_));
+    url_ = with_database(admin_url_, name_);
+  }
+  ~ScratchDatabase() {
+    Connection admin(PQconnectdb(admin_url_.c_str()));
+    if (PQstatus(admin.get()) != CONNECTION_OK) return;
+    QueryResult ignored(
+        PQexec(admin.get(), fmt::format("DROP DATABASE IF EXISTS {} WITH (FORCE)", name_).c_str()));
+  }
+  ScratchDatabase(const ScratchDatabase&) = delete;
+  ScratchDatabase& operator=(const ScratchDatabase&) = delete;
+
+  // A URL that reaches this database (the admin URL with its database replaced).
+  const std::string& url() const { return url_; }
+
+ private:
+  std::string admin_url_;
+  std::string name_;
+  std::string url_;
+};
+
+// timestamptz's binary format: microseconds since 2000-01-01 UTC, network byte order.
+inline std::string timestamptz_bytes(TimePoint time) {
+  constexpr std::int64_t unix_to_2000_us = 946684800LL * 1000000;
+  const auto micros = static_cast<std::uint64_t>(time.time_since_epoch().count() - unix_to_2000_us);
+  const std::uint32_t high = htonl(static_cast<std::uint32_t>(micros >> 32));
+  const std::uint32_t low = htonl(static_cast<std::uint32_t>(micros));
+  std::string bytes(8, '\0');
+  std::memcpy(bytes.data(), &high, 4);
+  std::memcpy(bytes.data() + 4, &low, 4);
+  return bytes;
+}
+
+// The shape of api-broker's events table, with a plain identity column for ids.
+inline constexpr const char* raw_table_sql =
+    "CREATE TABLE raw_events (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, "
+    "created timestamptz NOT NULL, causation_id bigint NOT NULL DEFAULT 0, "
+    "external_uuid uuid UNIQUE, class text NOT NULL, payload jsonb NOT NULL)";
+
+// Optional: the same per-statement NOTIFY trigger as api-broker's table, to show what
+// LISTEN/NOTIFY alone costs (PostgreSQL serializes the commits of notifying transactions).
+inline constexpr const char* raw_notify_trigger_sql =
+    "CREATE FUNCTION raw_notify() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "PERFORM pg_notify('raw_events', ''); RETURN NULL; END $$; "
+    "CREATE TRIGGER raw_events_notify AFTER INSERT ON raw_events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION raw_notify()";
+
+// Runs `work(index)` on `threads` threads at once, after all of them are ready (`prepare`
+// ran on each); returns the seconds from the common start until the last one finished.
+template <class Prepare, class Work>
+double timed_on_threads(int threads, const Prepare& prepare, const Work& work) {
+  std::latch ready(threads + 1);
+  std::latch go(1);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      auto state = prepare(t);
+      ready.count_down();
+      go.wait();
+      work(state);
+    });
+  }
+  ready.wait();
+  Stopwatch watch;
+  go.count_down();
+  for (auto& thread : pool) thread.join();
+  return watch.seconds();
+}
+
+// Rows per second of plain libpq inserts into a fresh `raw_events` table in the database
+// `url` names: `rows` in all from `connections` connections at once (a thread each, rows
+// split evenly), `per_transaction` rows per commit: 1 = a prepared single-row INSERT in
+// autocommit, more = one prepared multi-row INSERT (a transaction of its own) per batch.
+// Parameters in text format except the timestamp; payload as small as the store's.
+inline double raw_inserts_per_second(const std::string& url, int rows, int per_transaction,
+                                     int connections, bool with_notify_trigger = false) {
+  {
+    auto setup = connect(url);
+    exec(setup.get(), raw_table_sql);
+    if (with_notify_trigger) exec(setup.get(), raw_notify_trigger_sql);
+  }
+  std::string sql =
+      "INSERT INTO raw_events (created, causation_id, external_uuid, class, payload) VALUES ";
+  for (int i = 0; i < per_transaction; ++i) {
+    sql += fmt::format("{}(${}::timestamptz, 0, NULL, 'request', ${}::jsonb)", i ? ", " : "",
+                       2 * i + 1, 2 * i + 2);
+  }
+  const int batches_per_connection = std::max(1, rows / connections / per_transaction);
+  const std::string payload = R"({"request":"benchmark payload"})";
+  const double seconds = timed_on_threads(
+      connections,
+      [&](int) {
+        auto connection = connect(url);
+        QueryResult prepared(PQprepare(connection.get(), "raw_insert", sql.c_str(), 0, nullptr));
+        if (PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+          die(fmt::format("prepare: {}", PQresultErrorMessage(prepared.get())));
+        }
+        return connection;
+      },
+      [&](const Connection& connection) {
+        const auto count = static_cast<std::size_t>(2 * per_transaction);
+        std::vector<std::string> created(static_cast<std::size_t>(per_transaction));
+        std::vector<const char*> values(count);
+        std::vector<int> lengths(count), formats(count);
+        for (int b = 0; b < batches_per_connection; ++b) {
+          for (std::size_t i = 0; i < created.size(); ++i) {
+            created[i] = timestamptz_bytes(utc_now());
+            values[2 * i] = created[i].data();
+            lengths[2 * i] = 8;
+            formats[2 * i] = 1;
+            values[2 * i + 1] = payload.c_str();
+            lengths[2 * i + 1] = 0;
+            formats[2 * i + 1] = 0;
+          }
+          QueryResult result(PQexecPrepared(connection.get(), "raw_insert", static_cast<int>(count),
+                                            values.data(), lengths.data(), formats.data(), 0));
+          if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
+            die(fmt::format("raw insert: {}", PQresultErrorMessage(result.get())));
+          }
+        }
+      });
+  return batches_per_connection * connections * per_transaction / seconds;
+}
+
+}  // namespace api_broker::bench::pg
