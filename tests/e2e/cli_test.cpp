@@ -173,8 +173,22 @@ TEST_F(Cli, ListFollowKeepsPrinting) {
   EXPECT_TRUE(code == 0 || code == 130) << code;
 }
 
+TEST_F(Cli, LoggingDecoratorLogsStoreCallsAtTheChosenLevel) {
+  auto debug = cli({"--eventstore-loglevel", "debug", "insert", "simple", "x"});
+  ASSERT_EQ(debug.exit_code, 0) << debug.err;
+  EXPECT_NE(debug.err.find("append simple cause=0 -> id 1"), std::string::npos) << debug.err;
+  auto quiet = cli({"--eventstore-loglevel", "error", "insert", "simple", "y"});
+  EXPECT_EQ(quiet.err, "");
+  auto env = api_broker({"--eventstore-db-path", db(), "resolve-external-uuid",
+                         "00000000-0000-4000-8000-000000000000"},
+                        {"EVENTSTORE_LOGLEVEL=warn"});
+  EXPECT_EQ(env.exit_code, 4);
+  EXPECT_NE(env.err.find("resolve failed (not found)"), std::string::npos) << env.err;
+}
+
 TEST_F(Cli, HelpWorksOnEveryCommand) {
-  for (const char* command : {"insert", "list", "resolve-external-uuid", "watch"}) {
+  for (const char* command : {"insert", "list", "resolve-external-uuid", "watch", "configure",
+                              "process", "watch-requests", "verify", "demo"}) {
     auto help = api_broker({command, "--help"});
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("Usage"), std::string::npos) << command;
