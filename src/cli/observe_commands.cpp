@@ -121,10 +121,9 @@ void add_verify(CLI::App& app, Context& context) {
         std::string violations;
         for (const auto& v : r.violations) {
           if (!violations.empty()) violations += ',';
-          violations += fmt::format(R"({{"event":{},"request":{},"text":{}}})",
-                                    events::to_int(v.event), events::to_int(v.request),
-                                    events::encode_payload(events::Simple{v.text}).substr(11));
-          violations.pop_back();
+          violations +=
+              fmt::format(R"({{"event":{},"request":{},"text":{}}})", events::to_int(v.event),
+                          events::to_int(v.request), events::json_string(v.text));
         }
         fmt::print(
             R"({{"ok":{},"events":{},"requests":{},"succeeded":{},"failed":{},"open":{},"attempts":{},"responses":{},"failures":{},"timeouts":{},"violations_total":{},"violations":[{}]}})"

@@ -243,6 +243,8 @@ Result<EventId> parse_event_id(std::string_view text) {
   return EventId{value};
 }
 
+std::string json_string(std::string_view text) { return dump(json(std::string(text))); }
+
 std::string format_time(TimePoint time) {
   const auto micros = time.time_since_epoch().count();
   std::int64_t seconds = micros / 1'000'000;

@@ -29,6 +29,8 @@ Result<EventId> parse_event_id(std::string_view text);
 std::string envelope_to_json(const Envelope& envelope);
 // One readable line: "42 2026-11-27T20:52:30.123456Z request (caused by 0) {...}".
 std::string envelope_to_line(const Envelope& envelope);
+// `text` as a JSON string literal, quotes included (bytes that are not UTF-8 become U+FFFD).
+std::string json_string(std::string_view text);
 // RFC 3339 UTC with microseconds.
 std::string format_time(TimePoint time);
 
