@@ -1,11 +1,14 @@
-// End-to-end figures of the broker on SQLite, with the real `api-broker process` binary as
-// a child process and the brittle API in this process:
-//   1. the raw SQLite append ceiling of the same table shape;
+// End-to-end figures of the broker on SQLite (default) or PostgreSQL, with the real
+// `api-broker process` binary as a child process and the brittle API in this process:
+//   1. the raw append ceiling of the same table shape (plain SQLite, or plain libpq);
 //   2. requests/s end-to-end against a zero-latency API (requests inserted in batches);
 //   3. latency from request append to terminal event (p50/p99) at a paced 100 requests/s;
 //   4. wall time for 1,000 and 10,000 concurrent requests against an API with 1 s latency;
 //   5. the processor's RSS after 1,000 and after 100,000 finished requests.
-// Usage: broker_bench [--api-broker PATH] [--quick]   (--quick: smaller counts, for CI)
+// Usage: broker_bench [--api-broker PATH] [--eventstore-url URL] [--quick]
+//   --eventstore-url: run every figure on PostgreSQL instead, each run in a fresh database
+//   (CREATE DATABASE on the cluster URL reaches, dropped afterwards; the role must be
+//   allowed to create databases); --quick: smaller counts, for CI.
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -20,7 +23,8 @@
 
 #include "api_broker/brittle_api/brittle_api.hpp"
 #include "api_broker/events/codec.hpp"
-#include "api_broker/store/sqlite_store.hpp"
+#include "api_broker/store/open_store.hpp"
+#include "raw_postgres.hpp"
 #include "raw_sqlite.hpp"
 #include "stats.hpp"
 
@@ -32,9 +36,23 @@ using namespace api_broker;
 using namespace std::chrono_literals;
 
 std::string api_broker_path = "api-broker";
+// Empty: SQLite files in a temp directory. Otherwise a PostgreSQL URL that may CREATE
+// DATABASE: each run gets a fresh database on that cluster.
+std::string postgres_admin_url;
 
-std::unique_ptr<store::EventStore> open_store(const std::string& path) {
-  auto store = store::open_sqlite_store(store::SqliteOptions{.path = path});
+// One measurement's log and API. Members are destroyed in reverse order: the database goes
+// last, after everything that uses it.
+struct Run {
+  std::unique_ptr<bench::pg::ScratchDatabase> database;  // PostgreSQL only
+  std::string location;                                  // SQLite file or PostgreSQL URL
+  std::unique_ptr<brittle_api::Server> api;
+};
+
+std::unique_ptr<store::EventStore> open_store(const Run& run) {
+  auto store =
+      store::open_store(postgres_admin_url.empty()
+                            ? store::StoreOptions{.driver = "sqlite", .db_path = run.location}
+                            : store::StoreOptions{.driver = "postgresql", .url = run.location});
   if (!store) {
     fmt::print(stderr, "broker_bench: {}\n", store.error().message);
     std::exit(1);
@@ -45,10 +63,15 @@ std::unique_ptr<store::EventStore> open_store(const std::string& path) {
 // The real processor binary, killed when this object dies.
 class ProcessorProcess {
  public:
-  ProcessorProcess(const std::string& db, const std::string& url) {
-    std::vector<std::string> args{
-        api_broker_path, "--eventstore-db-path", db, "process", "--api-url", url, "--log-level",
-        "warn"};
+  ProcessorProcess(const Run& run, const std::string& url) {
+    std::vector<std::string> args{api_broker_path};
+    if (postgres_admin_url.empty()) {
+      args.insert(args.end(), {"--eventstore-db-path", run.location});
+    } else {
+      args.insert(args.end(),
+                  {"--eventstore-driver", "postgresql", "--eventstore-url", run.location});
+    }
+    args.insert(args.end(), {"process", "--api-url", url, "--log-level", "warn"});
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -74,14 +97,14 @@ class ProcessorProcess {
   pid_t pid_ = -1;
 };
 
-struct Run {
-  std::string db;
-  std::unique_ptr<brittle_api::Server> api;
-};
-
 Run start(const std::string& base, const std::string& name, double latency) {
   Run run;
-  run.db = fmt::format("{}/{}.db", base, name);
+  if (postgres_admin_url.empty()) {
+    run.location = fmt::format("{}/{}.db", base, name);
+  } else {
+    run.database = std::make_unique<bench::pg::ScratchDatabase>(postgres_admin_url, name);
+    run.location = run.database->url();
+  }
   auto api = brittle_api::Server::start(
       "127.0.0.1:0", brittle_api::Options{.min_latency = latency, .max_latency = latency});
   if (!api) {
@@ -139,31 +162,52 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--api-broker" && i + 1 < argc) api_broker_path = argv[++i];
+    if (flag == "--eventstore-url" && i + 1 < argc) postgres_admin_url = argv[++i];
     if (flag == "--quick") quick = true;
   }
   const std::string base = fmt::format("{}/api-broker-bench-{}",
                                        std::filesystem::temp_directory_path().string(), getpid());
   std::filesystem::create_directories(base);
 
-  fmt::print("api-broker end-to-end on SQLite (synchronous=FULL), processor = {}\n\n",
-             api_broker_path);
-  // 1. The ceiling.
-  const double raw_single = bench::raw_inserts_per_second(base + "/raw1.db", 500, 1);
-  const double raw_batched = bench::raw_inserts_per_second(base + "/raw100.db", 20000, 100);
-  fmt::print(
-      "raw SQLite ceiling: {:.0f} single-row commits/s, {:.0f} rows/s in 100-row "
-      "transactions\n",
-      raw_single, raw_batched);
+  if (postgres_admin_url.empty()) {
+    fmt::print("api-broker end-to-end on SQLite (synchronous=FULL), processor = {}\n\n",
+               api_broker_path);
+    // 1. The ceiling.
+    const double raw_single = bench::raw_inserts_per_second(base + "/raw1.db", 500, 1);
+    const double raw_batched = bench::raw_inserts_per_second(base + "/raw100.db", 20000, 100);
+    fmt::print(
+        "raw SQLite ceiling: {:.0f} single-row commits/s, {:.0f} rows/s in 100-row "
+        "transactions\n",
+        raw_single, raw_batched);
+  } else {
+    {
+      auto admin = bench::pg::connect(postgres_admin_url);
+      fmt::print(
+          "api-broker end-to-end on PostgreSQL {} (synchronous_commit={}), a fresh database per "
+          "run, processor = {}\n\n",
+          bench::pg::exec(admin.get(), "SHOW server_version"),
+          bench::pg::exec(admin.get(), "SHOW synchronous_commit"), api_broker_path);
+    }
+    // 1. The ceiling: plain libpq, one connection (the processor writes through one).
+    const bench::pg::ScratchDatabase single(postgres_admin_url, "raw1");
+    const bench::pg::ScratchDatabase batched(postgres_admin_url, "raw100");
+    const double raw_single = bench::pg::raw_inserts_per_second(single.url(), 500, 1, 1);
+    const double raw_batched = bench::pg::raw_inserts_per_second(batched.url(), 20000, 100, 1);
+    fmt::print(
+        "raw PostgreSQL ceiling (plain libpq, 1 connection): {:.0f} single-row commits/s, "
+        "{:.0f} rows/s in 100-row transactions\n",
+        raw_single, raw_batched);
+  }
 
   // 2. Throughput against a zero-latency API.
   {
     const int n = quick ? 2000 : 20000;
     Run run = start(base, "throughput", 0);
-    auto store = open_store(run.db);
-    ProcessorProcess processor(run.db, run.api->url());
+    auto store = open_store(run);
+    ProcessorProcess processor(run, run.api->url());
     bench::Stopwatch watch;
     std::thread producer([&] {
-      auto own = open_store(run.db);
+      auto own = open_store(run);
       insert_requests(*own, n, 100);
     });
     const auto latencies = wait_for_outcomes(*store, n, events::no_event, 300s);
@@ -179,11 +223,11 @@ int main(int argc, char** argv) {
   {
     const int n = quick ? 200 : 1000;
     Run run = start(base, "paced", 0);
-    auto store = open_store(run.db);
-    ProcessorProcess processor(run.db, run.api->url());
+    auto store = open_store(run);
+    ProcessorProcess processor(run, run.api->url());
     std::this_thread::sleep_for(300ms);
     std::thread producer([&] {
-      auto own = open_store(run.db);
+      auto own = open_store(run);
       auto next = std::chrono::steady_clock::now();
       for (int i = 0; i < n; ++i) {
         next += 10ms;
@@ -204,8 +248,8 @@ int main(int argc, char** argv) {
   for (const int n : {1000, 10000}) {
     if (quick && n > 1000) break;
     Run run = start(base, fmt::format("slow{}", n), 1.0);
-    auto store = open_store(run.db);
-    ProcessorProcess processor(run.db, run.api->url());
+    auto store = open_store(run);
+    ProcessorProcess processor(run, run.api->url());
     std::this_thread::sleep_for(300ms);
     bench::Stopwatch watch;
     insert_requests(*store, n, 1000);
@@ -219,8 +263,8 @@ int main(int argc, char** argv) {
   // length of history differs between the two readings.
   {
     Run run = start(base, "rss", 0);
-    auto store = open_store(run.db);
-    ProcessorProcess processor(run.db, run.api->url());
+    auto store = open_store(run);
+    ProcessorProcess processor(run, run.api->url());
     auto rounds = [&](int count) {
       for (int done = 0; done < count; done += 500) {
         const auto last = store->last_id();

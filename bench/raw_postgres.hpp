@@ -11,11 +11,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <latch>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -134,24 +135,48 @@ inline constexpr const char* raw_notify_trigger_sql =
     "CREATE TRIGGER raw_events_notify AFTER INSERT ON raw_events "
     "FOR EACH STATEMENT EXECUTE FUNCTION raw_notify()";
 
-// Runs `work(index)` on `threads` threads at once, after all of them are ready (`prepare`
-// ran on each); returns the seconds from the common start until the last one finished.
+// A start line for threads (std::latch in libstdc++ 12 can miss a wake-up and hang).
+class StartLine {
+ public:
+  explicit StartLine(int threads) : waiting_(threads) {}
+  // Called by each thread when it is ready; returns when the race starts.
+  void arrive_and_wait() {
+    std::unique_lock lock(mutex_);
+    --waiting_;
+    changed_.notify_all();
+    changed_.wait(lock, [&] { return started_; });
+  }
+  // Called by the timing thread: waits until every thread is ready, then starts them.
+  void start_when_ready() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [&] { return waiting_ == 0; });
+    started_ = true;
+    changed_.notify_all();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int waiting_;
+  bool started_ = false;
+};
+
+// Runs `work(state)` on `threads` threads at once, after all of them are ready (each with
+// the state `prepare(index)` made, e.g. its connection); returns the seconds from the
+// common start until the last one finished.
 template <class Prepare, class Work>
 double timed_on_threads(int threads, const Prepare& prepare, const Work& work) {
-  std::latch ready(threads + 1);
-  std::latch go(1);
+  StartLine line(threads);
   std::vector<std::thread> pool;
   for (int t = 0; t < threads; ++t) {
     pool.emplace_back([&, t] {
       auto state = prepare(t);
-      ready.count_down();
-      go.wait();
+      line.arrive_and_wait();
       work(state);
     });
   }
-  ready.wait();
+  line.start_when_ready();
   Stopwatch watch;
-  go.count_down();
   for (auto& thread : pool) thread.join();
   return watch.seconds();
 }

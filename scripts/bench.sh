@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Builds and runs every benchmark, printing the figures (docs/BENCHMARKS.md records a run):
+#   store_bench      the SQLite store beside raw SQLite
+#   pg_store_bench   the PostgreSQL store beside raw libpq, and LISTEN/NOTIFY wake-up
+#   broker_bench     end-to-end on SQLite, then on PostgreSQL (--eventstore-url)
+# PostgreSQL runs on a throwaway cluster (scripts/pg.sh) in a temp directory, removed on exit.
+# Extra arguments (e.g. --quick) go to both broker_bench runs.
+# Environment: API_BROKER_BUILD_DIR (default build), API_BROKER_BUILD_JOBS (default nproc).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+build=${API_BROKER_BUILD_DIR:-build}
+if [[ ! -f "$build/build.ninja" ]] ||
+  grep -q '^API_BROKER_BENCH:BOOL=OFF' "$build/CMakeCache.txt" 2>/dev/null; then
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPI_BROKER_BENCH=ON \
+    >/dev/null
+fi
+echo "== build ($build, $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
+cmake --build "$build" --target store_bench pg_store_bench broker_bench api-broker \
+  -j"${API_BROKER_BUILD_JOBS:-$(nproc)}"
+
+echo "== machine"
+echo "nproc: $(nproc)"
+lscpu | head -n 15
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min)"
+df -hT . "${TMPDIR:-/tmp}" | sed 1d
+
+echo "== PostgreSQL cluster (stopped and removed on exit)"
+API_BROKER_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-bench-pg.XXXXXX")
+export API_BROKER_PG_DIR
+trap "'$PWD/scripts/pg.sh' stop" EXIT
+trap 'exit 1' INT TERM # so that the EXIT trap runs on Ctrl-C and kill too
+url=$(scripts/pg.sh start)
+
+started=$SECONDS
+echo
+echo "== store_bench (SQLite)"
+"$build/bench/store_bench"
+echo
+echo "== pg_store_bench (PostgreSQL)"
+"$build/bench/pg_store_bench" --url "$url"
+echo
+echo "== broker_bench (SQLite)"
+"$build/bench/broker_bench" --api-broker "$build/src/cli/api-broker" "$@"
+echo
+echo "== broker_bench (PostgreSQL)"
+"$build/bench/broker_bench" --api-broker "$build/src/cli/api-broker" --eventstore-url "$url" "$@"
+echo
+echo "== done in $((SECONDS - started)) s; load: $(cut -d' ' -f1-3 /proc/loadavg)"
