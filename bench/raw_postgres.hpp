@@ -23,19 +23,14 @@
 #include <vector>
 
 #include "api_broker/events/time.hpp"
+#include "postgresql/pg_support.hpp"
 #include "stats.hpp"
 
 namespace api_broker::bench::pg {
 
-struct ConnectionCloser {
-  void operator()(PGconn* connection) const noexcept { PQfinish(connection); }
-};
-using Connection = std::unique_ptr<PGconn, ConnectionCloser>;
-
-struct ResultClearer {
-  void operator()(PGresult* result) const noexcept { PQclear(result); }
-};
-using QueryResult = std::unique_ptr<PGresult, ResultClearer>;
+// The store's owners of libpq's handles.
+using store::pg::Connection;
+using store::pg::QueryResult;
 
 // Benchmarks stop at the first failure: a figure measured around an error means nothing.
 [[noreturn]] inline void die(std::string_view message) {

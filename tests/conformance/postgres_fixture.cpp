@@ -6,37 +6,24 @@
 #include <memory>
 
 #include "api_broker/events/uuid.hpp"
+#include "postgresql/pg_support.hpp"
 
 namespace api_broker::testing {
 namespace {
 
-struct ConnectionCloser {
-  void operator()(PGconn* connection) const noexcept { PQfinish(connection); }
-};
-struct ResultClearer {
-  void operator()(PGresult* result) const noexcept { PQclear(result); }
-};
-
-std::string one_line(std::string text) {
-  for (char& c : text) {
-    if (c == '\n' || c == '\t') c = ' ';
-  }
-  while (!text.empty() && text.back() == ' ') text.pop_back();
-  return text;
-}
+using store::pg::one_line;
 
 Result<std::vector<std::string>> run_sql(const std::string& url, const std::string& database,
                                          const std::string& sql) {
   const char* keywords[] = {"dbname", "dbname", nullptr};
   const char* values[] = {url.c_str(), database.c_str(), nullptr};
-  std::unique_ptr<PGconn, ConnectionCloser> connection(
-      PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
+  store::pg::Connection connection(PQconnectdbParams(keywords, values, /*expand_dbname=*/1));
   if (PQstatus(connection.get()) != CONNECTION_OK) {
     return fail(Errc::unavailable,
                 store::redact_password(one_line("cannot connect to " + url + ": " +
                                                 PQerrorMessage(connection.get()))));
   }
-  std::unique_ptr<PGresult, ResultClearer> result(PQexec(connection.get(), sql.c_str()));
+  store::pg::QueryResult result(PQexec(connection.get(), sql.c_str()));
   const ExecStatusType status = PQresultStatus(result.get());
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     return fail(Errc::unavailable, one_line(sql + ": " + PQresultErrorMessage(result.get())));
