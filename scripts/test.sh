@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite: once plain, once under AddressSanitizer +
-# UndefinedBehaviorSanitizer, and checks the formatting. Exit 0 only when all pass.
+# UndefinedBehaviorSanitizer, and the store and broker tests under ThreadSanitizer; checks
+# the formatting first. Exit 0 only when all pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -26,4 +27,11 @@ scripts/build.sh build-asan -DAPI_BROKER_SANITIZE=ON -DAPI_BROKER_BENCH=OFF -DCM
 echo "== tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j2 --timeout 900
+echo "== build (ThreadSanitizer: the store, the processor and the end-to-end tests)"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPI_BROKER_TSAN=ON \
+  -DAPI_BROKER_BENCH=OFF >/dev/null
+cmake --build build-tsan -j"$(nproc)" --target api-broker store_conformance_test broker_e2e_test
+echo "== store and broker tests under ThreadSanitizer"
+TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j2 --timeout 900 \
+  -R 'StoreConformance|Broker'
 echo "== all tests passed"
