@@ -1,4 +1,5 @@
 #include "api_broker/store/postgres_store.hpp"
+#include "api_broker/store/stored_row.hpp"
 
 #include <poll.h>
 
@@ -619,25 +620,14 @@ class PostgresStore final : public EventStore {
       return fail(Errc::corrupt,
                   fmt::format("event {} is corrupt: bad created or causation_id", key), key);
     }
-    Envelope envelope;
-    envelope.id = EventId{key};
-    envelope.created = from_micros(*created);
-    envelope.causation_id = EventId{static_cast<std::uint64_t>(*causation)};
-    if (!PQgetisnull(row, index, 3)) {
-      auto uuid = events::parse_uuid(text_of(row, index, 3));
-      if (!uuid) {
-        return fail(Errc::corrupt,
-                    fmt::format("event {} is corrupt: {}", key, uuid.error().message), key);
-      }
-      envelope.external_uuid = *uuid;
-    }
-    auto event = events::decode_payload(text_of(row, index, 4), text_of(row, index, 5));
-    if (!event) {
-      return fail(Errc::corrupt, fmt::format("event {} is corrupt: {}", key, event.error().message),
-                  key);
-    }
-    envelope.event = std::move(*event);
-    return envelope;
+    StoredRow stored{.id = key,
+                     .created_us = *created,
+                     .causation_id = static_cast<std::uint64_t>(*causation),
+                     .external_uuid = std::nullopt,
+                     .class_tag = text_of(row, index, 4),
+                     .payload = text_of(row, index, 5)};
+    if (!PQgetisnull(row, index, 3)) stored.external_uuid = text_of(row, index, 3);
+    return decode_stored_row(stored);
   }
 
   pg::Connection connection_;

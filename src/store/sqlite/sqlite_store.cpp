@@ -12,6 +12,7 @@
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
+#include "api_broker/store/stored_row.hpp"
 #include "sqlite/wal_watch.hpp"
 
 namespace api_broker::store {
@@ -310,27 +311,15 @@ class SqliteStore final : public EventStore {
     return holder;
   }
 
-  Result<Envelope> decode_row(sqlite3_stmt* row) const {
-    Envelope envelope;
-    const auto id = static_cast<std::uint64_t>(sqlite3_column_int64(row, 0));
-    envelope.id = EventId{id};
-    envelope.created = from_micros(sqlite3_column_int64(row, 1));
-    envelope.causation_id = EventId{static_cast<std::uint64_t>(sqlite3_column_int64(row, 2))};
-    if (sqlite3_column_type(row, 3) != SQLITE_NULL) {
-      auto uuid = events::parse_uuid(column_text(row, 3));
-      if (!uuid) {
-        return fail(Errc::corrupt, fmt::format("event {} is corrupt: {}", id, uuid.error().message),
-                    id);
-      }
-      envelope.external_uuid = *uuid;
-    }
-    auto event = events::decode_payload(column_text(row, 4), column_text(row, 5));
-    if (!event) {
-      return fail(Errc::corrupt, fmt::format("event {} is corrupt: {}", id, event.error().message),
-                  id);
-    }
-    envelope.event = std::move(*event);
-    return envelope;
+  static Result<Envelope> decode_row(sqlite3_stmt* row) {
+    StoredRow stored{.id = static_cast<std::uint64_t>(sqlite3_column_int64(row, 0)),
+                     .created_us = sqlite3_column_int64(row, 1),
+                     .causation_id = static_cast<std::uint64_t>(sqlite3_column_int64(row, 2)),
+                     .external_uuid = std::nullopt,
+                     .class_tag = column_text(row, 4),
+                     .payload = column_text(row, 5)};
+    if (sqlite3_column_type(row, 3) != SQLITE_NULL) stored.external_uuid = column_text(row, 3);
+    return decode_stored_row(stored);
   }
 
   Error duplicate_of(const Uuid& uuid) {
