@@ -119,7 +119,6 @@ class Processor {
 
  private:
   void fold(const Envelope& envelope) {
-    position_ = envelope.id;
     if (const auto* configuration = std::get_if<events::Configuration>(&envelope.event)) {
       auto policy = core::apply(policy_, *configuration);
       if (!policy) {
@@ -353,7 +352,6 @@ class Processor {
   bool caught_up_once_ = false;
   std::uint64_t history_end_ = 0;  // the log's end when this run first caught up
   std::set<std::uint64_t> dirty_;  // touched since the last decisions
-  EventId position_{};
   ProcessorStats stats_;
   bool stopping_ = false;
   std::chrono::steady_clock::time_point unreachable_reported_at_{};
