@@ -1,4 +1,4 @@
-#include "checkpoint.hpp"
+#include "api_broker/broker/checkpoint.hpp"
 
 #include <fmt/format.h>
 
@@ -28,6 +28,15 @@ Result<Checkpoint> decode_checkpoint(std::string_view text) {
   auto policy = core::apply(core::Policy{}, std::get<events::Configuration>(*configuration));
   if (!policy) return corrupt();
   return Checkpoint{events::EventId{json["after"].get<std::uint64_t>()}, *policy};
+}
+
+Result<Checkpoint> load_resume_point(store::EventStore& store, std::string_view name,
+                                     std::optional<events::EventId> start_after) {
+  if (start_after) return Checkpoint{.after = *start_after};
+  auto saved = store.load_checkpoint(name);
+  if (!saved) return fail(std::move(saved).error());
+  if (!*saved) return Checkpoint{};
+  return decode_checkpoint(**saved);
 }
 
 }  // namespace api_broker::broker

@@ -1,6 +1,6 @@
 // The processor's checkpoint survives a round trip; a damaged one is an error, not a guess.
 
-#include "checkpoint.hpp"
+#include "api_broker/broker/checkpoint.hpp"
 
 #include <gtest/gtest.h>
 

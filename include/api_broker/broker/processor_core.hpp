@@ -1,0 +1,106 @@
+#pragma once
+// The processor's decision loop, without any I/O of its own: it folds the events the store
+// worker reads back into one request state machine per request in flight, asks the machine
+// what is due, and performs it through ProcessorPorts (append api-request and, once that is
+// read back, call the API; arm timers; append answers, failures, timeouts and the terminal
+// event). Single-threaded: every method runs on the thread the ports answer on.
+//
+// Rules it keeps, whatever the ports do:
+//   - it decides again on a request only after reading back what it appended for it, and only
+//     once the reader has caught up with the log (so a restarted processor sees a request's
+//     whole history before acting);
+//   - it calls the API for an attempt only after reading back that attempt's api-request;
+//   - an attempt started by an earlier run and not launched by this one is recorded as
+//     api-timeout;
+//   - memory is bounded: beyond requests_in_flight_max, requests arriving after the first
+//     catch-up are parked (an id and a shared policy) and loaded back when a place frees.
+
+#include <spdlog/logger.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api_broker/broker/processor.hpp"
+#include "api_broker/broker/processor_ports.hpp"
+#include "api_broker/core/request_machine.hpp"
+#include "api_broker/http/http_client.hpp"
+
+namespace api_broker::broker {
+
+class ProcessorCore {
+ public:
+  // `policy`: the policy in force at the resume point (the checkpoint's).
+  ProcessorCore(ProcessorPorts& ports, const ProcessorOptions& options, core::Policy policy,
+                std::shared_ptr<spdlog::logger> log);
+
+  // A batch read from the log, in id order. `caught_up`: the read reached the log's end.
+  void on_events(const std::vector<events::Envelope>& batch, bool caught_up);
+  // Parked requests read back (`loaded` those of `asked` that could be read).
+  void on_loaded(const std::vector<events::EventId>& asked,
+                 const std::vector<events::Envelope>& loaded);
+  // The answer (or failure) of the call of `attempt` of `request`.
+  void on_answer(std::uint64_t request, std::uint32_t attempt, Result<http::Response> answer);
+  // A timer set with ProcessorPorts::set_timer fired.
+  void on_timer(std::uint64_t request);
+  // Cancels every timer and call; decides nothing more.
+  void shutdown();
+
+  ProcessorStats stats() const;
+
+ private:
+  // What the processor appended for a request and waits to read back before deciding again.
+  struct Pending {
+    std::size_t event_index;  // index in events::Event
+    std::uint32_t attempt;
+  };
+  struct Active {
+    core::RequestState state;
+    std::string body;             // what to POST
+    std::string idempotency_key;  // the same for every attempt
+    std::optional<Pending> pending;
+    std::map<std::uint32_t, std::uint64_t> calls;  // attempt -> call in flight
+    std::optional<TimePoint> timer_at;
+  };
+  // A request waiting for a place: 24 bytes.
+  struct Parked {
+    std::uint64_t id;
+    std::shared_ptr<const core::Policy> policy;
+  };
+
+  void fold(const events::Envelope& envelope);
+  void fold_configuration(const events::Envelope& envelope,
+                          const events::Configuration& configuration);
+  void admit(const events::Envelope& envelope, const events::Request& request,
+             const core::Policy& policy);
+  void finish(std::map<std::uint64_t, Active>::iterator it, const events::Event& terminal);
+  std::size_t in_flight() const { return active_.size() + loading_.size(); }
+  void unpark();
+  void append(std::uint64_t id, Active& active, events::Event event, bool decision);
+  void step(std::uint64_t id);
+  void arm(std::uint64_t id, Active& active, TimePoint at);
+  void launch(std::uint64_t id, Active& active, std::uint32_t attempt);
+  void report_unreachable(const std::string& message);
+  void publish_checkpoint(events::EventId last);
+
+  ProcessorPorts& ports_;
+  ProcessorOptions options_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::shared_ptr<const core::Policy> policy_;  // in force at the read position
+  std::map<std::uint64_t, Active> active_;      // ordered: begin() is the oldest
+  std::deque<Parked> parked_;
+  std::map<std::uint64_t, std::shared_ptr<const core::Policy>> loading_;  // parked, being read
+  bool caught_up_once_ = false;
+  std::set<std::uint64_t> dirty_;  // touched since the last decisions
+  ProcessorStats stats_;
+  bool stopping_ = false;
+  std::optional<TimePoint> unreachable_reported_at_;
+  std::uint64_t unreachable_since_report_ = 0;
+};
+
+}  // namespace api_broker::broker

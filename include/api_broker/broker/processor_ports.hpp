@@ -1,0 +1,56 @@
+#pragma once
+// What the processor's decision loop (ProcessorCore) needs from the world: a clock with
+// timers, a way to call the API, and the store worker. The real processor implements these
+// with Boost.Asio, the Beast HTTP client and a StoreWorker thread; the simulator implements
+// them with a simulated clock, a seeded simulated API and an in-memory store with injected
+// faults. Every answer comes back as a call on the ProcessorCore, on the same thread, never
+// from inside the port's own method.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api_broker/events/envelope.hpp"
+#include "api_broker/events/time.hpp"
+
+namespace api_broker::broker {
+
+// One HTTP call of one attempt: POST <api>/api with `body` and the Idempotency-Key header.
+struct ApiCall {
+  std::uint64_t request = 0;  // id of the request event
+  std::uint32_t attempt = 0;
+  std::string_view body;
+  std::string_view idempotency_key;
+  std::chrono::milliseconds limit{0};  // the whole call fails after this; 0 = no bound
+};
+
+class ProcessorPorts {
+ public:
+  virtual ~ProcessorPorts() = default;
+
+  // The clock the decisions are taken on (the same clock as the events' created times).
+  virtual TimePoint now() = 0;
+  // Calls ProcessorCore::on_timer(request) at `at` (or at once if it has passed). Replaces
+  // the request's previous timer.
+  virtual void set_timer(std::uint64_t request, TimePoint at) = 0;
+  virtual void cancel_timer(std::uint64_t request) = 0;
+
+  // Starts the call; its result comes back through ProcessorCore::on_answer. Returns a handle
+  // for cancel_call (after which the answer is dropped or reported as Errc::cancelled).
+  virtual std::uint64_t call_api(const ApiCall& call) = 0;
+  virtual void cancel_call(std::uint64_t call) = 0;
+
+  // The store worker: queues events for the next group commit (committed in this order,
+  // retried until the store takes them)...
+  virtual void append(std::vector<events::NewEvent> events) = 0;
+  // ...remembers the checkpoint to save...
+  virtual void set_checkpoint(std::string value) = 0;
+  // ...reads on after the batch last handed to ProcessorCore::on_events...
+  virtual void ack() = 0;
+  // ...and reads these (parked) requests back, to ProcessorCore::on_loaded.
+  virtual void load(std::vector<events::EventId> ids) = 0;
+};
+
+}  // namespace api_broker::broker

@@ -1,0 +1,307 @@
+#include "api_broker/broker/processor_core.hpp"
+
+#include <fmt/format.h>
+
+#include "api_broker/broker/checkpoint.hpp"
+#include "api_broker/events/codec.hpp"
+
+namespace api_broker::broker {
+namespace {
+
+using namespace std::chrono_literals;
+using events::Envelope;
+using events::EventId;
+
+// Bytes of a non-2xx body kept in api-failure.
+constexpr std::size_t failure_body_bytes_max = 512;
+
+std::uint32_t attempt_of(const events::Event& event) {
+  return std::visit(
+      [](const auto& e) -> std::uint32_t {
+        if constexpr (requires { e.attempt; }) {
+          return e.attempt;
+        } else {
+          return 0;
+        }
+      },
+      event);
+}
+
+std::string idempotency_key(const Envelope& request) {
+  return request.external_uuid ? events::to_string(*request.external_uuid)
+                               : fmt::format("api-broker-{}", events::to_int(request.id));
+}
+
+}  // namespace
+
+ProcessorCore::ProcessorCore(ProcessorPorts& ports, const ProcessorOptions& options,
+                             core::Policy policy, std::shared_ptr<spdlog::logger> log)
+    : ports_(ports),
+      options_(options),
+      log_(std::move(log)),
+      policy_(std::make_shared<const core::Policy>(policy)) {}
+
+void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up) {
+  for (const Envelope& envelope : batch) fold(envelope);
+  if (caught_up) {
+    caught_up_once_ = true;
+    for (const std::uint64_t id : dirty_) step(id);
+    dirty_.clear();
+  }
+  publish_checkpoint(batch.empty() ? EventId{} : batch.back().id);
+  ports_.ack();
+}
+
+void ProcessorCore::on_loaded(const std::vector<EventId>& asked,
+                              const std::vector<Envelope>& loaded) {
+  for (const Envelope& envelope : loaded) {
+    const auto it = loading_.find(events::to_int(envelope.id));
+    const auto* request = std::get_if<events::Request>(&envelope.event);
+    if (it == loading_.end() || request == nullptr) continue;
+    const std::shared_ptr<const core::Policy> policy = it->second;
+    loading_.erase(it);
+    admit(envelope, *request, *policy);
+    step(events::to_int(envelope.id));
+  }
+  // Those that could not be read stay unfinished in the log; a restart retries them.
+  for (const EventId id : asked) loading_.erase(events::to_int(id));
+  unpark();
+}
+
+void ProcessorCore::shutdown() {
+  stopping_ = true;
+  for (auto& [id, active] : active_) {
+    ports_.cancel_timer(id);
+    for (const auto& [attempt, call] : active.calls) ports_.cancel_call(call);
+  }
+}
+
+ProcessorStats ProcessorCore::stats() const {
+  ProcessorStats copy = stats_;
+  copy.active = in_flight();
+  copy.parked = parked_.size();
+  return copy;
+}
+
+void ProcessorCore::fold_configuration(const Envelope& envelope,
+                                       const events::Configuration& configuration) {
+  auto policy = core::apply(*policy_, configuration);
+  if (!policy) {
+    log_->warn("ignoring configuration event {}: {}", events::to_int(envelope.id),
+               policy.error().message);
+    return;
+  }
+  policy_ = std::make_shared<const core::Policy>(*policy);
+  log_->info(
+      "policy from event {}: retries {}, timeout {:.3f}s, backoff {:.3f}s x{} max "
+      "{:.3f}s jitter {}, deadline {:.3f}s",
+      events::to_int(envelope.id), policy->retries, to_seconds(policy->attempt_timeout),
+      to_seconds(policy->backoff_initial), policy->backoff_multiplier,
+      to_seconds(policy->backoff_max), policy->backoff_jitter, to_seconds(policy->deadline));
+}
+
+void ProcessorCore::fold(const Envelope& envelope) {
+  if (const auto* configuration = std::get_if<events::Configuration>(&envelope.event)) {
+    fold_configuration(envelope, *configuration);
+    return;
+  }
+  const std::uint64_t id = events::to_int(envelope.id);
+  if (const auto* request = std::get_if<events::Request>(&envelope.event)) {
+    ++stats_.requests_seen;
+    // Until the first catch-up every unfinished request is admitted: their history may follow
+    // in the same read. After it, a new request has no history yet and can wait, in order.
+    if (caught_up_once_ && (!parked_.empty() || in_flight() >= options_.requests_in_flight_max)) {
+      parked_.push_back(Parked{id, policy_});
+      return;
+    }
+    admit(envelope, *request, *policy_);
+    dirty_.insert(id);
+    return;
+  }
+  const auto it = active_.find(events::to_int(envelope.causation_id));
+  if (it == active_.end()) return;  // finished before our checkpoint, or not a request
+  Active& active = it->second;
+  active.state = core::evolve(std::move(active.state), envelope);
+  const std::uint32_t attempt = attempt_of(envelope.event);
+  const bool ours = active.pending && active.pending->event_index == envelope.event.index() &&
+                    active.pending->attempt == attempt;
+  if (ours) active.pending.reset();
+  if (std::holds_alternative<events::ApiRequest>(envelope.event) && ours) {
+    launch(it->first, active, attempt);  // write-ahead: it is committed now
+  }
+  if (core::is_terminal(active.state)) {
+    finish(it, envelope.event);
+    return;
+  }
+  dirty_.insert(it->first);
+}
+
+void ProcessorCore::admit(const Envelope& envelope, const events::Request& request,
+                          const core::Policy& policy) {
+  Active active;
+  active.state = core::start(envelope, policy);
+  active.body = request.request;
+  active.idempotency_key = idempotency_key(envelope);
+  active_.emplace(events::to_int(envelope.id), std::move(active));
+}
+
+void ProcessorCore::finish(std::map<std::uint64_t, Active>::iterator it,
+                           const events::Event& terminal) {
+  if (std::holds_alternative<events::RequestSucceeded>(terminal)) ++stats_.succeeded;
+  if (std::holds_alternative<events::RequestFailed>(terminal)) ++stats_.failed;
+  ports_.cancel_timer(it->first);
+  for (const auto& [n, call] : it->second.calls) ports_.cancel_call(call);
+  dirty_.erase(it->first);
+  active_.erase(it);
+  unpark();
+}
+
+// Asks the store worker for as many parked requests as there are free places.
+void ProcessorCore::unpark() {
+  std::vector<EventId> ids;
+  while (!parked_.empty() && in_flight() < options_.requests_in_flight_max) {
+    Parked next = std::move(parked_.front());
+    parked_.pop_front();
+    ids.push_back(EventId{next.id});
+    loading_.emplace(next.id, std::move(next.policy));
+  }
+  if (!ids.empty()) ports_.load(std::move(ids));
+}
+
+void ProcessorCore::append(std::uint64_t id, Active& active, events::Event event, bool decision) {
+  if (decision) active.pending = Pending{event.index(), attempt_of(event)};
+  std::vector<events::NewEvent> batch;
+  batch.push_back(events::NewEvent{.event = std::move(event), .causation_id = EventId{id}});
+  ports_.append(std::move(batch));
+}
+
+// Asks the state machine what is due for request `id` and does it.
+void ProcessorCore::step(std::uint64_t id) {
+  if (stopping_) return;
+  const auto it = active_.find(id);
+  if (it == active_.end()) return;
+  Active& active = it->second;
+  if (active.pending) return;  // decide again once our last event is read back
+  const core::RequestState& state = active.state;
+  // An attempt started by an earlier run of the processor and never answered: nobody is
+  // waiting for its answer any more, so it counts as timed out.
+  if (!state.attempts.empty() && !state.terminal && !state.succeeded_attempt) {
+    const auto newest = static_cast<std::uint32_t>(state.attempts.size() - 1);
+    if (state.attempts.back().result == core::AttemptResult::in_flight &&
+        active.calls.count(newest) == 0) {
+      log_->info("request {}: attempt {} was started before a restart; counting it as timed out",
+                 id, newest);
+      append(id, active, events::ApiTimeout{newest}, true);
+      return;
+    }
+  }
+  for (const core::Action& action : core::decide(state, ports_.now())) {
+    std::visit(
+        [&](const auto& a) {
+          using A = std::decay_t<decltype(a)>;
+          if constexpr (std::is_same_v<A, core::StartAttempt>) {
+            append(id, active, events::ApiRequest{a.attempt}, true);
+          } else if constexpr (std::is_same_v<A, core::RecordTimeout>) {
+            append(id, active, events::ApiTimeout{a.attempt}, true);
+          } else if constexpr (std::is_same_v<A, core::Finish>) {
+            append(id, active, core::terminal_event(a), true);
+          } else {  // ArmTimeout, ScheduleAttempt: wake then and decide again
+            arm(id, active, a.at);
+          }
+        },
+        action);
+  }
+}
+
+void ProcessorCore::arm(std::uint64_t id, Active& active, TimePoint at) {
+  if (active.timer_at == at) return;
+  active.timer_at = at;
+  ports_.set_timer(id, at);
+}
+
+void ProcessorCore::on_timer(std::uint64_t request) {
+  const auto it = active_.find(request);
+  if (it == active_.end()) return;
+  it->second.timer_at.reset();
+  step(request);
+}
+
+// The HTTP call of attempt `attempt`; its result is appended as a fact, whatever the state.
+void ProcessorCore::launch(std::uint64_t id, Active& active, std::uint32_t attempt) {
+  if (stopping_) return;
+  ++stats_.attempts_started;
+  const core::Policy& policy = active.state.policy;
+  // The call may outlive its attempt timeout: a late answer still counts as success.
+  std::chrono::milliseconds limit{0};
+  if (policy.attempt_timeout > Duration::zero()) {
+    limit = std::chrono::duration_cast<std::chrono::milliseconds>(2 * policy.attempt_timeout) + 1s;
+  } else if (policy.deadline > Duration::zero()) {
+    limit = std::chrono::duration_cast<std::chrono::milliseconds>(policy.deadline) + 1s;
+  }
+  const std::uint64_t call = ports_.call_api(ApiCall{.request = id,
+                                                     .attempt = attempt,
+                                                     .body = active.body,
+                                                     .idempotency_key = active.idempotency_key,
+                                                     .limit = limit});
+  active.calls.emplace(attempt, call);
+}
+
+void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
+                              Result<http::Response> answer) {
+  const auto it = active_.find(request);
+  if (it == active_.end()) return;  // finished meanwhile
+  Active& active = it->second;
+  active.calls.erase(attempt);
+  if (!answer) {
+    if (answer.error().code == Errc::cancelled) return;
+    report_unreachable(answer.error().message);
+    append(request, active,
+           events::ApiFailure{.attempt = attempt, .failure = answer.error().message, .status = 0},
+           false);
+    return;
+  }
+  http::Response& response = *answer;
+  if (response.status >= 200 && response.status < 300) {
+    append(request, active,
+           events::ApiResponse{.attempt = attempt,
+                               .response = std::move(response.body),
+                               .status = response.status,
+                               .truncated = response.truncated},
+           false);
+    return;
+  }
+  std::string excerpt = response.body.substr(0, failure_body_bytes_max);
+  append(request, active,
+         events::ApiFailure{.attempt = attempt,
+                            .failure = fmt::format("HTTP {}", response.status),
+                            .status = response.status,
+                            .body = std::move(excerpt),
+                            .retry_after = response.retry_after_seconds.value_or(-1)},
+         false);
+}
+
+// The API cannot be reached: say so, at most every 5 s, with how often it happened.
+void ProcessorCore::report_unreachable(const std::string& message) {
+  ++unreachable_since_report_;
+  const TimePoint now = ports_.now();
+  if (unreachable_reported_at_ && now - *unreachable_reported_at_ < 5s) return;
+  log_->warn("calls to {} fail: {} ({} failed calls without an answer since the last report)",
+             http::to_string(options_.api), message, unreachable_since_report_);
+  unreachable_reported_at_ = now;
+  unreachable_since_report_ = 0;
+}
+
+// The oldest unfinished request (active, being loaded or parked) bounds the checkpoint.
+void ProcessorCore::publish_checkpoint(EventId last) {
+  if (last == EventId{}) return;
+  Checkpoint checkpoint{last, *policy_};
+  auto consider = [&](std::uint64_t id, const core::Policy& policy) {
+    if (id - 1 < events::to_int(checkpoint.after)) checkpoint = Checkpoint{EventId{id - 1}, policy};
+  };
+  if (!active_.empty()) consider(active_.begin()->first, active_.begin()->second.state.policy);
+  if (!loading_.empty()) consider(loading_.begin()->first, *loading_.begin()->second);
+  if (!parked_.empty()) consider(parked_.front().id, *parked_.front().policy);
+  ports_.set_checkpoint(encode_checkpoint(checkpoint));
+}
+
+}  // namespace api_broker::broker
