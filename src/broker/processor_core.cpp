@@ -27,6 +27,11 @@ std::uint32_t attempt_of(const events::Event& event) {
       event);
 }
 
+bool is_terminal_event(std::size_t event_index) {
+  return event_index == events::Event(events::RequestSucceeded{}).index() ||
+         event_index == events::Event(events::RequestFailed{}).index();
+}
+
 std::string idempotency_key(const Envelope& request) {
   return request.external_uuid ? events::to_string(*request.external_uuid)
                                : fmt::format("api-broker-{}", events::to_int(request.id));
@@ -44,6 +49,7 @@ ProcessorCore::ProcessorCore(ProcessorPorts& ports, const ProcessorOptions& opti
 void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up) {
   for (const Envelope& envelope : batch) fold(envelope);
   if (caught_up) {
+    if (!caught_up_once_) park_beyond_bound();
     caught_up_once_ = true;
     for (const std::uint64_t id : dirty_) step(id);
     dirty_.clear();
@@ -126,6 +132,10 @@ void ProcessorCore::fold(const Envelope& envelope) {
   const bool ours = active.pending && active.pending->event_index == envelope.event.index() &&
                     active.pending->attempt == attempt;
   if (ours) active.pending.reset();
+  if (active.unread_answers > 0 && (std::holds_alternative<events::ApiResponse>(envelope.event) ||
+                                    std::holds_alternative<events::ApiFailure>(envelope.event))) {
+    --active.unread_answers;
+  }
   if (std::holds_alternative<events::ApiRequest>(envelope.event) && ours) {
     launch(it->first, active, attempt);  // write-ahead: it is committed now
   }
@@ -156,6 +166,25 @@ void ProcessorCore::finish(std::map<std::uint64_t, Active>::iterator it,
   unpark();
 }
 
+// After a restart's catch-up: the newest requests that have not started, beyond the bound,
+// wait for a place like requests arriving later (those with attempts keep theirs).
+void ProcessorCore::park_beyond_bound() {
+  std::vector<Parked> newest;
+  for (auto it = active_.rbegin();
+       it != active_.rend() && in_flight() > options_.requests_in_flight_max;) {
+    const Active& active = it->second;
+    if (!active.state.attempts.empty() || active.pending || !active.calls.empty() ||
+        active.state.terminal) {
+      ++it;
+      continue;
+    }
+    newest.push_back(Parked{it->first, std::make_shared<const core::Policy>(active.state.policy)});
+    dirty_.erase(it->first);
+    it = std::make_reverse_iterator(active_.erase(std::next(it).base()));
+  }
+  parked_.insert(parked_.begin(), newest.rbegin(), newest.rend());
+}
+
 // Asks the store worker for as many parked requests as there are free places.
 void ProcessorCore::unpark() {
   std::vector<EventId> ids;
@@ -169,7 +198,11 @@ void ProcessorCore::unpark() {
 }
 
 void ProcessorCore::append(std::uint64_t id, Active& active, events::Event event, bool decision) {
-  if (decision) active.pending = Pending{event.index(), attempt_of(event)};
+  if (decision) {
+    active.pending = Pending{event.index(), attempt_of(event)};
+  } else {
+    ++active.unread_answers;
+  }
   std::vector<events::NewEvent> batch;
   batch.push_back(events::NewEvent{.event = std::move(event), .causation_id = EventId{id}});
   ports_.append(std::move(batch));
@@ -181,7 +214,9 @@ void ProcessorCore::step(std::uint64_t id) {
   const auto it = active_.find(id);
   if (it == active_.end()) return;
   Active& active = it->second;
-  if (active.pending) return;  // decide again once our last event is read back
+  // Decide again once what we appended is read back: a decision on a state that misses an
+  // answer already received could start a retry after a success.
+  if (active.pending || active.unread_answers > 0) return;
   const core::RequestState& state = active.state;
   // An attempt started by an earlier run of the processor and never answered: nobody is
   // waiting for its answer any more, so it counts as timed out.
@@ -204,6 +239,9 @@ void ProcessorCore::step(std::uint64_t id) {
           } else if constexpr (std::is_same_v<A, core::RecordTimeout>) {
             append(id, active, events::ApiTimeout{a.attempt}, true);
           } else if constexpr (std::is_same_v<A, core::Finish>) {
+            // Decided: an answer that comes now is not waited for, and not recorded.
+            for (const auto& [n, call] : active.calls) ports_.cancel_call(call);
+            active.calls.clear();
             append(id, active, core::terminal_event(a), true);
           } else {  // ArmTimeout, ScheduleAttempt: wake then and decide again
             arm(id, active, a.at);
@@ -252,6 +290,7 @@ void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
   if (it == active_.end()) return;  // finished meanwhile
   Active& active = it->second;
   active.calls.erase(attempt);
+  if (active.pending && is_terminal_event(active.pending->event_index)) return;  // decided
   if (!answer) {
     if (answer.error().code == Errc::cancelled) return;
     report_unreachable(answer.error().message);

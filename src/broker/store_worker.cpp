@@ -172,18 +172,31 @@ void StoreWorker::run() {
       worked = true;
     }
     if (!to_load.empty() && !stopping) {
+      std::vector<events::EventId> asked;
       std::vector<events::Envelope> loaded;
+      std::vector<events::EventId> again;  // the store may give them later
       for (const events::EventId id : to_load) {
         auto envelope = store_->get(id);
         if (envelope) {
+          asked.push_back(id);
           loaded.push_back(std::move(*envelope));
+          continue;
+        }
+        callbacks_.on_warning(fmt::format("cannot load request {}: {}", events::to_int(id),
+                                          envelope.error().message));
+        if (envelope.error().code == Errc::unavailable) {
+          again.push_back(id);
         } else {
-          callbacks_.on_warning(fmt::format("cannot load request {}: {}", events::to_int(id),
-                                            envelope.error().message));
+          asked.push_back(id);  // not there or corrupt: given up
         }
       }
-      callbacks_.on_loaded(std::move(to_load), std::move(loaded));
+      if (!asked.empty()) callbacks_.on_loaded(std::move(asked), std::move(loaded));
       to_load.clear();
+      if (!again.empty()) {
+        wake_.wait_for(500ms);
+        std::lock_guard lock(mutex_);
+        to_load_.insert(to_load_.end(), again.begin(), again.end());
+      }
       worked = true;
     }
     if (!renew_lease()) return;
@@ -205,9 +218,11 @@ void StoreWorker::run() {
         wake_.wait_for(500ms);
         continue;
       }
-      if (!read->empty()) {
-        position_ = read->back().id;
+      if (!read->empty() || !caught_up_told_) {
+        // A full batch may end exactly at the log's end: the empty read after it tells.
+        if (!read->empty()) position_ = read->back().id;
         const bool caught_up = read->size() < limits::read_batch_max;
+        caught_up_told_ = caught_up;
         {
           std::lock_guard lock(mutex_);
           awaiting_ack_ = true;

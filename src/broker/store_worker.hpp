@@ -29,7 +29,7 @@ struct StoreWorkerOptions {
 
 struct StoreWorkerCallbacks {
   // Events read after the position, in id order. `caught_up`: the read reached the end of
-  // the log. The worker reads no further until ack() is called. Runs on the worker thread.
+  // the log (the batch may then be empty: a full batch ended exactly there). The worker reads no further until ack() is called. Runs on the worker thread.
   std::function<void(std::vector<events::Envelope> batch, bool caught_up)> on_events;
   // The request events asked for with load(): `asked` the ids, `loaded` those that could be
   // read, in the same order (the others are reported through on_warning). Runs on the
@@ -86,6 +86,7 @@ class StoreWorker {
   bool checkpoint_dirty_ = false;
   std::vector<events::EventId> to_load_;
   bool awaiting_ack_ = false;
+  bool caught_up_told_ = false;  // the last batch handed over was flagged caught_up
   bool stopping_ = false;
   store::StopSignal wake_;  // raised by append/ack/stop
 

@@ -6,14 +6,19 @@
 // event). Single-threaded: every method runs on the thread the ports answer on.
 //
 // Rules it keeps, whatever the ports do:
-//   - it decides again on a request only after reading back what it appended for it, and only
+//   - it decides again on a request only after reading back everything it appended for it
+//     (its decisions and the answers it received), and only
 //     once the reader has caught up with the log (so a restarted processor sees a request's
 //     whole history before acting);
 //   - it calls the API for an attempt only after reading back that attempt's api-request;
 //   - an attempt started by an earlier run and not launched by this one is recorded as
 //     api-timeout;
-//   - memory is bounded: beyond requests_in_flight_max, requests arriving after the first
-//     catch-up are parked (an id and a shared policy) and loaded back when a place frees.
+//   - once it decided a request's terminal event, it cancels the request's calls and records
+//     no answer that still comes;
+//   - memory and calls are bounded: beyond requests_in_flight_max, requests that have not
+//     started wait, parked (an id and a shared policy), and are loaded back when a place
+//     frees. Until the first catch-up every unfinished request is folded (its history may
+//     follow); the newest of those without attempts are parked then.
 
 #include <spdlog/logger.h>
 
@@ -64,6 +69,7 @@ class ProcessorCore {
     std::string body;             // what to POST
     std::string idempotency_key;  // the same for every attempt
     std::optional<Pending> pending;
+    std::uint32_t unread_answers = 0;  // api-response/-failure appended, not read back yet
     std::map<std::uint32_t, std::uint64_t> calls;  // attempt -> call in flight
     std::optional<TimePoint> timer_at;
   };
@@ -80,6 +86,7 @@ class ProcessorCore {
              const core::Policy& policy);
   void finish(std::map<std::uint64_t, Active>::iterator it, const events::Event& terminal);
   std::size_t in_flight() const { return active_.size() + loading_.size(); }
+  void park_beyond_bound();
   void unpark();
   void append(std::uint64_t id, Active& active, events::Event event, bool decision);
   void step(std::uint64_t id);

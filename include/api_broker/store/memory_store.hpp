@@ -3,6 +3,7 @@
 // one MemoryLog (like several connections to one database, from several threads).
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,8 @@ class MemoryLog {
   std::map<Uuid, EventId> uuids;
   std::map<std::string, std::string, std::less<>> checkpoints;
   std::map<std::string, LeaseHolder, std::less<>> leases;
+  // Gives events their created time and leases their expiry; the simulator sets its clock.
+  std::function<TimePoint()> clock = utc_now;
 };
 
 class MemoryStore final : public EventStore {

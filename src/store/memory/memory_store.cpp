@@ -23,7 +23,7 @@ Result<std::vector<EventId>> MemoryStore::append_batch(std::span<const NewEvent>
       }
       added.emplace(*event.external_uuid, EventId{0});
     }
-    const TimePoint now = utc_now();
+    const TimePoint now = log_->clock();
     for (const NewEvent& event : batch) {
       const EventId id{log_->events.size() + 1};
       log_->events.push_back(
@@ -100,7 +100,7 @@ Result<void> MemoryStore::save_checkpoint(std::string_view name, std::string_vie
 Result<LeaseHolder> MemoryStore::acquire_lease(std::string_view name, std::string_view owner,
                                                std::chrono::milliseconds ttl) {
   std::lock_guard lock(log_->mutex);
-  const TimePoint now = utc_now();
+  const TimePoint now = log_->clock();
   auto it = log_->leases.find(name);
   if (it == log_->leases.end() || it->second.owner == owner || it->second.expires <= now) {
     LeaseHolder holder{std::string(owner), now + ttl};

@@ -1,0 +1,114 @@
+#include "checks.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "api_broker/core/request_machine.hpp"
+#include "api_broker/events/codec.hpp"
+
+namespace api_broker::sim {
+namespace {
+
+using events::Envelope;
+
+struct Attempts {
+  std::map<std::uint32_t, TimePoint> started;  // attempt -> created of its api-request
+  std::optional<TimePoint> terminal_at;
+};
+
+}  // namespace
+
+std::vector<std::string> check_calls(const std::vector<Envelope>& log,
+                                     const std::vector<ReceivedCall>& calls) {
+  std::map<std::uint64_t, Attempts> requests;
+  for (const Envelope& envelope : log) {
+    if (std::holds_alternative<events::Request>(envelope.event)) {
+      requests[events::to_int(envelope.id)];
+      continue;
+    }
+    const auto it = requests.find(events::to_int(envelope.causation_id));
+    if (it == requests.end()) continue;
+    if (const auto* request = std::get_if<events::ApiRequest>(&envelope.event)) {
+      it->second.started.emplace(request->attempt, envelope.created);
+    }
+    if ((std::holds_alternative<events::RequestSucceeded>(envelope.event) ||
+         std::holds_alternative<events::RequestFailed>(envelope.event)) &&
+        !it->second.terminal_at) {
+      it->second.terminal_at = envelope.created;
+    }
+  }
+  std::vector<std::string> violations;
+  std::set<std::pair<std::uint64_t, std::uint32_t>> sent;
+  for (const ReceivedCall& call : calls) {
+    const auto it = requests.find(call.request);
+    if (it == requests.end()) {
+      violations.push_back(
+          fmt::format("the API was called for {}, which is not a request", call.request));
+      continue;
+    }
+    const auto started = it->second.started.find(call.attempt);
+    if (started == it->second.started.end() || started->second > call.at) {
+      violations.push_back(
+          fmt::format("request {}: attempt {} was sent before its api-request was committed",
+                      call.request, call.attempt));
+    }
+    if (it->second.terminal_at && *it->second.terminal_at <= call.at) {
+      violations.push_back(
+          fmt::format("request {}: attempt {} was sent at {} after the terminal event at {}",
+                      call.request, call.attempt, events::format_time(call.at),
+                      events::format_time(*it->second.terminal_at)));
+    }
+    if (!sent.emplace(call.request, call.attempt).second) {
+      violations.push_back(
+          fmt::format("request {}: attempt {} was sent twice", call.request, call.attempt));
+    }
+  }
+  return violations;
+}
+
+std::vector<std::string> check_deadlines(const std::vector<Envelope>& log,
+                                         const std::vector<Downtime>& downtimes,
+                                         const std::set<std::uint64_t>& parked, Duration slack) {
+  std::vector<std::string> violations;
+  core::Policy policy;
+  std::map<std::uint64_t, core::RequestState> open;
+  auto down_between = [&](TimePoint from, TimePoint until) {
+    for (const Downtime& d : downtimes) {
+      if (d.from < until && d.until > from) return true;
+    }
+    return false;
+  };
+  for (const Envelope& envelope : log) {
+    if (const auto* configuration = std::get_if<events::Configuration>(&envelope.event)) {
+      if (auto applied = core::apply(policy, *configuration)) policy = *applied;
+      continue;
+    }
+    const std::uint64_t id = events::to_int(envelope.id);
+    if (std::holds_alternative<events::Request>(envelope.event)) {
+      open.emplace(id, core::start(envelope, policy));
+      continue;
+    }
+    const auto it = open.find(events::to_int(envelope.causation_id));
+    if (it == open.end()) continue;
+    it->second = core::evolve(std::move(it->second), envelope);
+    if (!core::is_terminal(it->second)) continue;
+    const core::RequestState& state = it->second;
+    if (state.policy.deadline > Duration::zero() && parked.count(it->first) == 0) {
+      const TimePoint deadline = state.requested_at + state.policy.deadline;
+      const TimePoint bound = deadline + state.policy.attempt_timeout + slack;
+      if (envelope.created > bound && !down_between(deadline, envelope.created)) {
+        violations.push_back(fmt::format(
+            "request {}: terminal event at {}, {:.3f} s after its deadline (bound: one attempt "
+            "timeout of {:.3f} s plus {:.3f} s)",
+            it->first, events::format_time(envelope.created),
+            to_seconds(envelope.created - deadline), to_seconds(state.policy.attempt_timeout),
+            to_seconds(slack)));
+      }
+    }
+    open.erase(it);
+  }
+  return violations;
+}
+
+}  // namespace api_broker::sim

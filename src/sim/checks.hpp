@@ -1,0 +1,32 @@
+#pragma once
+// Invariants of a simulated run that the log alone cannot show, checked against what the
+// simulated API received and when the processor was down. The log's own rules are
+// broker::Auditor's (audit.hpp); these add:
+//   - every call the API received belongs to a request, after that attempt's api-request was
+//     committed and before the request's terminal event; no attempt was sent twice;
+//   - a request with a deadline has its terminal event no later than one attempt timeout (plus
+//     `slack`, the store's latency) after the deadline, unless the processor was down in
+//     between or the request waited for a place beyond the in-flight bound.
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "api_broker/events/envelope.hpp"
+#include "simulated_api.hpp"
+
+namespace api_broker::sim {
+
+struct Downtime {
+  TimePoint from{};
+  TimePoint until{};
+};
+
+std::vector<std::string> check_calls(const std::vector<events::Envelope>& log,
+                                     const std::vector<ReceivedCall>& calls);
+
+std::vector<std::string> check_deadlines(const std::vector<events::Envelope>& log,
+                                         const std::vector<Downtime>& downtimes,
+                                         const std::set<std::uint64_t>& parked, Duration slack);
+
+}  // namespace api_broker::sim

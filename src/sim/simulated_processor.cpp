@@ -1,0 +1,232 @@
+#include "simulated_processor.hpp"
+
+#include <algorithm>
+
+#include "api_broker/broker/checkpoint.hpp"
+
+namespace api_broker::sim {
+
+using namespace std::chrono_literals;
+
+StoreFaults draw_store_faults(Random& random) {
+  StoreFaults f;
+  const bool faulty = random.chance(0.7);
+  f.commit_fails = faulty ? random.unit() * 0.1 : 0.0;
+  f.read_fails = faulty ? random.unit() * 0.05 : 0.0;
+  f.save_fails = faulty ? random.unit() * 0.2 : 0.0;
+  f.load_fails = faulty ? random.unit() * 0.2 : 0.0;
+  f.latency_low = random.between(Duration(20), Duration(500));
+  f.latency_high = f.latency_low + random.between(Duration(0), Duration(3ms));
+  f.slow = faulty ? random.unit() * 0.02 : 0.0;
+  f.slow_low = random.between(Duration(10ms), Duration(200ms));
+  f.slow_high = f.slow_low + random.between(Duration(0), Duration(800ms));
+  f.read_limit = random.chance(0.3) ? random.between(1, 8) : 512;
+  return f;
+}
+
+SimulatedProcessor::SimulatedProcessor(Scheduler& scheduler, SimulatedApi& api,
+                                       store::MemoryStore& store, Random random, StoreFaults faults,
+                                       broker::ProcessorOptions options,
+                                       std::shared_ptr<spdlog::logger> log,
+                                       SimulatedProcessorStats& stats)
+    : scheduler_(scheduler),
+      api_(api),
+      store_(store),
+      random_(random),
+      faults_(faults),
+      options_(std::move(options)),
+      log_(std::move(log)),
+      stats_(stats) {}
+
+Result<void> SimulatedProcessor::start() {
+  auto resumed = broker::load_resume_point(store_, "processor", std::nullopt);
+  if (!resumed) return fail(std::move(resumed).error());
+  core_ = std::make_unique<broker::ProcessorCore>(*this, options_, resumed->policy, log_);
+  position_ = resumed->after;
+  schedule_read();
+  return {};
+}
+
+Scheduler::Handle SimulatedProcessor::guarded(TimePoint at, std::function<void()> task) {
+  return scheduler_.at(at, [self = weak_from_this(), task = std::move(task)] {
+    if (self.lock()) task();  // else this processor crashed meanwhile
+  });
+}
+
+Scheduler::Handle SimulatedProcessor::store_call(std::function<void()> task) {
+  const Duration latency = random_.chance(faults_.slow)
+                               ? random_.between(faults_.slow_low, faults_.slow_high)
+                               : random_.between(faults_.latency_low, faults_.latency_high);
+  return guarded(scheduler_.now() + latency, std::move(task));
+}
+
+void SimulatedProcessor::observe() {
+  stats_.in_flight_max_seen = std::max<std::uint64_t>(stats_.in_flight_max_seen, calling_.size());
+}
+
+void SimulatedProcessor::forget_call(std::map<std::uint64_t, Call>::iterator it) {
+  if (--calling_[it->second.request] == 0) calling_.erase(it->second.request);
+  calls_.erase(it);
+}
+
+void SimulatedProcessor::set_timer(std::uint64_t request, TimePoint at) {
+  cancel_timer(request);
+  timers_[request] = guarded(at, [this, request] {
+    timers_.erase(request);
+    core_->on_timer(request);
+    observe();
+  });
+}
+
+void SimulatedProcessor::cancel_timer(std::uint64_t request) {
+  const auto it = timers_.find(request);
+  if (it == timers_.end()) return;
+  scheduler_.cancel(it->second);
+  timers_.erase(it);
+}
+
+std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
+  const std::uint64_t id = next_call_++;
+  const Scheduler::Handle answering =
+      api_.receive(call, [self = weak_from_this(), id, request = call.request,
+                          attempt = call.attempt](Result<http::Response> answer) {
+        const auto alive = self.lock();
+        if (!alive) return;  // crashed: nobody hears the answer
+        alive->forget_call(alive->calls_.find(id));
+        alive->core_->on_answer(request, attempt, std::move(answer));
+        alive->observe();
+      });
+  calls_.emplace(id, Call{answering, call.request});
+  ++calling_[call.request];
+  observe();
+  return id;
+}
+
+void SimulatedProcessor::cancel_call(std::uint64_t call) {
+  const auto it = calls_.find(call);
+  if (it == calls_.end()) return;
+  scheduler_.cancel(it->second.answer);
+  forget_call(it);
+}
+
+void SimulatedProcessor::append(std::vector<events::NewEvent> events) {
+  for (auto& event : events) queue_.push_back(std::move(event));
+  if (commit_scheduled_) return;
+  commit_scheduled_ = true;
+  commit_retry_ = 10ms;
+  store_call([this] { commit(); });
+}
+
+// A group commit of everything queued; a failed one is retried with a growing delay, as the
+// store worker does, and the events wait in memory meanwhile.
+void SimulatedProcessor::commit() {
+  if (random_.chance(faults_.commit_fails)) {
+    ++stats_.store_faults;
+    log_->warn("cannot commit {} events, retrying in {} ms: injected fault", queue_.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(commit_retry_).count());
+    guarded(scheduler_.now() + commit_retry_, [this] { store_call([this] { commit(); }); });
+    commit_retry_ = std::min(commit_retry_ * 2, Duration(2s));
+    return;
+  }
+  std::vector<events::NewEvent> batch;
+  batch.swap(queue_);
+  commit_scheduled_ = false;
+  if (auto ids = store_.append_batch(batch); !ids) {
+    log_->error("the memory store refused a batch: {}", ids.error().message);
+  }
+  schedule_read();
+}
+
+void SimulatedProcessor::schedule_read() {
+  if (read_scheduled_ || awaiting_ack_) return;
+  read_scheduled_ = true;
+  store_call([this] { read(); });
+}
+
+void SimulatedProcessor::read() {
+  read_scheduled_ = false;
+  if (awaiting_ack_) return;
+  if (random_.chance(faults_.read_fails)) {
+    ++stats_.store_faults;
+    read_scheduled_ = true;
+    guarded(scheduler_.now() + 500ms, [this] { store_call([this] { read(); }); });
+    return;
+  }
+  auto batch = store_.read_after(position_, faults_.read_limit);
+  if (!batch) {
+    log_->error("the memory store refused a read: {}", batch.error().message);
+    return;
+  }
+  if (batch->empty() && caught_up_told_) return;  // woken again by the next commit
+  // A full batch may end exactly at the log's end: the empty read after it tells.
+  if (!batch->empty()) position_ = batch->back().id;
+  const bool caught_up = batch->size() < faults_.read_limit;
+  caught_up_told_ = caught_up;
+  awaiting_ack_ = true;
+  core_->on_events(*batch, caught_up);
+  observe();
+}
+
+void SimulatedProcessor::ack() {
+  awaiting_ack_ = false;
+  schedule_read();
+}
+
+void SimulatedProcessor::set_checkpoint(std::string value) {
+  checkpoint_ = std::move(value);
+  if (save_scheduled_ || checkpoint_ == checkpoint_saved_) return;
+  save_scheduled_ = true;
+  guarded(scheduler_.now() + 200ms, [this] { store_call([this] { save_checkpoint(); }); });
+}
+
+void SimulatedProcessor::save_checkpoint() {
+  save_scheduled_ = false;
+  if (random_.chance(faults_.save_fails)) {
+    ++stats_.store_faults;
+    set_checkpoint(checkpoint_);  // tried again after the interval
+    return;
+  }
+  if (auto saved = store_.save_checkpoint("processor", checkpoint_); !saved) {
+    log_->error("the memory store refused a checkpoint: {}", saved.error().message);
+    return;
+  }
+  checkpoint_saved_ = checkpoint_;
+}
+
+void SimulatedProcessor::load(std::vector<events::EventId> ids) {
+  for (const events::EventId id : ids) stats_.parked.insert(events::to_int(id));
+  to_load_.insert(to_load_.end(), ids.begin(), ids.end());
+  if (load_scheduled_) return;
+  load_scheduled_ = true;
+  store_call([this] { load_now(); });
+}
+
+// Reads parked requests back; those the store fails to give are asked again later, as the
+// store worker does for errors that may pass.
+void SimulatedProcessor::load_now() {
+  load_scheduled_ = false;
+  std::vector<events::EventId> asked;
+  asked.swap(to_load_);
+  std::vector<events::EventId> delivered;
+  std::vector<events::Envelope> loaded;
+  std::vector<events::EventId> again;
+  for (const events::EventId id : asked) {
+    if (random_.chance(faults_.load_fails)) {
+      ++stats_.store_faults;
+      again.push_back(id);
+      continue;
+    }
+    auto envelope = store_.get(id);
+    delivered.push_back(id);
+    if (envelope) loaded.push_back(std::move(*envelope));
+  }
+  if (!again.empty()) {
+    guarded(scheduler_.now() + 500ms, [this, again] { load(again); });
+  }
+  if (!delivered.empty()) {
+    core_->on_loaded(delivered, loaded);
+    observe();
+  }
+}
+
+}  // namespace api_broker::sim

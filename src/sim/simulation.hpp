@@ -1,0 +1,47 @@
+#pragma once
+// One simulated run, entirely determined by its seed: clients insert requests (some with an
+// external UUID, some inserted twice) and configuration events over a window of simulated
+// time; the processor runs against the simulated API and an in-memory store with injected
+// faults, and crashes at random moments (all in-memory state dropped) to restart from the
+// store. The run goes on until nothing is left to do, then a last restart must append
+// nothing. The report holds every violated invariant: broker::Auditor's over the log (with
+// every request required to finish) and check_calls / check_deadlines.
+
+#include <spdlog/logger.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api_broker/events/envelope.hpp"
+#include "api_broker/events/time.hpp"
+
+namespace api_broker::sim {
+
+struct SimulationReport {
+  std::uint64_t seed = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t events = 0;
+  std::uint64_t attempts = 0;
+  std::uint64_t api_calls = 0;
+  std::uint64_t succeeded = 0;
+  std::uint64_t failed = 0;
+  std::uint64_t crashes = 0;
+  std::uint64_t store_faults = 0;
+  std::uint64_t parked = 0;  // requests that waited for a place
+  std::uint64_t steps = 0;   // scheduler tasks run
+  Duration simulated{};      // simulated time from the first insert to the end
+  std::string log_digest;    // hash of the whole log: equal for equal seeds
+  std::vector<std::string> violations;
+  std::vector<std::string> downtimes;  // when the processor was down, as text
+  std::vector<events::Envelope> history;  // the whole log, when asked for
+  bool ok() const { return violations.empty(); }
+};
+
+// `log`: the processor's log lines (a null sink unless asked for). `keep_history`: return the
+// log's events in the report.
+SimulationReport simulate(std::uint64_t seed, std::shared_ptr<spdlog::logger> log,
+                          bool keep_history = false);
+
+}  // namespace api_broker::sim
