@@ -83,7 +83,9 @@ int main(int argc, char** argv) {
     for (const auto& envelope : report.history) {
       fmt::print("{}\n", api_broker::events::envelope_to_line(envelope));
     }
-    for (const auto& downtime : report.downtimes) fmt::print("processor down {}\n", downtime);
+    if (verbose) {
+      for (const auto& downtime : report.downtimes) fmt::print("processor down {}\n", downtime);
+    }
     fmt::print(
         "seed {}: {} requests ({} succeeded, {} failed), {} events, {} attempts, {} API calls, "
         "{} crashes, {} store faults, {} parked, {:.1f} s simulated, log {}\n",

@@ -1,0 +1,170 @@
+// The processor's decision loop against hand-driven ports: given the events read back, when
+// answers and timers come, then what it appends and calls. Time is a value the test sets.
+
+#include "api_broker/broker/processor_core.hpp"
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/null_sink.h>
+
+namespace api_broker::broker {
+namespace {
+
+using namespace std::chrono_literals;
+using events::Envelope;
+using events::EventId;
+
+const TimePoint t0{std::chrono::seconds(1'800'000'000)};
+
+class FakePorts final : public ProcessorPorts {
+ public:
+  TimePoint now() override { return clock; }
+  void set_timer(std::uint64_t request, TimePoint at) override { timers[request] = at; }
+  void cancel_timer(std::uint64_t request) override { timers.erase(request); }
+  std::uint64_t call_api(const ApiCall& call) override {
+    calls.push_back({call.request, call.attempt});
+    return calls.size();
+  }
+  void cancel_call(std::uint64_t call) override { cancelled.push_back(call); }
+  void append(std::vector<events::NewEvent> batch) override {
+    for (auto& e : batch) appended.push_back(std::move(e));
+  }
+  void set_checkpoint(std::string) override {}
+  void ack() override { ++acks; }
+  void load(std::vector<EventId> ids) override {
+    for (const EventId id : ids) loads.push_back(events::to_int(id));
+  }
+
+  // The appended events, committed as the store would: ids after `last`, created now.
+  std::vector<Envelope> commit() {
+    std::vector<Envelope> out;
+    for (auto& e : appended) {
+      out.push_back(Envelope{.id = EventId{++last},
+                             .created = clock,
+                             .causation_id = e.causation_id,
+                             .external_uuid = e.external_uuid,
+                             .event = std::move(e.event)});
+    }
+    appended.clear();
+    return out;
+  }
+  Envelope request() {
+    return Envelope{.id = EventId{++last}, .created = clock, .event = events::Request{"body"}};
+  }
+
+  TimePoint clock = t0;
+  std::uint64_t last = 0;
+  std::map<std::uint64_t, TimePoint> timers;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> calls;
+  std::vector<std::uint64_t> cancelled;
+  std::vector<events::NewEvent> appended;
+  std::vector<std::uint64_t> loads;
+  int acks = 0;
+};
+
+std::shared_ptr<spdlog::logger> quiet() {
+  return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_st>());
+}
+
+core::Policy policy(std::uint32_t retries) {
+  core::Policy p;
+  p.retries = retries;
+  p.attempt_timeout = 1s;
+  p.backoff_initial = 0s;
+  p.backoff_jitter = 0;
+  return p;
+}
+
+template <typename T>
+bool holds(const events::NewEvent& e) {
+  return std::holds_alternative<T>(e.event);
+}
+
+TEST(ProcessorCore, CallsTheApiOnlyOnceItsApiRequestIsReadBack) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  core.on_events({ports.request()}, true);
+  ASSERT_EQ(ports.appended.size(), 1u);
+  EXPECT_TRUE(holds<events::ApiRequest>(ports.appended[0]));
+  EXPECT_TRUE(ports.calls.empty());
+  core.on_events(ports.commit(), true);
+  ASSERT_EQ(ports.calls.size(), 1u);
+  EXPECT_EQ(ports.calls[0], (std::pair<std::uint64_t, std::uint32_t>{1, 0}));
+}
+
+// Found by the simulator: a timeout read back while a success was received but not yet read
+// back started a retry after the success.
+TEST(ProcessorCore, AnAnswerNotYetReadBackHoldsTheNextDecision) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  core.on_events({ports.request()}, true);
+  core.on_events(ports.commit(), true);  // api-request 0 read back: called
+  ports.clock += 1s;
+  core.on_timer(1);  // the attempt timed out
+  ASSERT_EQ(ports.appended.size(), 1u);
+  EXPECT_TRUE(holds<events::ApiTimeout>(ports.appended[0]));
+  auto timeout = ports.commit();
+  core.on_answer(1, 0, http::Response{.status = 200, .body = "late"});  // appended, unread
+  ASSERT_EQ(ports.appended.size(), 1u);
+  EXPECT_TRUE(holds<events::ApiResponse>(ports.appended[0]));
+  auto response = ports.commit();
+
+  core.on_events(timeout, true);  // the timeout alone: no retry now
+  EXPECT_TRUE(ports.appended.empty());
+  core.on_events(response, true);  // the late success: finish
+  ASSERT_EQ(ports.appended.size(), 1u);
+  EXPECT_TRUE(holds<events::RequestSucceeded>(ports.appended[0]));
+  EXPECT_EQ(ports.calls.size(), 1u);
+}
+
+// Found by the simulator: an answer that came after the terminal event was decided was
+// appended after it.
+TEST(ProcessorCore, RecordsNoAnswerAfterDecidingTheTerminalEvent) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(0), quiet());
+  core.on_events({ports.request()}, true);
+  core.on_events(ports.commit(), true);
+  ports.clock += 1s;
+  core.on_timer(1);
+  core.on_events(ports.commit(), true);  // api-timeout read back: no retry left
+  ASSERT_EQ(ports.appended.size(), 1u);
+  EXPECT_TRUE(holds<events::RequestFailed>(ports.appended[0]));
+  EXPECT_EQ(ports.cancelled.size(), 1u);  // the call still in flight
+  core.on_answer(1, 0, http::Response{.status = 200, .body = "too late"});
+  EXPECT_EQ(ports.appended.size(), 1u);
+}
+
+// Found by the simulator: a read that ends exactly at the log's end is not flagged caught up;
+// the empty read after it is delivered as an empty caught-up batch.
+TEST(ProcessorCore, AnEmptyCaughtUpBatchStartsTheDecisions) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  core.on_events({ports.request()}, false);
+  EXPECT_TRUE(ports.appended.empty());
+  core.on_events({}, true);
+  ASSERT_EQ(ports.appended.size(), 1u);
+  EXPECT_TRUE(holds<events::ApiRequest>(ports.appended[0]));
+  EXPECT_EQ(ports.acks, 2);
+}
+
+// Found by the simulator: after a restart, every unfinished request read during catch-up was
+// started at once, above the in-flight bound.
+TEST(ProcessorCore, ParksRequestsBeyondTheBoundAfterCatchingUp) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{.requests_in_flight_max = 2}, policy(3), quiet());
+  std::vector<Envelope> backlog;
+  for (int i = 0; i < 5; ++i) backlog.push_back(ports.request());
+  core.on_events(backlog, true);
+  ASSERT_EQ(ports.appended.size(), 2u);  // attempts of requests 1 and 2 only
+  EXPECT_EQ(events::to_int(ports.appended[0].causation_id), 1u);
+  EXPECT_EQ(events::to_int(ports.appended[1].causation_id), 2u);
+  EXPECT_EQ(core.stats().parked, 3u);
+  // Request 1 finishes: request 3, the oldest parked, is read back.
+  core.on_events(ports.commit(), true);
+  core.on_answer(1, 0, http::Response{.status = 200});
+  core.on_events(ports.commit(), true);
+  core.on_events(ports.commit(), true);  // request-succeeded read back
+  EXPECT_EQ(ports.loads, (std::vector<std::uint64_t>{3}));
+}
+
+}  // namespace
+}  // namespace api_broker::broker
