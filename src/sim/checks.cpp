@@ -40,6 +40,8 @@ std::vector<std::string> check_calls(const std::vector<Envelope>& log,
   }
   std::vector<std::string> violations;
   std::set<std::pair<std::uint64_t, std::uint32_t>> sent;
+  std::map<std::uint64_t, std::string> key_of;      // request -> its Idempotency-Key
+  std::map<std::string, std::uint64_t> request_of;  // and back
   for (const ReceivedCall& call : calls) {
     const auto it = requests.find(call.request);
     if (it == requests.end()) {
@@ -58,6 +60,14 @@ std::vector<std::string> check_calls(const std::vector<Envelope>& log,
           fmt::format("request {}: attempt {} was sent at {} after the terminal event at {}",
                       call.request, call.attempt, events::format_time(call.at),
                       events::format_time(*it->second.terminal_at)));
+    }
+    const std::string& key = key_of.emplace(call.request, call.idempotency_key).first->second;
+    const std::uint64_t owner =
+        request_of.emplace(call.idempotency_key, call.request).first->second;
+    if (key != call.idempotency_key || owner != call.request) {
+      violations.push_back(fmt::format(
+          "request {}: attempt {} carried Idempotency-Key '{}', not the request's own '{}'",
+          call.request, call.attempt, call.idempotency_key, key));
     }
     if (!sent.emplace(call.request, call.attempt).second) {
       violations.push_back(

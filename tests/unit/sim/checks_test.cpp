@@ -67,6 +67,14 @@ TEST(CheckCalls, CatchesACallBeforeItsApiRequestWasCommitted) {
   EXPECT_NE(v[0].find("before its api-request"), std::string::npos) << v[0];
 }
 
+TEST(CheckCalls, CatchesAnAttemptWithAnotherIdempotencyKey) {
+  std::vector<ReceivedCall> calls{call(1, 0, 2ms), call(1, 1, 300ms)};
+  calls[1].idempotency_key = "other";
+  const auto v = check_calls(retried_request().log, calls);
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_NE(v[0].find("Idempotency-Key"), std::string::npos) << v[0];
+}
+
 TEST(CheckCalls, CatchesACallForSomethingThatIsNotARequest) {
   const auto v = check_calls(retried_request().log, {call(4, 0, 2ms)});
   ASSERT_EQ(v.size(), 1u);
