@@ -29,7 +29,8 @@ struct StoreWorkerOptions {
 
 struct StoreWorkerCallbacks {
   // Events read after the position, in id order. `caught_up`: the read reached the end of
-  // the log (the batch may then be empty: a full batch ended exactly there). The worker reads no further until ack() is called. Runs on the worker thread.
+  // the log (the batch may then be empty: a full batch ended exactly there). The worker reads no
+  // further until ack() is called. Runs on the worker thread.
   std::function<void(std::vector<events::Envelope> batch, bool caught_up)> on_events;
   // The request events asked for with load(): `asked` the ids, `loaded` those that could be
   // read, in the same order (the others are reported through on_warning). Runs on the

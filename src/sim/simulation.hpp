@@ -34,7 +34,7 @@ struct SimulationReport {
   Duration simulated{};      // simulated time from the first insert to the end
   std::string log_digest;    // hash of the whole log: equal for equal seeds
   std::vector<std::string> violations;
-  std::vector<std::string> downtimes;  // when the processor was down, as text
+  std::vector<std::string> downtimes;     // when the processor was down, as text
   std::vector<events::Envelope> history;  // the whole log, when asked for
   bool ok() const { return violations.empty(); }
 };
