@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "e2e/broker_fixture.hpp"
+#include "support/private_cluster.hpp"
 
 namespace api_broker::testing {
 namespace {
@@ -212,30 +213,6 @@ TEST_P(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
   }
   EXPECT_GE(checked, 90u);
 }
-
-// A cluster of the test's own (scripts/pg.sh in a temp directory), so that stopping its
-// server does not disturb the other tests.
-class PrivateCluster {
- public:
-  explicit PrivateCluster(const std::string& dir) : env_{"API_BROKER_PG_DIR=" + dir} {
-    auto started = run({script(), "start"}, env_, std::chrono::seconds(120));
-    if (started.exit_code == 0) url_ = started.out.substr(0, started.out.find('\n'));
-    error_ = started.err;
-  }
-  ~PrivateCluster() { run({script(), "stop"}, env_, std::chrono::seconds(120)); }
-  PrivateCluster(const PrivateCluster&) = delete;
-  PrivateCluster& operator=(const PrivateCluster&) = delete;
-  const std::string& url() const { return url_; }
-  const std::string& error() const { return error_; }
-  bool pause() { return run({script(), "pause"}, env_, std::chrono::seconds(60)).exit_code == 0; }
-  bool resume() { return run({script(), "resume"}, env_, std::chrono::seconds(60)).exit_code == 0; }
-
- private:
-  static std::string script() { return std::string(API_BROKER_SOURCE_DIR) + "/scripts/pg.sh"; }
-  std::vector<std::string> env_;
-  std::string url_;
-  std::string error_;
-};
 
 // The database server stops twice in the middle of a run: the processor says so, waits,
 // reconnects, and loses or duplicates nothing.
