@@ -98,7 +98,9 @@ Result<std::string> http_get(int port, const std::string& target) {
     response.append(buffer, static_cast<std::size_t>(got));
   }
   const auto body = response.find("\r\n\r\n");
-  if (response.rfind("HTTP/1.1 200 ", 0) != 0 || body == std::string::npos) {
+  // "HTTP/1.0 200 OK" or "HTTP/1.1 200 OK": the server answers in the request's version.
+  if (response.rfind("HTTP/1.", 0) != 0 || response.compare(8, 5, " 200 ") != 0 ||
+      body == std::string::npos) {
     return fail(Errc::unavailable, fmt::format("GET {}: unexpected answer: {}", target,
                                                response.substr(0, response.find('\r'))));
   }

@@ -4,11 +4,21 @@
 // holds; 1: a problem (listed, with the seed and the files kept); 2: bad arguments.
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <random>
 
 #include "chaos/chaos_run.hpp"
+
+namespace {
+
+// Raised by SIGINT / SIGTERM: the run ends early and still stops what it started (the
+// processor, the API, the PostgreSQL cluster) and removes its files.
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void on_interrupt(int) { interrupted = 1; }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using api_broker::chaos::ChaosOptions;
@@ -59,12 +69,14 @@ int main(int argc, char** argv) {
   app.add_option("--finish-bound", finish_bound, "Seconds for every request to finish")
       ->check(CLI::Range(1, 86'400))
       ->capture_default_str();
+  app.add_flag("--keep", options.keep_files,
+               "Keep the run's files (the log, the calls log, the logs of the processes)");
   app.add_option("--api-broker", api_broker_bin,
                  "The api-broker binary (default: $API_BROKER_BIN)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    return app.exit(error);
+    return app.exit(error) == 0 ? 0 : 2;  // --help, or one line about the bad argument
   }
   if (!api_broker_bin.empty()) setenv("API_BROKER_BIN", api_broker_bin.c_str(), 1);
   if (std::getenv("API_BROKER_BIN") == nullptr) {
@@ -75,12 +87,18 @@ int main(int argc, char** argv) {
   options.blow_pause_min = std::min(options.blow_pause_min, options.blow_pause_max);
   options.finish_bound = std::chrono::seconds(finish_bound);
   options.progress = [](const std::string& line) { std::cerr << "chaos: " << line << std::endl; };
+  options.cancelled = [] { return interrupted != 0; };
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   std::cerr << "chaos: seed " << options.seed << std::endl;
 
   const auto report = api_broker::chaos::run_chaos(options);
   std::cout << api_broker::chaos::format_table(report) << api_broker::chaos::format_json(report)
             << std::endl;
-  if (report.ok()) return 0;
+  if (report.ok()) {
+    if (!report.work_dir.empty()) std::cerr << "chaos: files kept in " << report.work_dir << '\n';
+    return 0;
+  }
   std::cerr << "chaos: FAILED with seed " << report.seed << "; files kept in " << report.work_dir
             << '\n';
   for (const std::string& problem : report.problems) std::cerr << "  " << problem << '\n';

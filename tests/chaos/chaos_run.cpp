@@ -84,14 +84,14 @@ class Run {
     const auto started = std::chrono::steady_clock::now();
     if (set_up()) {
       blows_and_inserts();
-      finish();
-      check();
+      if (!cancelled()) finish();
+      if (!cancelled()) check();
     }
     report_.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     processor_.reset();
     broker_.api.reset();
-    if (!report_.ok()) {
+    if (!report_.ok() || options_.keep_files) {
       broker_.dir.keep();
       report_.work_dir = broker_.dir.path();
     }
@@ -101,6 +101,12 @@ class Run {
  private:
   void say(const std::string& line) {
     if (options_.progress) options_.progress(line);
+  }
+  bool cancelled() {
+    if (!options_.cancelled || !options_.cancelled()) return false;
+    if (!cancel_reported_) problem("cancelled");
+    cancel_reported_ = true;
+    return true;
   }
   void problem(const std::string& text) {
     say("PROBLEM: " + text);
@@ -153,7 +159,28 @@ class Run {
     return true;
   }
 
-  void start_processor() { processor_ = broker_.start_processor(api_url_); }
+  void start_processor() {
+    processor_log_start_ = read_file(broker_.dir.file("processor.err")).size();
+    processor_ = broker_.start_processor(api_url_);
+  }
+
+  // Waits until the processor last started has opened the store and resumed: one that
+  // starts while the database is down exits (code 1) for its supervisor to start it again,
+  // which is not what a database restart here is meant to test.
+  bool wait_until_processor_resumed() {
+    const auto until = std::chrono::steady_clock::now() + 60s;
+    while (read_file(broker_.dir.file("processor.err"))
+               .find("resumes after event", processor_log_start_) == std::string::npos) {
+      if (!processor_alive("while starting") || cancelled()) return false;
+      if (std::chrono::steady_clock::now() > until) {
+        problem("the processor did not resume within 60 s: " +
+                tail_of(broker_.dir.file("processor.err")));
+        return false;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return true;
+  }
 
   // A processor that exited by itself is a problem: only SIGKILL and SIGINT end it here.
   bool processor_alive(const std::string& when) {
@@ -172,19 +199,23 @@ class Run {
     start_processor();
   }
 
-  void restart_database() {
+  // Stops the server, as a crash does ("immediate") or as an orderly restart does ("fast"),
+  // keeps it down for a while and starts it again. Returns what it did.
+  std::string restart_database() {
     const std::string mode = (report_.db_restarts + options_.seed) % 2 == 0 ? "immediate" : "fast";
     const auto down = draw_between(random_, options_.db_down_min, options_.db_down_max);
+    if (!wait_until_processor_resumed()) return "not done";
     if (!cluster_->pause(mode)) {
       problem("cannot stop the database server");
-      return;
+      return "not done";
     }
-    std::this_thread::sleep_for(down);  // everyone works on against a dead server
+    std::this_thread::sleep_for(down);  // the processor and the clients work on against it
     if (!cluster_->resume()) {
       problem("cannot start the database server again");
-      return;
+      return "not done";
     }
     ++report_.db_restarts;
+    return fmt::format("stopped ({}) for {} ms", mode, down.count());
   }
 
   void blows_and_inserts() {
@@ -193,18 +224,20 @@ class Run {
     Inserters inserters(InsertPlan{.requests = options_.requests,
                                    .clients = options_.clients,
                                    .seed = options_.seed,
-                                   .store_args = broker_.store_args});
+                                   .store_args = broker_.store_args,
+                                   .cancelled = options_.cancelled});
     for (const Blow& blow : blows) {
       const int due = static_cast<int>(blow.share * options_.requests);
-      while (inserters.stored() < due && !inserters.finished()) {
+      while (inserters.stored() < due && !inserters.finished() && !cancelled()) {
         std::this_thread::sleep_for(5ms);
       }
+      if (cancelled()) break;
       std::this_thread::sleep_for(blow.pause);
       const int stored = inserters.stored();
       if (blow.database) {
-        restart_database();
-        say(fmt::format("database restart {}/{} done ({} requests stored)", report_.db_restarts,
-                        db_restarts_, stored));
+        const std::string done = restart_database();
+        say(fmt::format("database restart {}/{}: {} ({} requests stored)", report_.db_restarts,
+                        db_restarts_, done, stored));
       } else {
         kill_processor();
         say(fmt::format("kill -9 {}/{} ({} requests stored)", report_.kills, options_.kills,
@@ -212,8 +245,9 @@ class Run {
       }
     }
     inserts_ = inserters.join();
+    stored_ = inserters.stored();
     for (const Insert& insert : inserts_) {
-      report_.insert_retries += insert.tries - 1;
+      report_.insert_retries += std::max(insert.tries - 1, 0);
       report_.inserts_found_on_retry += insert.found_on_retry ? 1 : 0;
     }
     say(fmt::format("clients done: {} stored, {} insert retries", inserters.stored(),
@@ -222,12 +256,7 @@ class Run {
 
   void finish() {
     if (!processor_alive("after the last blow")) start_processor();
-    const auto finished = broker_.wait_until_all_finished(options_.finish_bound);
-    if (finished.exit_code != 0) {
-      problem(fmt::format("not every request finished within {} s: {}",
-                          options_.finish_bound.count(), finished.out));
-    }
-    say("every request has finished");
+    if (!wait_until_finished()) return;
     processor_alive("at the end");
     // Calls of killed processors may still be in their latency: let the API answer them all.
     const auto until = std::chrono::steady_clock::now() + 60s;
@@ -257,6 +286,30 @@ class Run {
     }
   }
 
+  // Until every request stored has a terminal event (a violation of another rule does not
+  // keep us waiting: check() reports it).
+  bool wait_until_finished() {
+    const auto until = std::chrono::steady_clock::now() + options_.finish_bound;
+    std::string last;
+    while (!cancelled()) {
+      const auto verified = broker_.cli({"verify", "--json"});
+      last = verified.out + verified.err;
+      const auto json = nlohmann::json::parse(verified.out, nullptr, false);
+      if (!json.is_discarded() && json.is_object() && json.value("open", -1) == 0 &&
+          json.value("requests", -1) >= stored_) {
+        say("every request has finished");
+        return true;
+      }
+      if (std::chrono::steady_clock::now() > until) break;
+      std::this_thread::sleep_for(250ms);
+    }
+    if (!cancelled()) {
+      problem(fmt::format("not every request finished within {} s: {}",
+                          options_.finish_bound.count(), last));
+    }
+    return false;
+  }
+
   void check() {
     const auto verified = broker_.cli({"verify", "--all-finished", "--json"});
     report_.verify = verified.out;
@@ -272,7 +325,8 @@ class Run {
       problem(calls.error().message);
       return;
     }
-    report_.check = cross_check(inserts_, *history, *calls, calls_per_key_);
+    report_.check = cross_check(inserts_, *history, *calls, calls_per_key_,
+                                restart_timeouts_in(read_file(broker_.dir.file("processor.err"))));
     for (const std::string& text : report_.check.problems) problem(text);
     // The report's own figures, checked against verify's count of the same log.
     const auto json = nlohmann::json::parse(verified.out, nullptr, false);
@@ -293,7 +347,10 @@ class Run {
   store::StoreOptions store_;
   std::string api_url_;
   std::unique_ptr<Child> processor_;
+  std::size_t processor_log_start_ = 0;  // where the last started processor's lines begin
   std::vector<Insert> inserts_;
+  int stored_ = 0;
+  bool cancel_reported_ = false;
   std::map<std::string, std::uint64_t> calls_per_key_;
 };
 
@@ -316,7 +373,8 @@ std::string format_table(const ChaosReport& r) {
   row("attempts (api-request events)", std::to_string(c.attempts));
   row("API calls (the API's own count)", std::to_string(c.api_calls));
   row("  attempts the API never received", std::to_string(c.attempts_not_received));
-  row("duplicates sent to the API", std::to_string(c.duplicates));
+  row("duplicates sent to the API (calls / requests)",
+      fmt::format("{} / {}", c.duplicates, c.duplicated_requests));
   row("  after a kill / after a timeout",
       fmt::format("{} / {}", c.duplicates_after_kill, c.duplicates_after_timeout));
   row("requests lost", std::to_string(c.requests_lost));
@@ -339,6 +397,7 @@ std::string format_json(const ChaosReport& r) {
                               {"api_calls", c.api_calls},
                               {"attempts_not_received", c.attempts_not_received},
                               {"duplicates", c.duplicates},
+                              {"duplicated_requests", c.duplicated_requests},
                               {"duplicates_after_kill", c.duplicates_after_kill},
                               {"duplicates_after_timeout", c.duplicates_after_timeout},
                               {"calls_after_terminal", c.calls_after_terminal},

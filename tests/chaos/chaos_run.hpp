@@ -46,6 +46,10 @@ struct ChaosOptions {
   std::chrono::seconds finish_bound{180};
   // Called with a line for every step (may be empty).
   std::function<void(const std::string&)> progress;
+  // Polled while waiting: true ends the run early, as a failure (may be empty).
+  std::function<bool()> cancelled;
+  // Keep the run's files (the log, the calls log, the processes' output) even if it passed.
+  bool keep_files = false;
 };
 
 struct ChaosReport {
@@ -59,7 +63,7 @@ struct ChaosReport {
   bool verify_ok = false;
   std::string verify;  // the output of `verify --all-finished --json` on the final log
   double seconds = 0;
-  std::string work_dir;               // kept when the run failed
+  std::string work_dir;               // kept when the run failed or keep_files is set
   std::vector<std::string> problems;  // empty: the run passed
   bool ok() const { return problems.empty(); }
 };

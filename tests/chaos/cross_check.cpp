@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <regex>
 #include <set>
 #include <utility>
 
@@ -115,30 +116,43 @@ void check_calls(const LogHistory& log, const std::vector<ApiCall>& calls, Cross
 }
 
 // Calls of attempts after the first attempt the API answered with success.
-void count_duplicates(const LogHistory& log, const std::vector<ApiCall>& calls, CrossCheck& check) {
+void count_duplicates(const LogHistory& log, const std::vector<ApiCall>& calls,
+                      const RestartTimeouts& restart_timeouts, CrossCheck& check) {
   std::map<std::string, std::uint32_t> first_success;
   for (const ApiCall& call : calls) {
     if (call.outcome != "ok" || !call.attempt) continue;
     auto [it, added] = first_success.try_emplace(call.key, *call.attempt);
     if (!added) it->second = std::min(it->second, *call.attempt);
   }
+  std::set<std::string> duplicated;
   for (const ApiCall& call : calls) {
     const auto first = first_success.find(call.key);
     if (!call.attempt || first == first_success.end() || *call.attempt <= first->second) continue;
     ++check.duplicates;
+    if (duplicated.insert(call.key).second) ++check.duplicated_requests;
     const auto request = log.requests.find(call.key);
-    if (request == log.requests.end()) continue;
-    const auto success = request->second.attempts.find(first->second);
-    const bool answered = success != request->second.attempts.end() && success->second.answered;
-    ++(answered ? check.duplicates_after_timeout : check.duplicates_after_kill);
+    const bool killed = request != log.requests.end() &&
+                        restart_timeouts.count({request->second.id, first->second}) > 0;
+    ++(killed ? check.duplicates_after_kill : check.duplicates_after_timeout);
   }
 }
 
 }  // namespace
 
+RestartTimeouts restart_timeouts_in(const std::string& processor_log) {
+  static const std::regex line(R"(request (\d+): attempt (\d+) was started before a restart)");
+  RestartTimeouts found;
+  for (std::sregex_iterator it(processor_log.begin(), processor_log.end(), line), end; it != end;
+       ++it) {
+    found.emplace(std::stoull((*it)[1].str()), static_cast<std::uint32_t>(std::stoul((*it)[2])));
+  }
+  return found;
+}
+
 CrossCheck cross_check(const std::vector<Insert>& inserts, const LogHistory& log,
                        const std::vector<ApiCall>& calls,
-                       const std::map<std::string, std::uint64_t>& calls_per_key) {
+                       const std::map<std::string, std::uint64_t>& calls_per_key,
+                       const RestartTimeouts& restart_timeouts) {
   CrossCheck check;
   check.attempts = log.attempts;
   {
@@ -157,7 +171,7 @@ CrossCheck cross_check(const std::vector<Insert>& inserts, const LogHistory& log
                                check.api_calls, calls.size()));
     }
     check_calls(log, calls, check, problems);
-    count_duplicates(log, calls, check);
+    count_duplicates(log, calls, restart_timeouts, check);
   }
   return check;
 }

@@ -4,7 +4,9 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chaos/api_record.hpp"
@@ -25,10 +27,11 @@ struct CrossCheck {
   // Calls for attempts that started after an attempt of the same request the API had
   // answered with success: the API received the request again after it had done it.
   std::uint64_t duplicates = 0;
-  // ...because that success's answer is not in the log: the processor waiting for it was
-  // killed, and its successor recorded the attempt as timed out and retried;
+  std::uint64_t duplicated_requests = 0;  // requests with at least one such call
+  // ...because the processor waiting for that success was killed, and its successor
+  // recorded the attempt as timed out and retried;
   std::uint64_t duplicates_after_kill = 0;
-  // ...because that answer came after the attempt's timeout, when the retry was under way.
+  // ...because that success came after the attempt's timeout, when a retry was under way.
   std::uint64_t duplicates_after_timeout = 0;
   // Calls that arrived after their request's terminal event was stored, although their
   // attempt was recorded before it (a call already on its way when the request finished).
@@ -42,8 +45,16 @@ struct CrossCheck {
   std::vector<std::string> problems;  // each broken rule, the first few of each kind
 };
 
+// (request id, attempt) of every attempt a restarted processor recorded as timed out.
+using RestartTimeouts = std::set<std::pair<std::uint64_t, std::uint32_t>>;
+
+// Reads them from the processors' log lines ("request R: attempt N was started before a
+// restart; ...").
+RestartTimeouts restart_timeouts_in(const std::string& processor_log);
+
 CrossCheck cross_check(const std::vector<Insert>& inserts, const LogHistory& log,
                        const std::vector<ApiCall>& calls,
-                       const std::map<std::string, std::uint64_t>& calls_per_key);
+                       const std::map<std::string, std::uint64_t>& calls_per_key,
+                       const RestartTimeouts& restart_timeouts);
 
 }  // namespace api_broker::chaos

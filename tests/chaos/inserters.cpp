@@ -51,6 +51,10 @@ Insert Inserters::insert_one(int index) {
   const auto give_up_at = std::chrono::steady_clock::now() + plan_.give_up_after;
   auto delay = 20ms;
   for (;;) {
+    if (plan_.cancelled && plan_.cancelled()) {
+      insert.last_error = "cancelled";
+      return insert;
+    }
     ++insert.tries;
     const testing::Output out = testing::api_broker(args, {}, std::chrono::seconds(60));
     // 0: stored now. 3: stored by an earlier try whose answer was lost (the external UUID is

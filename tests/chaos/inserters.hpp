@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -25,6 +26,8 @@ struct InsertPlan {
   std::vector<std::string> store_args;  // global api-broker options that select the store
   // A request not stored after trying this long is given up (and reported).
   std::chrono::seconds give_up_after{120};
+  // Polled before each try: true gives up every request not stored yet (may be empty).
+  std::function<bool()> cancelled;
 };
 
 // How one request's insert went.
