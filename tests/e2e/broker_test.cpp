@@ -63,6 +63,8 @@ TEST_P(Broker, FlakyApiEveryRequestFinishesAndInvariantsHold) {
   EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
 }
 
+// Every attempt carries the one Idempotency-Key of its request, and its own number in
+// Api-Broker-Attempt: each of 0, 1, 2, ... once.
 TEST_P(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
   const std::string url = start_api({"--api-failure-rate", "0.5", "--seed", "3"});
   ASSERT_EQ(cli({"configure", "--retries", "10", "--backoff-initial", "0.01"}).exit_code, 0);
@@ -80,6 +82,9 @@ TEST_P(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
   const auto lines = count_in(calls, "\n");
   EXPECT_GE(lines, 1u);
   EXPECT_EQ(count_in(calls, "6f1c0a52-4d5b-4f6e-9a31-2b7c9d0e1f22"), lines) << calls;
+  for (std::uint64_t attempt = 0; attempt < lines; ++attempt) {
+    EXPECT_EQ(count_in(calls, R"("attempt":)" + std::to_string(attempt) + "}"), 1u) << calls;
+  }
 }
 
 TEST_P(Broker, NonRetryableAndUnreachableApisFinishAsFailed) {
