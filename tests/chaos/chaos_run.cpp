@@ -84,8 +84,7 @@ class Run {
     const auto started = std::chrono::steady_clock::now();
     if (set_up()) {
       blows_and_inserts();
-      if (!cancelled()) finish();
-      if (!cancelled()) check();
+      if (!cancelled() && finish()) check();
     }
     report_.seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -254,9 +253,11 @@ class Run {
                     report_.insert_retries));
   }
 
-  void finish() {
+  // Waits for every request to finish, then stops the processor and the API; false if the
+  // requests did not all finish (the problem says where they stand).
+  bool finish() {
     if (!processor_alive("after the last blow")) start_processor();
-    if (!wait_until_finished()) return;
+    if (!wait_until_finished()) return false;
     processor_alive("at the end");
     // Calls of killed processors may still be in their latency: let the API answer them all.
     const auto until = std::chrono::steady_clock::now() + 60s;
@@ -284,6 +285,7 @@ class Run {
     if (const int code = broker_.api->wait(30s); code != 0) {
       problem(fmt::format("the API did not stop cleanly (exit {})", code));
     }
+    return true;
   }
 
   // Until every request stored has a terminal event (a violation of another rule does not
