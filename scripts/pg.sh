@@ -6,7 +6,11 @@
 #   scripts/pg.sh start   creates and starts the cluster; prints the URL to use on stdout
 #   scripts/pg.sh env     prints `export API_BROKER_PG_URL=...` for a running cluster
 #   scripts/pg.sh stop    stops it and removes its directory; succeeds whatever the state
-#   scripts/pg.sh pause   stops the server but keeps the cluster (as a crash or a restart would)
+#   scripts/pg.sh pause [fast|immediate]
+#                         stops the server but keeps the cluster: `fast` (the default) as an
+#                         orderly restart does (sessions ended, a shutdown checkpoint),
+#                         `immediate` as a crash does (no checkpoint: the next start replays
+#                         the WAL)
 #   scripts/pg.sh resume  starts a paused cluster again on its port
 #
 # The cluster lives in $API_BROKER_PG_DIR (default ${TMPDIR:-/tmp}/api-broker-pg-$UID); the
@@ -114,8 +118,10 @@ stop() {
 }
 
 pause() {
+  local mode=${1:-fast}
+  [[ $mode == fast || $mode == immediate ]] || die "pause takes fast or immediate, not '$mode'"
   running || die "no cluster running in $dir"
-  as_owner "$(bin_dir)/pg_ctl" stop -D "$dir/data" -m fast -w -t 30 >/dev/null
+  as_owner "$(bin_dir)/pg_ctl" stop -D "$dir/data" -m "$mode" -w -t 30 >/dev/null
 }
 
 resume() {
@@ -129,14 +135,14 @@ resume() {
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
-  pause) pause ;;
+  pause) pause "${2:-fast}" ;;
   resume) resume ;;
   env)
     running || die "no cluster running in $dir (scripts/pg.sh start)"
     echo "export API_BROKER_PG_URL=$(url)"
     ;;
   *)
-    echo "usage: scripts/pg.sh start|stop|pause|resume|env" >&2
+    echo "usage: scripts/pg.sh start|stop|pause [fast|immediate]|resume|env" >&2
     exit 2
     ;;
 esac

@@ -15,6 +15,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <charconv>
 // GCC 12 with -fsanitize=address reports boost::optional inside Beast's parser as maybe
 // uninitialized (a false positive); the pragma must cover the header that defines it.
 #pragma GCC diagnostic push
@@ -25,6 +26,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -70,6 +72,26 @@ std::string_view to_log_text(Outcome outcome) {
       return "dropped";
   }
   return "?";
+}
+
+// When one POST /api arrived, and which attempt its client said it was.
+struct Arrival {
+  std::int64_t t_us;
+  std::optional<std::uint32_t> attempt;
+};
+
+std::int64_t unix_micros_now() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
+}
+
+// The Api-Broker-Attempt header api-broker's processor sends (0-based), if valid.
+std::optional<std::uint32_t> attempt_of(const Request& request) {
+  const auto text = request["Api-Broker-Attempt"];
+  std::uint32_t attempt = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), attempt);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return attempt;
 }
 
 // What happens to one POST /api, drawn when it arrives.
@@ -390,6 +412,7 @@ class Server::Impl {
 
   asio::awaitable<std::optional<Response>> call_api(Connection& connection, Request& request) {
     const std::string key(request["Idempotency-Key"]);
+    const Arrival arrival{.t_us = unix_micros_now(), .attempt = attempt_of(request)};
     const Plan plan = draw_plan();
     count_call(key);
 
@@ -406,7 +429,7 @@ class Server::Impl {
       --stats_.in_flight;
       co_return std::nullopt;
     }
-    record_outcome(key, plan);
+    record_outcome(key, plan, arrival);
 
     switch (plan.outcome) {
       case Outcome::ok: {
@@ -462,7 +485,7 @@ class Server::Impl {
     stats_.keys_overflow = stats_.keys_overflow || overflow;
   }
 
-  void record_outcome(std::string_view key, const Plan& plan) {
+  void record_outcome(std::string_view key, const Plan& plan, const Arrival& arrival) {
     {
       const std::lock_guard lock(stats_mutex_);
       --stats_.in_flight;
@@ -479,9 +502,12 @@ class Server::Impl {
       }
     }
     if (calls_log_) {
-      const auto now = std::chrono::system_clock::now().time_since_epoch();
-      calls_log_->append(std::chrono::duration_cast<std::chrono::microseconds>(now).count(), key,
-                         to_log_text(plan.outcome), plan.latency_seconds * 1000.0);
+      calls_log_->append(detail::CallsLog::Line{.t_us = unix_micros_now(),
+                                                .key = key,
+                                                .outcome = to_log_text(plan.outcome),
+                                                .latency_ms = plan.latency_seconds * 1000.0,
+                                                .received_us = arrival.t_us,
+                                                .attempt = arrival.attempt});
     }
   }
 

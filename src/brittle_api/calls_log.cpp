@@ -23,11 +23,12 @@ Result<CallsLog> CallsLog::open(const std::string& path) {
 CallsLog::CallsLog(std::unique_ptr<std::FILE, FileCloser> file, std::string path)
     : file_(std::move(file)), path_(std::move(path)) {}
 
-void CallsLog::append(std::int64_t t_us, std::string_view key, std::string_view outcome,
-                      double latency_ms) {
-  buffer_ += fmt::format("{{\"t_us\":{},\"key\":", t_us);
-  append_json_string(buffer_, key);
-  buffer_ += fmt::format(",\"outcome\":\"{}\",\"latency_ms\":{}}}\n", outcome, latency_ms);
+void CallsLog::append(const Line& line) {
+  buffer_ += fmt::format("{{\"t_us\":{},\"key\":", line.t_us);
+  append_json_string(buffer_, line.key);
+  buffer_ += fmt::format(",\"outcome\":\"{}\",\"latency_ms\":{},\"received_us\":{},\"attempt\":",
+                         line.outcome, line.latency_ms, line.received_us);
+  buffer_ += line.attempt ? fmt::format("{}}}\n", *line.attempt) : std::string("null}\n");
   if (buffer_.size() >= buffer_bytes_max) flush();
 }
 

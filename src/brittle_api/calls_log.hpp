@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,9 +20,21 @@ class CallsLog {
   // Opens `path` for appending, creating it if needed. Errc::unavailable if it cannot.
   static Result<CallsLog> open(const std::string& path);
 
-  // Buffers {"t_us":...,"key":...,"outcome":...,"latency_ms":...}; flushes when the buffer
-  // reaches buffer_bytes_max, so memory stays bounded between timer flushes.
-  void append(std::int64_t t_us, std::string_view key, std::string_view outcome, double latency_ms);
+  // One call: when its outcome was applied and when it arrived (unix microseconds), its
+  // Idempotency-Key, outcome and drawn latency, and the attempt its client named, if any.
+  struct Line {
+    std::int64_t t_us;
+    std::string_view key;
+    std::string_view outcome;
+    double latency_ms;
+    std::int64_t received_us;
+    std::optional<std::uint32_t> attempt;
+  };
+
+  // Buffers {"t_us":...,"key":...,"outcome":...,"latency_ms":...,"received_us":...,
+  // "attempt":N|null}; flushes when the buffer reaches buffer_bytes_max, so memory stays
+  // bounded between timer flushes.
+  void append(const Line& line);
   // Writes the buffered lines and flushes them to the OS (no fsync).
   void flush();
 

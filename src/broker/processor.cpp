@@ -64,7 +64,9 @@ class AsioPorts final : public ProcessorPorts {
   std::uint64_t call_api(const ApiCall& call) override {
     const http::CallId id = http_.post(
         api_, "/api", std::string(call.body),
-        {{"Idempotency-Key", std::string(call.idempotency_key)}}, call.limit,
+        {{"Idempotency-Key", std::string(call.idempotency_key)},
+         {"Api-Broker-Attempt", std::to_string(call.attempt)}},
+        call.limit,
         [this, request = call.request, attempt = call.attempt](Result<http::Response> answer) {
           core_->on_answer(request, attempt, std::move(answer));
         });

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "e2e/broker_fixture.hpp"
+#include "support/private_cluster.hpp"
 
 namespace api_broker::testing {
 namespace {
@@ -62,6 +63,8 @@ TEST_P(Broker, FlakyApiEveryRequestFinishesAndInvariantsHold) {
   EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
 }
 
+// Every attempt carries the one Idempotency-Key of its request, and its own number in
+// Api-Broker-Attempt: each of 0, 1, 2, ... once.
 TEST_P(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
   const std::string url = start_api({"--api-failure-rate", "0.5", "--seed", "3"});
   ASSERT_EQ(cli({"configure", "--retries", "10", "--backoff-initial", "0.01"}).exit_code, 0);
@@ -79,6 +82,9 @@ TEST_P(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
   const auto lines = count_in(calls, "\n");
   EXPECT_GE(lines, 1u);
   EXPECT_EQ(count_in(calls, "6f1c0a52-4d5b-4f6e-9a31-2b7c9d0e1f22"), lines) << calls;
+  for (std::uint64_t attempt = 0; attempt < lines; ++attempt) {
+    EXPECT_EQ(count_in(calls, R"("attempt":)" + std::to_string(attempt) + "}"), 1u) << calls;
+  }
 }
 
 TEST_P(Broker, NonRetryableAndUnreachableApisFinishAsFailed) {
@@ -212,30 +218,6 @@ TEST_P(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
   }
   EXPECT_GE(checked, 90u);
 }
-
-// A cluster of the test's own (scripts/pg.sh in a temp directory), so that stopping its
-// server does not disturb the other tests.
-class PrivateCluster {
- public:
-  explicit PrivateCluster(const std::string& dir) : env_{"API_BROKER_PG_DIR=" + dir} {
-    auto started = run({script(), "start"}, env_, std::chrono::seconds(120));
-    if (started.exit_code == 0) url_ = started.out.substr(0, started.out.find('\n'));
-    error_ = started.err;
-  }
-  ~PrivateCluster() { run({script(), "stop"}, env_, std::chrono::seconds(120)); }
-  PrivateCluster(const PrivateCluster&) = delete;
-  PrivateCluster& operator=(const PrivateCluster&) = delete;
-  const std::string& url() const { return url_; }
-  const std::string& error() const { return error_; }
-  bool pause() { return run({script(), "pause"}, env_, std::chrono::seconds(60)).exit_code == 0; }
-  bool resume() { return run({script(), "resume"}, env_, std::chrono::seconds(60)).exit_code == 0; }
-
- private:
-  static std::string script() { return std::string(API_BROKER_SOURCE_DIR) + "/scripts/pg.sh"; }
-  std::vector<std::string> env_;
-  std::string url_;
-  std::string error_;
-};
 
 // The database server stops twice in the middle of a run: the processor says so, waits,
 // reconnects, and loses or duplicates nothing.

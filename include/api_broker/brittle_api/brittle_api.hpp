@@ -52,7 +52,9 @@ struct Options {
   std::optional<std::uint64_t> seed = std::nullopt;
   // Given, one JSON line per POST /api is appended here when its outcome is applied:
   // {"t_us":<unix microseconds>,"key":"<Idempotency-Key>","outcome":"ok|503|dropped",
-  //  "latency_ms":<double>}. Buffered; flushed every 100 ms and when the server stops.
+  //  "latency_ms":<double>,"received_us":<unix microseconds when the call was read>,
+  //  "attempt":<the Api-Broker-Attempt header, 0-based, or null>}. Buffered; flushed every
+  // 100 ms and when the server stops.
   std::string calls_log_path = {};
 };
 

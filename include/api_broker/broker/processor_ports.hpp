@@ -17,7 +17,9 @@
 
 namespace api_broker::broker {
 
-// One HTTP call of one attempt: POST <api>/api with `body` and the Idempotency-Key header.
+// One HTTP call of one attempt: POST <api>/api with `body`, the Idempotency-Key header (the
+// same for every attempt of a request) and Api-Broker-Attempt (`attempt`, 0-based), so that
+// the API can tell a retry from a first call.
 struct ApiCall {
   std::uint64_t request = 0;  // id of the request event
   std::uint32_t attempt = 0;

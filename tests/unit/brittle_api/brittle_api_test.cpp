@@ -531,7 +531,12 @@ TEST(BrittleApi, CallsLogHasOneLinePerCall) {
     ASSERT_TRUE(server);
     for (int i = 0; i < 30; ++i) {
       const std::string key = fmt::format("key-{}", i);
-      outcome_by_key[key] = outcome_of(post_api(server->port(), "x", key));
+      // Every third call names its attempt; one names a malformed one.
+      std::map<std::string, std::string> headers{{"Idempotency-Key", key}};
+      if (i % 3 == 0) headers["Api-Broker-Attempt"] = std::to_string(i);
+      if (i == 1) headers["Api-Broker-Attempt"] = "1x";
+      outcome_by_key[key] =
+          outcome_of(Client(server->port()).send(http::verb::post, "/api", "x", headers));
     }
     // And one call without a key, whatever its outcome.
     static_cast<void>(post_api(server->port(), "x"));
@@ -551,6 +556,14 @@ TEST(BrittleApi, CallsLogHasOneLinePerCall) {
     EXPECT_LE(latency_ms, 2.0);
     const auto key = entry["key"].get<std::string>();
     if (!key.empty()) logged[key] = entry["outcome"].get<std::string>();
+    // Received before its outcome was applied.
+    EXPECT_LE(entry["received_us"].get<std::int64_t>(), entry["t_us"].get<std::int64_t>()) << line;
+    const int number = key.empty() ? -1 : std::stoi(key.substr(4));
+    if (number >= 0 && number % 3 == 0) {
+      EXPECT_EQ(entry["attempt"], number) << line;
+    } else {
+      EXPECT_TRUE(entry["attempt"].is_null()) << line;
+    }
   }
   EXPECT_EQ(lines, 31);
   EXPECT_EQ(logged, outcome_by_key);

@@ -1,0 +1,30 @@
+#include "support/private_cluster.hpp"
+
+#include <chrono>
+
+#include "support/process.hpp"
+
+namespace api_broker::testing {
+namespace {
+
+std::string script() { return std::string(API_BROKER_SOURCE_DIR) + "/scripts/pg.sh"; }
+
+}  // namespace
+
+PrivateCluster::PrivateCluster(const std::string& dir) : env_{"API_BROKER_PG_DIR=" + dir} {
+  auto started = run({script(), "start"}, env_, std::chrono::seconds(120));
+  if (started.exit_code == 0) url_ = started.out.substr(0, started.out.find('\n'));
+  error_ = started.err;
+}
+
+PrivateCluster::~PrivateCluster() { run({script(), "stop"}, env_, std::chrono::seconds(120)); }
+
+bool PrivateCluster::pause(const std::string& mode) {
+  return run({script(), "pause", mode}, env_, std::chrono::seconds(60)).exit_code == 0;
+}
+
+bool PrivateCluster::resume() {
+  return run({script(), "resume"}, env_, std::chrono::seconds(60)).exit_code == 0;
+}
+
+}  // namespace api_broker::testing
