@@ -274,7 +274,7 @@ TEST(BrokerOnPostgres, SurvivesDatabaseRestartsMidRun) {
   EXPECT_NE(log.find("retrying"), std::string::npos) << "the outage should be in the log:\n" << log;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Broker, ::testing::Values("sqlite", "postgresql"),
+INSTANTIATE_TEST_SUITE_P(Backends, Broker, ::testing::Values("sqlite", "postgresql", "mongodb"),
                          [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
