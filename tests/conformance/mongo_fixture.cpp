@@ -71,6 +71,18 @@ Result<std::unique_ptr<store::EventStore>> MongoFixture::open() {
   return store::open_mongo_store(options());
 }
 
+std::optional<std::pair<std::string, int>> MongoFixture::single_host() const {
+  std::string rest = url_;
+  if (!rest.starts_with("mongodb://")) return std::nullopt;
+  rest = rest.substr(10);
+  rest = rest.substr(0, rest.find_first_of("/?"));
+  if (const auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
+  if (rest.find(',') != std::string::npos || rest.starts_with("[")) return std::nullopt;
+  const auto colon = rest.rfind(':');
+  if (colon == std::string::npos) return std::make_pair(rest, 27017);
+  return std::make_pair(rest.substr(0, colon), std::stoi(rest.substr(colon + 1)));
+}
+
 Result<std::string> MongoFixture::command(const std::string& json, bool on_admin) const {
   if (!unavailable_.empty()) return fail(Errc::unavailable, unavailable_);
   return run_command(url_, on_admin ? "admin" : database_, json);

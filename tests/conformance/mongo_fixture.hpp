@@ -5,7 +5,9 @@
 // api_broker_test_<random>, dropped in the destructor. Without the variable every test that
 // uses it is skipped, saying why; against the stand-in, the tests say so on stderr.
 
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "api_broker/store/mongo_store.hpp"
 #include "conformance/store_backends.hpp"
@@ -32,6 +34,9 @@ class MongoFixture final : public StoreFixture {
   const std::string& database() const { return database_; }
   // Whether the server is the stand-in (tests/mongo_standin), not MongoDB.
   bool standin() const { return standin_; }
+  // The host and port when the URL names one server (mongodb://[user@]host[:port][/...]),
+  // for tests that put a relay in front of it.
+  std::optional<std::pair<std::string, int>> single_host() const;
 
   // Runs `json` (a command in extended JSON, e.g. {"find": "events"}) on this fixture's
   // database, or on `admin`; the reply as relaxed extended JSON, or the server's error.

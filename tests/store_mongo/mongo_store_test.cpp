@@ -56,19 +56,6 @@ class MongoStoreTest : public ::testing::Test {
     EXPECT_TRUE(reply) << (reply ? "" : reply.error().message);
     return reply ? *reply : "";
   }
-  // "host", port of a URL naming one server (mongodb://[user@]host:port[/...]).
-  std::optional<std::pair<std::string, int>> single_host() const {
-    std::string rest = fixture_.url();
-    if (!rest.starts_with("mongodb://")) return std::nullopt;
-    rest = rest.substr(10);
-    rest = rest.substr(0, rest.find_first_of("/?"));
-    if (const auto at = rest.rfind('@'); at != std::string::npos) rest = rest.substr(at + 1);
-    const auto colon = rest.rfind(':');
-    if (rest.find(',') != std::string::npos || rest.starts_with("[")) return std::nullopt;
-    if (colon == std::string::npos) return std::make_pair(rest, 27017);
-    return std::make_pair(rest.substr(0, colon), std::stoi(rest.substr(colon + 1)));
-  }
-
   MongoFixture fixture_;
 };
 
@@ -336,7 +323,7 @@ TEST_F(MongoStoreTest, ALockHeldByAnExitedProcessOfThisMachineIsTakenAtOnce) {
 // --- reconnection (through a relay that can cut every connection) ---
 
 TEST_F(MongoStoreTest, ALostConnectionFailsOneCallThenTheStoreReconnects) {
-  const auto target = single_host();
+  const auto target = fixture_.single_host();
   if (!target) GTEST_SKIP() << "needs a URL naming one server: " << fixture_.url();
   TcpProxy proxy(target->first, target->second);
   MongoOptions options = fixture_.options();
@@ -365,7 +352,7 @@ TEST_F(MongoStoreTest, ALostConnectionFailsOneCallThenTheStoreReconnects) {
 }
 
 TEST_F(MongoStoreTest, AWaitingFollowerWakesAgainAfterItsConnectionsWereCut) {
-  const auto target = single_host();
+  const auto target = fixture_.single_host();
   if (!target) GTEST_SKIP() << "needs a URL naming one server: " << fixture_.url();
   TcpProxy proxy(target->first, target->second);
   MongoOptions options = fixture_.options();
