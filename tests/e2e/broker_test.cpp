@@ -300,6 +300,12 @@ TEST(BrokerOnMongo, SurvivesLostConnectionsMidRun) {
       "--eventstore-db-name", broker.mongo->database()};
   auto processor = broker.start_processor(url);
   broker.store_args = direct;  // the CLI calls below go around the relay
+  // Cut only once it runs (a processor that cannot open its store at all exits at once).
+  for (int i = 0; i < 600 && read_file(broker.dir.file("processor.err")).find("resumes after") ==
+                                 std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
   for (int outage = 0; outage < 2; ++outage) {
     std::this_thread::sleep_for(300ms);
     proxy.refuse(true);

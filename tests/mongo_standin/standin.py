@@ -217,6 +217,23 @@ def apply_pipeline(doc, stages, now):
 
 # --- the data ---
 
+_scan_uniques = mongomock.collection.Collection._ensure_uniques
+
+
+def _ensure_uniques(collection, new_data):
+    """mongomock compares a new document with every stored one for every unique index; like
+    a real index, compare only when the document is in the (partial) index at all."""
+    for index in collection._store.indexes.values():
+        if not index.get("unique") or list(index.get("key")) == [("_id", 1)]:
+            continue
+        partial = index.get("partialFilterExpression")
+        if partial is None or mongomock.filtering.filter_applies(partial, new_data):
+            return _scan_uniques(collection, new_data)
+    return None
+
+
+mongomock.collection.Collection._ensure_uniques = _ensure_uniques
+
 class Capped:
     """A capped collection: insertion order, bounded by bytes and count, tailable."""
 
@@ -261,7 +278,7 @@ class Server:
     def unique_conflict(self, db, name, doc):
         """The (index name, key pattern, key value) that `doc` would duplicate, or None."""
         collection = self.collection(db, name)
-        if "_id" in doc and collection.find_one({"_id": doc["_id"]}) is not None:
+        if "_id" in doc and doc["_id"] in collection._store:  # the _id index
             return "_id_", SON([("_id", 1)]), SON([("_id", doc["_id"])])
         for index_name, index in collection.index_information().items():
             if not index.get("unique") or index_name == "_id_":
