@@ -3,6 +3,9 @@
 #   store_bench      the SQLite store beside raw SQLite
 #   pg_store_bench   the PostgreSQL store beside raw libpq, and LISTEN/NOTIFY wake-up
 #   broker_bench     end-to-end on SQLite, then on PostgreSQL (--eventstore-url)
+#   mongo_store_bench  the MongoDB store beside raw libmongoc, and the tailed-cursor wake-up,
+#                    against $API_BROKER_MONGODB_URL, else the wire-protocol stand-in of the
+#                    tests (whose figures say nothing about MongoDB's speed, as it prints)
 # PostgreSQL runs on a throwaway cluster (scripts/pg.sh) in a temp directory, removed on exit.
 # Extra arguments (e.g. --quick) go to both broker_bench runs.
 # Environment: API_BROKER_BUILD_DIR (default build), API_BROKER_BUILD_JOBS (default nproc).
@@ -17,7 +20,7 @@ if [[ ! -f "$build/build.ninja" ]] ||
     >/dev/null
 fi
 echo "== build ($build, $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
-cmake --build "$build" --target store_bench pg_store_bench broker_bench api-broker \
+cmake --build "$build" --target store_bench pg_store_bench mongo_store_bench broker_bench api-broker \
   -j"${API_BROKER_BUILD_JOBS:-$(nproc)}"
 
 echo "== machine"
@@ -28,8 +31,9 @@ df -hT . "${TMPDIR:-/tmp}" | sed 1d
 
 echo "== PostgreSQL cluster (stopped and removed on exit)"
 API_BROKER_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-bench-pg.XXXXXX")
-export API_BROKER_PG_DIR
-trap "'$PWD/scripts/pg.sh' stop" EXIT
+API_BROKER_MONGO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-bench-mongo.XXXXXX")
+export API_BROKER_PG_DIR API_BROKER_MONGO_DIR
+trap "'$PWD/scripts/pg.sh' stop; '$PWD/scripts/mongo-standin.sh' stop" EXIT
 trap 'exit 1' INT TERM # so that the EXIT trap runs on Ctrl-C and kill too
 url=$(scripts/pg.sh start)
 
@@ -46,5 +50,13 @@ echo "== broker_bench (SQLite)"
 echo
 echo "== broker_bench (PostgreSQL)"
 "$build/bench/broker_bench" --api-broker "$build/src/cli/api-broker" --eventstore-url "$url" "$@"
+echo
+if [[ -n "${API_BROKER_MONGODB_URL:-}" ]]; then
+  echo "== mongo_store_bench (MongoDB at API_BROKER_MONGODB_URL)"
+  "$build/bench/mongo_store_bench" --url "$API_BROKER_MONGODB_URL"
+else
+  echo "== mongo_store_bench (the wire-protocol STAND-IN, not MongoDB: no MongoDB server here)"
+  "$build/bench/mongo_store_bench" --url "$(scripts/mongo-standin.sh start)"
+fi
 echo
 echo "== done in $((SECONDS - started)) s; load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -7,6 +7,7 @@ packages=(
   g++ cmake ninja-build pkg-config
   libsqlite3-dev sqlite3
   libpq-dev postgresql
+  libmongoc-dev libbson-dev python3-mongomock python3-bson
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format

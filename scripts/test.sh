@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite: once plain, once under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and the store and broker tests under ThreadSanitizer; checks
-# the formatting first. Exit 0 only when all pass.
+# the formatting first. Exit 0 only when all pass. The PostgreSQL tests use a throwaway
+# cluster, the MongoDB tests a wire-protocol stand-in (or API_BROKER_MONGODB_URL's server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -12,13 +13,23 @@ clang-format --dry-run --Werror "${sources[@]}"
 
 echo "== build (RelWithDebInfo, -Werror)"
 scripts/build.sh build -DAPI_BROKER_TESTS=ON -DAPI_BROKER_BENCH=ON -DAPI_BROKER_SANITIZE=OFF
-echo "== PostgreSQL test cluster (stopped on exit, even when tests fail)"
+echo "== PostgreSQL test cluster and MongoDB stand-in (stopped on exit, even when tests fail)"
 API_BROKER_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-pg.XXXXXX")
-export API_BROKER_PG_DIR
-trap "'$PWD/scripts/pg.sh' stop" EXIT
+API_BROKER_MONGO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-mongo.XXXXXX")
+export API_BROKER_PG_DIR API_BROKER_MONGO_DIR
+trap "'$PWD/scripts/pg.sh' stop; '$PWD/scripts/mongo-standin.sh' stop" EXIT
 trap 'exit 1' INT TERM  # so that the EXIT trap runs on Ctrl-C and kill too
 API_BROKER_PG_URL=$(scripts/pg.sh start)
 export API_BROKER_PG_URL
+# No MongoDB server here (Debian ships none): the MongoDB tests run against the wire-protocol
+# stand-in in tests/mongo_standin, unless API_BROKER_MONGODB_URL already names a server.
+if [[ -z "${API_BROKER_MONGODB_URL:-}" ]]; then
+  API_BROKER_MONGODB_URL=$(scripts/mongo-standin.sh start)
+  echo "MongoDB tests: against the wire-protocol STAND-IN at $API_BROKER_MONGODB_URL (not MongoDB)"
+else
+  echo "MongoDB tests: against the server at API_BROKER_MONGODB_URL"
+fi
+export API_BROKER_MONGODB_URL
 echo "== tests"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 

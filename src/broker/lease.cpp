@@ -1,43 +1,13 @@
 #include "lease.hpp"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
 
-#include <cerrno>
-#include <charconv>
-
 #include "api_broker/events/codec.hpp"
+#include "api_broker/store/process_owner.hpp"
 
 namespace api_broker::broker {
-namespace {
 
-std::string host_name() {
-  char buffer[256] = {};
-  if (gethostname(buffer, sizeof buffer - 1) != 0) return "localhost";
-  return buffer;
-}
-
-// Whether `owner` names a process of this host that has exited.
-bool holder_is_gone(const std::string& owner) {
-  const std::string host = host_name();
-  if (owner.rfind(host + ":", 0) != 0) return false;
-  const std::string_view rest = std::string_view(owner).substr(host.size() + 1);
-  pid_t pid = 0;
-  const auto [end, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), pid);
-  if (ec != std::errc() || pid <= 0 || end == rest.data() + rest.size() || *end != ':') {
-    return false;
-  }
-  return ::kill(pid, 0) != 0 && errno == ESRCH;
-}
-
-}  // namespace
-
-std::string lease_owner_id() {
-  const auto random = events::random_uuid();
-  return fmt::format("{}:{}:{}", host_name(), getpid(), events::to_string(random).substr(0, 8));
-}
+std::string lease_owner_id() { return store::process_owner_id(); }
 
 Result<void> acquire_or_wait(store::EventStore& store, const std::string& name,
                              const std::string& owner, std::chrono::milliseconds ttl, bool standby,
@@ -55,7 +25,7 @@ Result<void> acquire_or_wait(store::EventStore& store, const std::string& name,
       if (said) log.info("took over the '{}' lease", name);
       return {};
     }
-    if (holder_is_gone(holder->owner)) {
+    if (store::process_owner_is_gone(holder->owner)) {
       log.info("the '{}' lease holder {} has exited; taking over", name, holder->owner);
       (void)store.release_lease(name, holder->owner);
       continue;

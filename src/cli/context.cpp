@@ -51,21 +51,26 @@ void add_global_options(CLI::App& app, Context& context) {
   app.add_option("--eventstore-db-path", context.store.db_path, "SQLite database file")
       ->envname("EVENTSTORE_DB_PATH")
       ->capture_default_str();
-  app.add_option("--eventstore-db-host", context.store.db_host,
-                 "Database host (postgresql, mongodb); default: $PGHOST, else localhost")
+  app.add_option(
+         "--eventstore-db-host", context.store.db_host,
+         "Database host (postgresql, mongodb) without a URL; default: $PGHOST (postgresql), "
+         "else localhost")
       ->envname("EVENTSTORE_DB_HOST");
   app.add_option("--eventstore-db-port", context.store.db_port,
-                 "Database port (postgresql); default: $PGPORT, else 5432")
+                 "Database port (postgresql, mongodb); default: $PGPORT, else 5432; mongodb: 27017")
       ->envname("EVENTSTORE_DB_PORT");
   app.add_option("--eventstore-db-user", context.store.db_user,
-                 "Database user (postgresql); default: $PGUSER")
+                 "Database user (postgresql, mongodb); default: $PGUSER (postgresql)")
       ->envname("EVENTSTORE_DB_USER");
   app.add_option("--eventstore-db-password", context.store.db_password,
-                 "Database password (postgresql); prefer $PGPASSWORD or ~/.pgpass, which other "
-                 "users of this machine cannot see in the process list")
+                 "Database password (postgresql, mongodb); prefer the environment variable (or "
+                 "$PGPASSWORD, ~/.pgpass), which other users of this machine cannot see in the "
+                 "process list")
       ->envname("EVENTSTORE_DB_PASSWORD");
-  app.add_option("--eventstore-db-name", context.store.db_name,
-                 "Database name (postgresql); default: $PGDATABASE")
+  app.add_option(
+         "--eventstore-db-name", context.store.db_name,
+         "Database name (postgresql, mongodb); default: $PGDATABASE (postgresql), api_broker "
+         "(mongodb)")
       ->envname("EVENTSTORE_DB_NAME");
   app.add_option("--eventstore-url", context.store.url,
                  "Full connection URL (postgresql://..., mongodb://...)")

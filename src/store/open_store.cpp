@@ -6,6 +6,7 @@
 
 #include "api_broker/store/logging_store.hpp"
 #include "api_broker/store/memory_store.hpp"
+#include "api_broker/store/mongo_store.hpp"
 #include "api_broker/store/postgres_store.hpp"
 #include "api_broker/store/sqlite_store.hpp"
 
@@ -46,10 +47,14 @@ Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options) {
                                                 .database = options.db_name,
                                                 .durable = options.durable});
   } else if (options.driver == "mongodb") {
-    return fail(Errc::unsupported,
-                fmt::format("the {} event store driver is not part of this build yet; use sqlite "
-                            "or postgresql",
-                            options.driver));
+    // A URL says where; without one, --eventstore-db-host (else localhost) and -port (27017).
+    store = open_mongo_store(MongoOptions{.url = options.url,
+                                          .host = options.url.empty() ? options.db_host : "",
+                                          .port = options.url.empty() ? options.db_port : "",
+                                          .user = options.db_user,
+                                          .password = options.db_password,
+                                          .database = options.db_name,
+                                          .durable = options.durable});
   } else {
     return fail(Errc::invalid_input,
                 fmt::format("unknown event store driver '{}' (use sqlite, postgresql or mongodb)",

@@ -2,6 +2,7 @@
 
 #include "api_broker/store/memory_store.hpp"
 #include "api_broker/store/sqlite_store.hpp"
+#include "conformance/mongo_fixture.hpp"
 #include "conformance/postgres_fixture.hpp"
 #include "support/temp_dir.hpp"
 
@@ -37,6 +38,7 @@ const std::vector<Backend>& backends() {
       {"memory", [] { return std::make_unique<MemoryFixture>(); }},
       {"sqlite", [] { return std::make_unique<SqliteFixture>(); }},
       {"postgresql", [] { return std::make_unique<PostgresFixture>(); }},
+      {"mongodb", [] { return std::make_unique<MongoFixture>(); }},
   };
   return all;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// A store (SQLite in a temp directory, or a fresh PostgreSQL database) and the real binaries
-// around it: the brittle API, processors, CLI calls. Shared by the end-to-end broker tests.
+// A store (SQLite in a temp directory, a fresh PostgreSQL or MongoDB database) and the real
+// binaries around it: the brittle API, processors, CLI calls. Shared by the end-to-end tests.
 
 #include <signal.h>
 
@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "conformance/mongo_fixture.hpp"
 #include "conformance/postgres_fixture.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
@@ -18,12 +19,22 @@ namespace api_broker::testing {
 
 class BrokerFixture {
  public:
-  // The store the binaries use: "sqlite" (a file in `dir`) or "postgresql" (a fresh
-  // database on $API_BROKER_PG_URL's cluster). Empty when the backend cannot run here, with
-  // the reason in `unavailable`.
+  // The store the binaries use: "sqlite" (a file in `dir`), "postgresql" (a fresh database
+  // on $API_BROKER_PG_URL's cluster) or "mongodb" (a fresh database on the server that
+  // $API_BROKER_MONGODB_URL names). Empty when the backend cannot run here, with the reason
+  // in `unavailable`.
   void use_backend(const std::string& name) {
     if (name == "sqlite") {
       store_args = {"--eventstore-db-path", dir.file("events.db")};
+      return;
+    }
+    if (name == "mongodb") {
+      mongo = std::make_unique<MongoFixture>();
+      unavailable = mongo->unavailable_reason();
+      if (!unavailable.empty()) return;
+      store_args = {"--eventstore-driver",  "mongodb",        "--eventstore-url", mongo->url(),
+                    "--eventstore-db-name", mongo->database()};
+      (void)mongo->open();  // creates the collections before processes race for them
       return;
     }
     postgres = std::make_unique<PostgresFixture>();
@@ -96,6 +107,7 @@ class BrokerFixture {
   TempDir dir;
   std::vector<std::string> store_args;
   std::unique_ptr<PostgresFixture> postgres;
+  std::unique_ptr<MongoFixture> mongo;
   std::string unavailable;
   std::unique_ptr<Child> api;
   int port = 0;

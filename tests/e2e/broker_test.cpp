@@ -12,6 +12,7 @@
 
 #include "e2e/broker_fixture.hpp"
 #include "support/private_cluster.hpp"
+#include "support/tcp_proxy.hpp"
 
 namespace api_broker::testing {
 namespace {
@@ -256,7 +257,55 @@ TEST(BrokerOnPostgres, SurvivesDatabaseRestartsMidRun) {
   EXPECT_NE(log.find("retrying"), std::string::npos) << "the outage should be in the log:\n" << log;
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, Broker, ::testing::Values("sqlite", "postgresql"),
+// Every connection of a running processor to MongoDB is cut twice, and for a while none can
+// be made (a relay in between): the processor says so, waits, reconnects, and loses or
+// duplicates nothing.
+TEST(BrokerOnMongo, SurvivesLostConnectionsMidRun) {
+  BrokerFixture broker;
+  broker.use_backend("mongodb");
+  if (!broker.unavailable.empty()) GTEST_SKIP() << "mongodb skipped: " << broker.unavailable;
+  const auto target = broker.mongo->single_host();
+  if (!target) GTEST_SKIP() << "needs a URL naming one server: " << broker.mongo->url();
+  TcpProxy proxy(target->first, target->second);
+  const std::vector<std::string> direct = broker.store_args;
+  const std::string url =
+      broker.start_api({"--api-failure-rate", "0.2", "--api-max-latency", "0.05", "--seed", "5"});
+  ASSERT_EQ(broker
+                .cli({"configure", "--retries", "50", "--timeout", "1", "--backoff-initial", "0.05",
+                      "--backoff-max", "0.5"})
+                .exit_code,
+            0);
+  ASSERT_EQ(broker.insert_requests(30).size(), 30u);
+  broker.store_args = {
+      "--eventstore-driver",  "mongodb",
+      "--eventstore-url",     "mongodb://127.0.0.1:" + std::to_string(proxy.port()),
+      "--eventstore-db-name", broker.mongo->database()};
+  auto processor = broker.start_processor(url);
+  broker.store_args = direct;  // the CLI calls below go around the relay
+  // Cut only once it runs (a processor that cannot open its store at all exits at once).
+  for (int i = 0; i < 600 && read_file(broker.dir.file("processor.err")).find("resumes after") ==
+                                 std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(100ms);
+  }
+  for (int outage = 0; outage < 2; ++outage) {
+    std::this_thread::sleep_for(300ms);
+    proxy.refuse(true);
+    std::this_thread::sleep_for(1500ms);  // the processor works on without its database
+    proxy.refuse(false);
+    ASSERT_EQ(broker.insert_requests(10, "after" + std::to_string(outage) + "-").size(), 10u);
+  }
+  auto verified = broker.wait_until_all_finished(90s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(broker.dir.file("processor.err"));
+  EXPECT_NE(verified.out.find("50 requests"), std::string::npos) << verified.out;
+  EXPECT_TRUE(processor->running()) << read_file(broker.dir.file("processor.err"));
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(20s), 0) << read_file(broker.dir.file("processor.err"));
+  const std::string log = read_file(broker.dir.file("processor.err"));
+  EXPECT_NE(log.find("retrying"), std::string::npos) << "the outage should be in the log:\n" << log;
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, Broker, ::testing::Values("sqlite", "postgresql", "mongodb"),
                          [](const auto& param_info) { return param_info.param; });
 
 }  // namespace
