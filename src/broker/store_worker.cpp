@@ -72,17 +72,67 @@ std::size_t StoreWorker::queued() const {
   return queue_.size();
 }
 
+// A commit that failed may have been committed all the same: the connection broke after
+// the server committed, before it said so. The batch was then appended after our read
+// position, where its first event (a decision or an answer: unique per request, class and
+// attempt) can be found. Errors: the store cannot be read yet.
+Result<bool> StoreWorker::committed_meanwhile(const events::NewEvent& first) {
+  events::EventId after = position_;
+  for (;;) {
+    auto read = store_->read_after(after, limits::read_batch_max);
+    if (!read) {
+      if (read.error().code != Errc::corrupt || read.error().related_id == 0) {
+        return fail(std::move(read).error());
+      }
+      after = events::EventId{read.error().related_id};
+      continue;
+    }
+    if (read->empty()) return false;
+    for (const events::Envelope& envelope : *read) {
+      if (envelope.causation_id == first.causation_id && envelope.event == first.event) {
+        return true;
+      }
+    }
+    after = read->back().id;
+  }
+}
+
 bool StoreWorker::commit(std::vector<events::NewEvent>& batch) {
   std::size_t done = 0;
   auto delay = 10ms;
+  bool uncertain = false;  // the last attempt failed: it may have been committed
   while (done < batch.size()) {
     const std::size_t count = std::min(batch.size() - done, limits::append_batch_max);
+    if (uncertain) {
+      auto committed = committed_meanwhile(batch[done]);
+      if (committed && *committed) {
+        callbacks_.on_warning(fmt::format(
+            "the {} events whose commit seemed to fail were committed; not appending them again",
+            count));
+        done += count;
+        uncertain = false;
+        continue;
+      }
+      if (!committed) {  // cannot tell yet: wait as for a failed commit
+        callbacks_.on_warning("cannot check whether a failed commit was committed: " +
+                              committed.error().message);
+        {
+          std::lock_guard lock(mutex_);
+          if (stopping_ && delay >= 1000ms) return false;
+        }
+        wake_.wait_for(delay);
+        delay = std::min(delay * 2, std::chrono::milliseconds(2000));
+        continue;
+      }
+    }
     auto ids = store_->append_batch(std::span<const events::NewEvent>(batch.data() + done, count));
     if (ids) {
       done += count;
       delay = 10ms;
+      uncertain = false;
       continue;
     }
+    uncertain = ids.error().code == Errc::unavailable;
     // The events are facts already decided: keep them and retry until the store is back.
     callbacks_.on_warning(fmt::format("cannot commit {} events, retrying in {} ms: {}", count,
                                       delay.count(), ids.error().message));

@@ -73,6 +73,7 @@ class StoreWorker {
  private:
   void run();
   bool commit(std::vector<events::NewEvent>& batch);
+  Result<bool> committed_meanwhile(const events::NewEvent& first);
   void maybe_save_checkpoint(bool force);
   bool renew_lease();
 

@@ -1,6 +1,7 @@
 #include "simulated_processor.hpp"
 
 #include <algorithm>
+#include <limits>
 
 #include "api_broker/broker/checkpoint.hpp"
 
@@ -12,6 +13,7 @@ StoreFaults draw_store_faults(Random& random) {
   StoreFaults f;
   const bool faulty = random.chance(0.7);
   f.commit_fails = faulty ? random.unit() * 0.1 : 0.0;
+  f.commit_unacknowledged = faulty ? random.unit() * 0.05 : 0.0;
   f.read_fails = faulty ? random.unit() * 0.05 : 0.0;
   f.save_fails = faulty ? random.unit() * 0.2 : 0.0;
   f.load_fails = faulty ? random.unit() * 0.2 : 0.0;
@@ -118,23 +120,55 @@ void SimulatedProcessor::append(std::vector<events::NewEvent> events) {
 }
 
 // A group commit of everything queued; a failed one is retried with a growing delay, as the
-// store worker does, and the events wait in memory meanwhile.
+// store worker does, and the events wait in memory meanwhile. A commit may also succeed while
+// reporting a failure (the connection broke before the answer): like the worker, the retry
+// first looks for the batch after the read position.
 void SimulatedProcessor::commit() {
-  if (random_.chance(faults_.commit_fails)) {
-    ++stats_.store_faults;
-    log_->warn("cannot commit {} events, retrying in {} ms: injected fault", queue_.size(),
-               std::chrono::duration_cast<std::chrono::milliseconds>(commit_retry_).count());
+  if (committing_.empty()) committing_.swap(queue_);
+  auto retry = [this] {
     guarded(scheduler_.now() + commit_retry_, [this] { store_call([this] { commit(); }); });
     commit_retry_ = std::min(commit_retry_ * 2, Duration(2s));
+  };
+  if (uncertain_ && committed_meanwhile(committing_.front())) {
+    log_->warn("the {} events whose commit seemed to fail were committed", committing_.size());
+  } else if (random_.chance(faults_.commit_fails)) {
+    ++stats_.store_faults;
+    uncertain_ = false;
+    log_->warn("cannot commit {} events, retrying in {} ms: injected fault", committing_.size(),
+               std::chrono::duration_cast<std::chrono::milliseconds>(commit_retry_).count());
+    retry();
     return;
+  } else {
+    if (auto ids = store_.append_batch(committing_); !ids) {
+      log_->error("the memory store refused a batch: {}", ids.error().message);
+    }
+    if (random_.chance(faults_.commit_unacknowledged)) {
+      ++stats_.store_faults;
+      uncertain_ = true;
+      log_->warn("cannot commit {} events, retrying: injected fault after the commit",
+                 committing_.size());
+      retry();
+      return;
+    }
   }
-  std::vector<events::NewEvent> batch;
-  batch.swap(queue_);
+  committing_.clear();
+  uncertain_ = false;
   commit_scheduled_ = false;
-  if (auto ids = store_.append_batch(batch); !ids) {
-    log_->error("the memory store refused a batch: {}", ids.error().message);
+  if (!queue_.empty()) {
+    commit_scheduled_ = true;
+    commit_retry_ = 10ms;
+    store_call([this] { commit(); });
   }
   schedule_read();
+}
+
+bool SimulatedProcessor::committed_meanwhile(const events::NewEvent& first) {
+  auto read = store_.read_after(position_, std::numeric_limits<std::size_t>::max());
+  if (!read) return false;
+  for (const events::Envelope& envelope : *read) {
+    if (envelope.causation_id == first.causation_id && envelope.event == first.event) return true;
+  }
+  return false;
 }
 
 void SimulatedProcessor::schedule_read() {
@@ -145,7 +179,8 @@ void SimulatedProcessor::schedule_read() {
 
 void SimulatedProcessor::read() {
   read_scheduled_ = false;
-  if (awaiting_ack_) return;
+  // The worker's one thread does not read while it retries a commit; it reads after it.
+  if (awaiting_ack_ || !committing_.empty()) return;
   if (random_.chance(faults_.read_fails)) {
     ++stats_.store_faults;
     read_scheduled_ = true;

@@ -29,6 +29,7 @@ namespace api_broker::sim {
 // The store's misbehaviour in one run; drawn from the seed by draw_store_faults().
 struct StoreFaults {
   double commit_fails = 0;  // chance that a commit fails (it is retried, as the worker does)
+  double commit_unacknowledged = 0;  // chance that a commit succeeds but reports a failure
   double read_fails = 0;
   double save_fails = 0;                   // checkpoint saves
   double load_fails = 0;                   // reading parked requests back
@@ -102,6 +103,9 @@ class SimulatedProcessor : public broker::ProcessorPorts,
   std::uint64_t next_call_ = 1;
 
   std::vector<events::NewEvent> queue_;
+  std::vector<events::NewEvent> committing_;  // the batch being committed, kept until it is
+  bool uncertain_ = false;  // its last commit reported a failure that may not be one
+  bool committed_meanwhile(const events::NewEvent& first);
   bool commit_scheduled_ = false;
   Duration commit_retry_{};
   events::EventId position_{};

@@ -1,6 +1,9 @@
 #include "support/private_cluster.hpp"
 
+#include <unistd.h>
+
 #include <chrono>
+#include <string>
 
 #include "support/process.hpp"
 
@@ -11,7 +14,11 @@ std::string script() { return std::string(API_BROKER_SOURCE_DIR) + "/scripts/pg.
 
 }  // namespace
 
-PrivateCluster::PrivateCluster(const std::string& dir) : env_{"API_BROKER_PG_DIR=" + dir} {
+// Each test process looks for a free port in a range of its own: a paused cluster frees its
+// port, and a cluster started meanwhile by a test running beside it must not take it.
+PrivateCluster::PrivateCluster(const std::string& dir)
+    : env_{"API_BROKER_PG_DIR=" + dir,
+           "API_BROKER_PG_PORT=" + std::to_string(56000 + (::getpid() % 400) * 20)} {
   auto started = run({script(), "start"}, env_, std::chrono::seconds(120));
   if (started.exit_code == 0) url_ = started.out.substr(0, started.out.find('\n'));
   error_ = started.err;
