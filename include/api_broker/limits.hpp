@@ -22,6 +22,8 @@ inline constexpr std::int64_t retries_max = 1000;
 inline constexpr std::size_t response_read_bytes_max = 16 * 1024 * 1024;
 // Default cap on the response body stored in an api-response / api-failure event.
 inline constexpr std::size_t response_bytes_stored_default = 64 * 1024;
+// Bytes of a non-2xx answer's body kept in an api-failure event (at most the stored cap).
+inline constexpr std::size_t failure_body_bytes_max = 512;
 // Longest Retry-After the broker honours.
 inline constexpr std::chrono::seconds retry_after_max{3600};
 // Open connections the HTTP client keeps to the API: one per request in flight, so that

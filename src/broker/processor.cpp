@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
@@ -28,9 +29,6 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using events::Envelope;
 using events::EventId;
-
-// Bytes of a non-2xx body kept in api-failure.
-constexpr std::size_t failure_body_bytes_max = 512;
 
 // What the processor appended for a request and waits to read back before deciding again.
 struct Pending {
@@ -299,13 +297,17 @@ class Processor {
              false);
       return;
     }
-    std::string excerpt = response.body.substr(0, failure_body_bytes_max);
+    const std::size_t excerpt_max =
+        std::min(limits::failure_body_bytes_max, options_.response_bytes_max);
+    std::string excerpt = response.body.substr(0, excerpt_max);
+    const bool truncated = response.truncated || response.body.size() > excerpt_max;
     append(id, active,
            events::ApiFailure{.attempt = attempt,
                               .failure = fmt::format("HTTP {}", response.status),
                               .status = response.status,
                               .body = std::move(excerpt),
-                              .retry_after = response.retry_after_seconds.value_or(-1)},
+                              .retry_after = response.retry_after_seconds.value_or(-1),
+                              .truncated = truncated},
            false);
   }
 

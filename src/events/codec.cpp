@@ -133,6 +133,7 @@ json payload_json(const Event& event) {
           json j = {{"attempt", e.attempt}, {"failure", e.failure}, {"status", e.status}};
           if (!e.body.empty()) j["body"] = e.body;
           if (e.retry_after >= 0) j["retry_after"] = e.retry_after;
+          if (e.truncated) j["truncated"] = true;
           return j;
         } else if constexpr (std::is_same_v<T, ApiTimeout>) {
           return {{"attempt", e.attempt}};
@@ -181,6 +182,7 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       e.status = static_cast<std::int32_t>(r.integer("status", false, 0));
       e.body = r.text("body", false);
       e.retry_after = r.number("retry_after", -1);
+      e.truncated = r.flag("truncated");
       return r.finish(e);
     }
     case 6:
@@ -214,8 +216,7 @@ Result<Event> decode_payload(std::string_view class_tag, std::string_view payloa
     if (class_tags[i] == class_tag) index = i;
   }
   if (index == class_tags.size()) {
-    return fail(Errc::invalid_input,
-                fmt::format("unknown event class '{}'", class_tag.substr(0, 64)));
+    return fail(Errc::invalid_input, fmt::format("unknown event class '{}'", printable(class_tag)));
   }
   if (payload.size() > limits::payload_bytes_max) {
     return fail(Errc::invalid_input, fmt::format("{} payload is larger than {} bytes", class_tag,
@@ -236,11 +237,24 @@ Result<EventId> parse_event_id(std::string_view text) {
   const auto* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc() || ptr != end) {
-    return fail(
-        Errc::invalid_input,
-        fmt::format("'{}' is not an event id (a positive whole number)", text.substr(0, 64)));
+    return fail(Errc::invalid_input,
+                fmt::format("'{}' is not an event id (a positive whole number)", printable(text)));
   }
   return EventId{value};
+}
+
+std::string printable(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < max_bytes; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > max_bytes) out += "...";
+  return out;
 }
 
 std::string json_string(std::string_view text) { return dump(json(std::string(text))); }

@@ -21,7 +21,7 @@ std::string encode_payload(const Event& event);
 // payload that is not JSON, a missing field or a value of the wrong type or range.
 Result<Event> decode_payload(std::string_view class_tag, std::string_view payload);
 
-// An id given as text (decimal, > 0).
+// An id given as text: decimal digits only, at most 2^64 - 1 (0 is no_event).
 Result<EventId> parse_event_id(std::string_view text);
 
 // The whole envelope as one line of JSON: {"id":..,"created":"..Z","causation_id":..,
@@ -31,6 +31,9 @@ std::string envelope_to_json(const Envelope& envelope);
 std::string envelope_to_line(const Envelope& envelope);
 // `text` as a JSON string literal, quotes included (bytes that are not UTF-8 become U+FFFD).
 std::string json_string(std::string_view text);
+// `text` quoted in a one-line message: its first `max_bytes` bytes, printable ASCII as it is,
+// every other byte as \xNN, and "..." when it was cut.
+std::string printable(std::string_view text, std::size_t max_bytes = 64);
 // RFC 3339 UTC with microseconds.
 std::string format_time(TimePoint time);
 
