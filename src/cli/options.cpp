@@ -6,6 +6,7 @@
 
 #include "api_broker/core/policy.hpp"
 #include "api_broker/events/codec.hpp"
+#include "api_broker/events/utf8.hpp"
 #include "api_broker/http/url.hpp"
 
 namespace api_broker::cli {
@@ -23,6 +24,12 @@ Result<std::optional<events::Uuid>> optional_uuid(std::string_view text) {
 }
 
 Result<events::Event> event_from_cli(std::string_view class_tag, std::string_view data) {
+  // JSON holds only UTF-8: other bytes would be stored as U+FFFD, not as given.
+  if (const auto bad = events::first_invalid_utf8(data)) {
+    return fail(Errc::invalid_input,
+                fmt::format("DATA is not UTF-8 text: byte {} (0x{:02x}) starts no UTF-8 character",
+                            *bad, static_cast<unsigned char>(data[*bad])));
+  }
   const std::string text(data);
   if (class_tag == "simple") return events::Event{events::Simple{text}};
   if (class_tag == "request") return events::Event{events::Request{text}};
@@ -52,6 +59,12 @@ void add_insert_options(CLI::App& command, InsertArgs& args) {
 Result<events::NewEvent> to_new_event(const InsertArgs& args) {
   auto event = event_from_cli(args.class_tag, args.data);
   if (!event) return fail(std::move(event).error());
+  // A configuration is checked as `configure` checks it: the processor would ignore it.
+  if (const auto* configuration = std::get_if<events::Configuration>(&*event)) {
+    if (auto valid = core::apply(core::Policy{}, *configuration); !valid) {
+      return fail(std::move(valid).error());
+    }
+  }
   auto uuid = optional_uuid(args.external_uuid);
   if (!uuid) return fail(std::move(uuid).error());
   auto causation = optional_event_id(args.causation);

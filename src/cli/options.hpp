@@ -26,13 +26,15 @@ Result<std::optional<events::Uuid>> optional_uuid(std::string_view text);
 
 // `insert CLASS DATA`: simple and request take text (the prototype's), and so do its aliases
 // response and failure (the text of attempt 0); every other class takes its JSON payload.
+// DATA must be UTF-8 (JSON cannot hold other bytes as they are).
 Result<events::Event> event_from_cli(std::string_view class_tag, std::string_view data);
 
 struct InsertArgs {
   std::string class_tag, data, external_uuid, causation;
 };
 void add_insert_options(CLI::App& command, InsertArgs& args);
-// The event to append. Whether the causation event exists is for the store to say.
+// The event to append; a configuration must be one the processor applies (core::apply).
+// Whether the causation event exists is for the store to say.
 Result<events::NewEvent> to_new_event(const InsertArgs& args);
 
 struct ConfigureArgs {

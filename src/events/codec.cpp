@@ -47,6 +47,16 @@ class FieldReader {
     return static_cast<std::uint32_t>(value);
   }
 
+  // An HTTP status code, or 0 for none; a wider integer would not fit the event's field.
+  std::int32_t status(const char* name, std::int32_t fallback) {
+    const std::int64_t value = integer(name, false, fallback);
+    if (value < 0 || value > 999) {
+      wrong(name, "an HTTP status from 0 to 999");
+      return fallback;
+    }
+    return static_cast<std::int32_t>(value);
+  }
+
   std::int64_t integer(const char* name, bool required, std::int64_t fallback) {
     const json* value = find(name, required);
     if (value == nullptr) return fallback;
@@ -132,7 +142,7 @@ json payload_json(const Event& event) {
         } else if constexpr (std::is_same_v<T, ApiFailure>) {
           json j = {{"attempt", e.attempt}, {"failure", e.failure}, {"status", e.status}};
           if (!e.body.empty()) j["body"] = e.body;
-          if (e.retry_after >= 0) j["retry_after"] = e.retry_after;
+          if (e.retry_after != -1) j["retry_after"] = e.retry_after;  // -1: none
           if (e.truncated) j["truncated"] = true;
           return j;
         } else if constexpr (std::is_same_v<T, ApiTimeout>) {
@@ -171,7 +181,7 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       ApiResponse e;
       e.attempt = r.attempt("attempt");
       e.response = r.text("response", true);
-      e.status = static_cast<std::int32_t>(r.integer("status", false, 200));
+      e.status = r.status("status", 200);
       e.truncated = r.flag("truncated");
       return r.finish(e);
     }
@@ -179,7 +189,7 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       ApiFailure e;
       e.attempt = r.attempt("attempt");
       e.failure = r.text("failure", true);
-      e.status = static_cast<std::int32_t>(r.integer("status", false, 0));
+      e.status = r.status("status", 0);
       e.body = r.text("body", false);
       e.retry_after = r.number("retry_after", -1);
       e.truncated = r.flag("truncated");
