@@ -16,6 +16,10 @@ static_assert(read_batch_max <= requests_in_flight_max);
 inline constexpr std::size_t append_batch_max = 4096;
 // Largest payload (JSON text) accepted for one event.
 inline constexpr std::size_t payload_bytes_max = 4 * 1024 * 1024;
+// Largest payload read back from a store. Above payload_bytes_max because a backend may print
+// the JSON it keeps longer than it was given (PostgreSQL's jsonb adds a space after every ':'
+// and ','), and a payload accepted on the way in must read back.
+inline constexpr std::size_t stored_payload_bytes_max = 2 * payload_bytes_max;
 // Attempts one request may make, whatever its policy says.
 inline constexpr std::int64_t retries_max = 1000;
 // Response bodies larger than this are not read at all (the attempt fails).

@@ -220,7 +220,8 @@ std::span<const std::string_view> class_names() { return class_tags; }
 
 std::string encode_payload(const Event& event) { return dump(payload_json(event)); }
 
-Result<Event> decode_payload(std::string_view class_tag, std::string_view payload) {
+Result<Event> decode_payload(std::string_view class_tag, std::string_view payload,
+                             std::size_t bytes_max) {
   std::size_t index = class_tags.size();
   for (std::size_t i = 0; i < class_tags.size(); ++i) {
     if (class_tags[i] == class_tag) index = i;
@@ -228,9 +229,9 @@ Result<Event> decode_payload(std::string_view class_tag, std::string_view payloa
   if (index == class_tags.size()) {
     return fail(Errc::invalid_input, fmt::format("unknown event class '{}'", printable(class_tag)));
   }
-  if (payload.size() > limits::payload_bytes_max) {
-    return fail(Errc::invalid_input, fmt::format("{} payload is larger than {} bytes", class_tag,
-                                                 limits::payload_bytes_max));
+  if (payload.size() > bytes_max) {
+    return fail(Errc::invalid_input,
+                fmt::format("{} payload is larger than {} bytes", class_tag, bytes_max));
   }
   const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {

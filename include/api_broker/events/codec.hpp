@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "api_broker/events/envelope.hpp"
+#include "api_broker/limits.hpp"
 #include "api_broker/result.hpp"
 
 namespace api_broker::events {
@@ -18,8 +19,10 @@ std::span<const std::string_view> class_names();
 std::string encode_payload(const Event& event);
 
 // Decodes a payload of class `class_tag`. Errc::invalid_input for an unknown class, a
-// payload that is not JSON, a missing field or a value of the wrong type or range.
-Result<Event> decode_payload(std::string_view class_tag, std::string_view payload);
+// payload longer than `bytes_max` or that is not JSON, a missing field or a value of the wrong
+// type or range.
+Result<Event> decode_payload(std::string_view class_tag, std::string_view payload,
+                             std::size_t bytes_max = limits::payload_bytes_max);
 
 // An id given as text: decimal digits only, at most 2^64 - 1 (0 is no_event).
 Result<EventId> parse_event_id(std::string_view text);
