@@ -8,7 +8,6 @@
 #include "api_broker/broker/processor.hpp"
 #include "api_broker/core/policy.hpp"
 #include "api_broker/events/codec.hpp"
-#include "api_broker/limits.hpp"
 #include "context.hpp"
 #include "options.hpp"
 
