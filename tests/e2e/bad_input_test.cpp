@@ -267,20 +267,19 @@ TEST(BadInputPostgres, PasswordsAreNeverPrinted) {
   }
   for (auto args : attempts) {
     args.insert(args.begin(), {"--eventstore-driver", "postgresql"});
-    for (const char* level : {"", "debug"}) {
-      std::vector<std::string> command = args;
-      if (*level != '\0') command.insert(command.end(), {"--eventstore-loglevel", level});
-      for (const auto& tail : std::vector<std::vector<std::string>>{
-               {"list"}, {"insert", "simple", "x"}, {"process", "--no-standby"}}) {
-        std::vector<std::string> full = command;
-        full.insert(full.end(), tail.begin(), tail.end());
-        const auto out = api_broker(full, {"PGCONNECT_TIMEOUT=5"});
-        EXPECT_NE(out.exit_code, 0) << fmt::format("{}", fmt::join(full, " "));
-        EXPECT_EQ(out.err.find(secret), std::string::npos) << out.err;
-        EXPECT_EQ(out.out.find(secret), std::string::npos) << out.out;
-        EXPECT_NE(out.err.find("postgresql"), std::string::npos) << out.err;
-        EXPECT_EQ(out.err.find("internal error"), std::string::npos) << out.err;
-      }
+    const std::vector<std::vector<std::string>> commands = {
+        {"list"},
+        {"--eventstore-loglevel", "debug", "insert", "simple", "x"},
+        {"--eventstore-loglevel", "debug", "process", "--no-standby", "--log-level", "debug"}};
+    for (const auto& command : commands) {
+      std::vector<std::string> full = args;
+      full.insert(full.end(), command.begin(), command.end());
+      const auto out = api_broker(full);
+      EXPECT_NE(out.exit_code, 0) << fmt::format("{}", fmt::join(full, " "));
+      EXPECT_EQ(out.err.find(secret), std::string::npos) << out.err;
+      EXPECT_EQ(out.out.find(secret), std::string::npos) << out.out;
+      EXPECT_NE(out.err.find("postgresql"), std::string::npos) << out.err;
+      EXPECT_EQ(out.err.find("internal error"), std::string::npos) << out.err;
     }
   }
 }
@@ -300,14 +299,14 @@ class BadSqliteInput : public ::testing::Test, public BrokerFixture {
 };
 
 TEST_F(BadSqliteInput, ATruncatedDatabaseFileIsAOneLineError) {
-  for (int i = 0; i < 40; ++i) {
+  for (int i = 0; i < 8; ++i) {
     ASSERT_EQ(cli({"insert", "simple", std::string(4000, 'x')}).exit_code, 0);
   }
   // Checkpoint the WAL into the file, then cut the file in half.
   if (!sqlite3("PRAGMA wal_checkpoint(TRUNCATE)")) GTEST_SKIP() << "no sqlite3 shell";
   const std::string db = dir.file("events.db");
   const std::string bytes = read_file(db);
-  ASSERT_GT(bytes.size(), 16384u);
+  ASSERT_GT(bytes.size(), 32768u);
   std::ofstream(db, std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() / 2);
   const auto listed = cli({"list"});
   EXPECT_EQ(listed.exit_code, 1) << listed.err;
