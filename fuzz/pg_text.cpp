@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "api_broker/assert.hpp"
@@ -49,7 +50,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (before.find(secret) != std::string::npos || after.find(secret) != std::string::npos) {
       break;
     }
-    API_BROKER_ASSERT(store::redact_password(leaked).find(secret) == std::string::npos);
+    const std::string redacted = store::redact_password(leaked);
+    if (redacted.find(secret) != std::string::npos) {
+      std::fprintf(stderr, "leaked: [%s]\nredacted: [%s]\n",
+                   events::printable(leaked, 2000).c_str(),
+                   events::printable(redacted, 2000).c_str());
+    }
+    API_BROKER_ASSERT(redacted.find(secret) == std::string::npos);
     const std::string line = store::pg::one_line(leaked);
     API_BROKER_ASSERT(line.find(secret) == std::string::npos);
     API_BROKER_ASSERT(line.find('\n') == std::string::npos);
