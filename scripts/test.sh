@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite: once plain, once under AddressSanitizer +
-# UndefinedBehaviorSanitizer, and the store and broker tests under ThreadSanitizer; checks
-# the formatting first. Exit 0 only when all pass. The PostgreSQL tests use a throwaway
-# cluster, the MongoDB tests a wire-protocol stand-in (or API_BROKER_MONGODB_URL's server).
+# UndefinedBehaviorSanitizer, then every fuzz target for a bounded time ($FUZZ_SECONDS each,
+# default 10), and the store and broker tests under ThreadSanitizer; checks the formatting
+# first. Exit 0 only when all pass. The PostgreSQL tests use a throwaway cluster, the MongoDB
+# tests a wire-protocol stand-in (or API_BROKER_MONGODB_URL's server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -38,6 +39,8 @@ scripts/build.sh build-asan -DAPI_BROKER_SANITIZE=ON -DAPI_BROKER_BENCH=OFF -DCM
 echo "== tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j2 --timeout 900
+echo "== fuzzing: every libFuzzer target of fuzz/ for ${FUZZ_SECONDS:-10} s (clang, ASan + UBSan)"
+scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
 echo "== build (ThreadSanitizer: the store, the processor and the end-to-end tests)"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPI_BROKER_TSAN=ON \
   -DAPI_BROKER_BENCH=OFF >/dev/null

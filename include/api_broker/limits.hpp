@@ -16,12 +16,18 @@ static_assert(read_batch_max <= requests_in_flight_max);
 inline constexpr std::size_t append_batch_max = 4096;
 // Largest payload (JSON text) accepted for one event.
 inline constexpr std::size_t payload_bytes_max = 4 * 1024 * 1024;
+// Largest payload read back from a store. Above payload_bytes_max because a backend may print
+// the JSON it keeps longer than it was given (PostgreSQL's jsonb adds a space after every ':'
+// and ','), and a payload accepted on the way in must read back.
+inline constexpr std::size_t stored_payload_bytes_max = 2 * payload_bytes_max;
 // Attempts one request may make, whatever its policy says.
 inline constexpr std::int64_t retries_max = 1000;
 // Response bodies larger than this are not read at all (the attempt fails).
 inline constexpr std::size_t response_read_bytes_max = 16 * 1024 * 1024;
 // Default cap on the response body stored in an api-response / api-failure event.
 inline constexpr std::size_t response_bytes_stored_default = 64 * 1024;
+// Bytes of a non-2xx answer's body kept in an api-failure event (at most the stored cap).
+inline constexpr std::size_t failure_body_bytes_max = 512;
 // Longest Retry-After the broker honours.
 inline constexpr std::chrono::seconds retry_after_max{3600};
 // Open connections the HTTP client keeps to the API: one per request in flight, so that

@@ -5,12 +5,11 @@
 #include <string>
 #include <string_view>
 
+#include "api_broker/events/utf8.hpp"
+
 namespace api_broker::brittle_api::detail {
 
-// Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most
-// U+10FFFF) that starts at text[pos], or 0 if the byte there starts none.
-// REQUIRES: pos < text.size().
-std::size_t utf8_sequence_bytes(std::string_view text, std::size_t pos);
+using events::utf8_sequence_bytes;
 
 // `text` with its code points in reverse order. Bytes that are not part of a well-formed
 // UTF-8 sequence count as one unit each, so any input gives an output of the same size.

@@ -17,7 +17,9 @@ Result<Checkpoint> decode_checkpoint(std::string_view text) {
   const auto json = nlohmann::json::parse(text, nullptr, false);
   auto corrupt = [&] {
     return fail(Errc::corrupt,
-                fmt::format("stored checkpoint is unreadable: {}", text.substr(0, 200)));
+                fmt::format("the stored processor checkpoint is unreadable ('{}'); start the "
+                            "processor with --start-after ID to replace it",
+                            events::printable(text, 200)));
   };
   if (json.is_discarded() || !json.is_object() || !json.contains("after") ||
       !json["after"].is_number_unsigned() || !json.contains("policy")) {

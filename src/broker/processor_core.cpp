@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "api_broker/broker/checkpoint.hpp"
 #include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
 
 namespace api_broker::broker {
 namespace {
@@ -11,9 +14,6 @@ namespace {
 using namespace std::chrono_literals;
 using events::Envelope;
 using events::EventId;
-
-// Bytes of a non-2xx body kept in api-failure.
-constexpr std::size_t failure_body_bytes_max = 512;
 
 std::uint32_t attempt_of(const events::Event& event) {
   return std::visit(
@@ -309,13 +309,17 @@ void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
            false);
     return;
   }
-  std::string excerpt = response.body.substr(0, failure_body_bytes_max);
+  const std::size_t excerpt_max =
+      std::min(limits::failure_body_bytes_max, options_.response_bytes_max);
+  std::string excerpt = response.body.substr(0, excerpt_max);
+  const bool truncated = response.truncated || response.body.size() > excerpt_max;
   append(request, active,
          events::ApiFailure{.attempt = attempt,
                             .failure = fmt::format("HTTP {}", response.status),
                             .status = response.status,
                             .body = std::move(excerpt),
-                            .retry_after = response.retry_after_seconds.value_or(-1)},
+                            .retry_after = response.retry_after_seconds.value_or(-1),
+                            .truncated = truncated},
          false);
 }
 

@@ -6,7 +6,9 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <exception>
+#include <string>
 
 #include "context.hpp"
 
@@ -46,8 +48,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    fmt::print(stderr, "api-broker: {}\n", e.what());
-    fmt::print(stderr, "Run with --help for more information.\n");
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    fmt::print(stderr, "api-broker: {} (run with --help for more information)\n", message);
     return exit_usage;
   }
   if (!context.run) return exit_usage;

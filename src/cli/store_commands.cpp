@@ -6,77 +6,38 @@
 
 #include "api_broker/events/codec.hpp"
 #include "context.hpp"
+#include "options.hpp"
 
 namespace api_broker::cli {
 namespace {
 
 using events::EventId;
 
-// The prototype's `insert` took the classes simple, request, response and failure with a
-// plain text DATA; every other class takes its JSON payload.
-Result<events::Event> event_from_cli(const std::string& class_tag, const std::string& data) {
-  if (class_tag == "simple") return events::Event{events::Simple{data}};
-  if (class_tag == "request") return events::Event{events::Request{data}};
-  if (class_tag == "response") return events::Event{events::ApiResponse{.response = data}};
-  if (class_tag == "failure") return events::Event{events::ApiFailure{.failure = data}};
-  auto event = events::decode_payload(class_tag, data);
-  if (!event && event.error().message.rfind("unknown event class", 0) == 0) {
-    std::string known;
-    for (const auto name : events::class_names()) known += fmt::format(" {}", name);
-    return fail(Errc::invalid_input,
-                fmt::format("unknown event class '{}'; known:{} (and the prototype's response, "
-                            "failure)",
-                            class_tag, known));
-  }
-  return event;
-}
-
-Result<EventId> optional_id(const std::string& text) {
-  if (text.empty()) return events::no_event;
-  return events::parse_event_id(text);
-}
-
 void add_insert(CLI::App& app, Context& context) {
-  struct Args {
-    std::string class_tag, data, external_uuid, causation;
-  };
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<InsertArgs>();
   auto* command = app.add_subcommand(
       "insert",
       "Append one event and print its id. CLASS is simple, request (DATA is the text / the body "
       "to POST), response, failure (prototype aliases: DATA is the text of attempt 0), or any "
       "other class with DATA as its JSON payload.");
-  command->add_option("CLASS", args->class_tag, "Event class")->required();
-  command->add_option("DATA", args->data, "Event data (see above)")->required();
-  command->add_option("--external-uuid", args->external_uuid,
-                      "Client-chosen UUID; a second insert with the same one fails (exit 3) "
-                      "and stores nothing");
-  command->add_option("--causation", args->causation, "Id of the event that caused this one");
+  add_insert_options(*command, *args);
   command->callback([&context, args] {
     context.run = [&context, args]() -> int {
-      auto event = event_from_cli(args->class_tag, args->data);
-      if (!event) return report(event.error());
-      events::NewEvent new_event{.event = std::move(*event)};
-      if (!args->external_uuid.empty()) {
-        auto uuid = events::parse_uuid(args->external_uuid);
-        if (!uuid) return report(uuid.error());
-        new_event.external_uuid = *uuid;
-      }
-      auto causation = optional_id(args->causation);
-      if (!causation) return report(causation.error());
-      new_event.causation_id = *causation;
+      auto new_event = to_new_event(*args);
+      if (!new_event) return report(new_event.error());
+      const EventId causation = new_event->causation_id;
       auto store = context.open_store();
       if (!store) return report(store.error());
-      if (*causation != events::no_event) {
-        if (auto cause = (*store)->get(*causation); !cause) {
+      if (causation != events::no_event) {
+        if (auto cause = (*store)->get(causation); !cause) {
           if (cause.error().code == Errc::not_found) {
             return report(Error{Errc::not_found, fmt::format("causation event {} does not exist",
-                                                             events::to_int(*causation))});
+                                                             events::to_int(causation))});
           }
           if (cause.error().code != Errc::corrupt) return report(cause.error());
         }
       }
-      auto id = (*store)->append(new_event);
+      auto id = (*store)->append(*new_event);
       if (!id) {
         if (id.error().code == Errc::duplicate) {
           return report(Error{
@@ -105,7 +66,7 @@ void add_list(CLI::App& app, Context& context) {
                     "Keep printing new events as they are appended (like tail -f) until Ctrl-C");
   command->callback([&context, args] {
     context.run = [&context, args]() -> int {
-      auto after = optional_id(args->start_after);
+      auto after = optional_event_id(args->start_after);
       if (!after) return report(after.error());
       auto store = context.open_store();
       if (!store) return report(store.error());
@@ -181,7 +142,7 @@ void add_watch(CLI::App& app, Context& context) {
                       "Start after this id instead of the current end of the log");
   command->callback([&context, start_after] {
     context.run = [&context, start_after]() -> int {
-      auto after = optional_id(*start_after);
+      auto after = optional_event_id(*start_after);
       if (!after) return report(after.error());
       auto store = context.open_store();
       if (!store) return report(store.error());

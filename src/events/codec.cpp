@@ -47,6 +47,16 @@ class FieldReader {
     return static_cast<std::uint32_t>(value);
   }
 
+  // An HTTP status code, or 0 for none; a wider integer would not fit the event's field.
+  std::int32_t status(const char* name, std::int32_t fallback) {
+    const std::int64_t value = integer(name, false, fallback);
+    if (value < 0 || value > 999) {
+      wrong(name, "an HTTP status from 0 to 999");
+      return fallback;
+    }
+    return static_cast<std::int32_t>(value);
+  }
+
   std::int64_t integer(const char* name, bool required, std::int64_t fallback) {
     const json* value = find(name, required);
     if (value == nullptr) return fallback;
@@ -132,7 +142,8 @@ json payload_json(const Event& event) {
         } else if constexpr (std::is_same_v<T, ApiFailure>) {
           json j = {{"attempt", e.attempt}, {"failure", e.failure}, {"status", e.status}};
           if (!e.body.empty()) j["body"] = e.body;
-          if (e.retry_after >= 0) j["retry_after"] = e.retry_after;
+          if (e.retry_after != -1) j["retry_after"] = e.retry_after;  // -1: none
+          if (e.truncated) j["truncated"] = true;
           return j;
         } else if constexpr (std::is_same_v<T, ApiTimeout>) {
           return {{"attempt", e.attempt}};
@@ -170,7 +181,7 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       ApiResponse e;
       e.attempt = r.attempt("attempt");
       e.response = r.text("response", true);
-      e.status = static_cast<std::int32_t>(r.integer("status", false, 200));
+      e.status = r.status("status", 200);
       e.truncated = r.flag("truncated");
       return r.finish(e);
     }
@@ -178,9 +189,10 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       ApiFailure e;
       e.attempt = r.attempt("attempt");
       e.failure = r.text("failure", true);
-      e.status = static_cast<std::int32_t>(r.integer("status", false, 0));
+      e.status = r.status("status", 0);
       e.body = r.text("body", false);
       e.retry_after = r.number("retry_after", -1);
+      e.truncated = r.flag("truncated");
       return r.finish(e);
     }
     case 6:
@@ -208,18 +220,18 @@ std::span<const std::string_view> class_names() { return class_tags; }
 
 std::string encode_payload(const Event& event) { return dump(payload_json(event)); }
 
-Result<Event> decode_payload(std::string_view class_tag, std::string_view payload) {
+Result<Event> decode_payload(std::string_view class_tag, std::string_view payload,
+                             std::size_t bytes_max) {
   std::size_t index = class_tags.size();
   for (std::size_t i = 0; i < class_tags.size(); ++i) {
     if (class_tags[i] == class_tag) index = i;
   }
   if (index == class_tags.size()) {
-    return fail(Errc::invalid_input,
-                fmt::format("unknown event class '{}'", class_tag.substr(0, 64)));
+    return fail(Errc::invalid_input, fmt::format("unknown event class '{}'", printable(class_tag)));
   }
-  if (payload.size() > limits::payload_bytes_max) {
-    return fail(Errc::invalid_input, fmt::format("{} payload is larger than {} bytes", class_tag,
-                                                 limits::payload_bytes_max));
+  if (payload.size() > bytes_max) {
+    return fail(Errc::invalid_input,
+                fmt::format("{} payload is larger than {} bytes", class_tag, bytes_max));
   }
   const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
@@ -236,11 +248,24 @@ Result<EventId> parse_event_id(std::string_view text) {
   const auto* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
   if (text.empty() || ec != std::errc() || ptr != end) {
-    return fail(
-        Errc::invalid_input,
-        fmt::format("'{}' is not an event id (a positive whole number)", text.substr(0, 64)));
+    return fail(Errc::invalid_input,
+                fmt::format("'{}' is not an event id (a positive whole number)", printable(text)));
   }
   return EventId{value};
+}
+
+std::string printable(std::string_view text, std::size_t max_bytes) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < max_bytes; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      out += fmt::format("\\x{:02x}", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (text.size() > max_bytes) out += "...";
+  return out;
 }
 
 std::string json_string(std::string_view text) { return dump(json(std::string(text))); }

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "api_broker/events/codec.hpp"
+
 namespace api_broker::events {
 namespace {
 
@@ -23,7 +25,7 @@ Result<Uuid> parse_uuid(std::string_view text) {
   }
   auto invalid = [&] {
     return fail(Errc::invalid_input,
-                "malformed UUID '" + std::string(text.substr(0, 64)) +
+                "malformed UUID '" + printable(text) +
                     "': expected 8-4-4-4-12 hex digits, like 123e4567-e89b-12d3-a456-426614174000");
   };
   if (body.size() != 36) return invalid();

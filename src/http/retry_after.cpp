@@ -1,7 +1,7 @@
 // Retry-After (RFC 9110 §10.2.3): delta-seconds or an HTTP-date (§5.6.7), whose recipients
 // also accept the obsolete RFC 850 and asctime forms.
 
-#include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
+#include "api_broker/http/retry_after.hpp"
 
 #include <array>
 #include <charconv>
@@ -10,8 +10,6 @@
 #include <optional>
 #include <string_view>
 #include <system_error>
-
-#include "api_broker/http/http_client.hpp"
 
 namespace api_broker::http {
 namespace {
@@ -118,7 +116,9 @@ bool parse_asctime(std::string_view text, DateParts& d) {
          in.number(4, d.year) && in.done();
 }
 
-std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view text) {
+// Whole seconds: a system_clock::time_point counts nanoseconds, which overflow outside the
+// years 1678 to 2262, and a date may say any year from 0 to 9999.
+std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view text) {
   DateParts d;
   if (!parse_imf_fixdate(text, d) && !parse_rfc850(text, d) && !parse_asctime(text, d)) {
     return std::nullopt;
@@ -151,8 +151,10 @@ std::optional<double> parse_retry_after(std::string_view value,
   }
   const auto date = parse_http_date(value);
   if (!date) return std::nullopt;
-  const std::chrono::duration<double> wait = *date - now;
-  return wait.count() > 0 ? wait.count() : 0.0;
+  const auto now_seconds = std::chrono::floor<std::chrono::seconds>(now);
+  const double wait = static_cast<double>((*date - now_seconds).count()) -
+                      std::chrono::duration<double>(now - now_seconds).count();
+  return wait > 0 ? wait : 0.0;
 }
 
 }  // namespace api_broker::http

@@ -27,6 +27,18 @@ std::string quote(std::string_view text) {
   return out;
 }
 
+// `text` with user information ("user:password@") in its authority replaced by "***", so
+// that an error message never shows a password.
+std::string without_userinfo(std::string_view text) {
+  const std::size_t scheme_end = text.find("://");
+  const std::size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
+  std::size_t end = text.find_first_of("/?#", start);
+  if (end == std::string_view::npos) end = text.size();
+  const std::size_t at = text.substr(start, end - start).rfind('@');
+  if (at == std::string_view::npos) return std::string(text);
+  return std::string(text.substr(0, start)) + "***" + std::string(text.substr(start + at));
+}
+
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
@@ -56,7 +68,8 @@ bool is_ipv6_char(char c) { return is_hex(c) || c == ':' || c == '.'; }
 
 Result<Url> parse_url(std::string_view text) {
   const auto invalid = [&](std::string_view why) {
-    return fail(Errc::invalid_input, fmt::format("invalid URL {}: {}", quote(text), why));
+    return fail(Errc::invalid_input,
+                fmt::format("invalid URL {}: {}", quote(without_userinfo(text)), why));
   };
   if (text.empty()) return fail(Errc::invalid_input, "invalid URL: it is empty");
   for (const char c : text) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
 
 namespace api_broker::store {
 
@@ -19,7 +20,7 @@ Result<events::Envelope> decode_stored_row(const StoredRow& row) {
     if (!uuid) return corrupt(uuid.error().message);
     envelope.external_uuid = *uuid;
   }
-  auto event = events::decode_payload(row.class_tag, row.payload);
+  auto event = events::decode_payload(row.class_tag, row.payload, limits::stored_payload_bytes_max);
   if (!event) return corrupt(event.error().message);
   envelope.event = std::move(*event);
   return envelope;

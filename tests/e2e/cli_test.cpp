@@ -45,10 +45,23 @@ TEST_F(Cli, InsertThenListShowsTheEvent) {
 }
 
 TEST_F(Cli, DatabaseFileIsOwnerOnly) {
-  ASSERT_EQ(cli({"insert", "simple", "x"}).exit_code, 0);
-  struct stat info {};
-  ASSERT_EQ(stat(db().c_str(), &info), 0);
-  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  // Even when the umask would let others read it.
+  const mode_t umask_before = umask(0);
+  const auto inserted = cli({"insert", "simple", "x"});
+  umask(umask_before);
+  ASSERT_EQ(inserted.exit_code, 0) << inserted.err;
+  // A follower keeps the WAL and its index open while a writer appends.
+  Child follow({api_broker_bin(), "--eventstore-db-path", db(), "list", "--follow"},
+               dir_.file("follow.out"), dir_.file("follow.err"));
+  ASSERT_EQ(cli({"insert", "simple", "y"}).exit_code, 0);
+  for (const std::string suffix : {"", "-wal", "-shm", "-notify"}) {
+    struct stat info {};
+    if (stat((db() + suffix).c_str(), &info) != 0) {
+      EXPECT_NE(suffix, "") << "no database file";
+      continue;
+    }
+    EXPECT_EQ(info.st_mode & 0777, 0600u) << db() + suffix;
+  }
 }
 
 TEST_F(Cli, EnvironmentSelectsTheDatabase) {
@@ -105,11 +118,29 @@ TEST_F(Cli, BadInputIsOneLineAndNonZero) {
 }
 
 TEST_F(Cli, WrongArgumentCountsAreUsageErrors) {
-  EXPECT_EQ(cli({"insert", "simple"}).exit_code, 2);
-  EXPECT_EQ(cli({"insert", "simple", "a", "b"}).exit_code, 2);
-  EXPECT_EQ(cli({"resolve-external-uuid"}).exit_code, 2);
-  EXPECT_EQ(cli({"frobnicate"}).exit_code, 2);
-  EXPECT_EQ(cli({}).exit_code, 2);
+  const std::vector<std::vector<std::string>> wrong = {
+      {"insert", "simple"},
+      {"insert", "simple", "a", "b"},
+      {"insert"},
+      {"resolve-external-uuid"},
+      {"resolve-external-uuid", "123e4567-e89b-12d3-a456-426614174000", "extra"},
+      {"list", "extra"},
+      {"watch", "extra"},
+      {"configure", "extra"},
+      {"process", "extra"},
+      {"watch-requests", "extra"},
+      {"verify", "extra"},
+      {"brittle-api"},
+      {"brittle-api", "serve"},
+      {"brittle-api", "serve", "127.0.0.1:0", "extra"},
+      {"insert", "simple", "x", "--causation"},
+      {"frobnicate"},
+      {},
+  };
+  for (const auto& args : wrong) {
+    expect_one_line_error(cli(args), 2, "api-broker: ");
+  }
+  EXPECT_EQ(cli({"list"}).out, "");
 }
 
 TEST_F(Cli, UnusableDatabasesAreOneLineErrors) {

@@ -74,6 +74,16 @@ TEST(RedactPassword, HidesPasswordsInUrisAndConninfo) {
             "password authentication failed for user \"bob\"");
 }
 
+// Found by fuzz/pg_text.cpp: a quoted value ended at the first quote, so the quote of a later
+// password='...' closed an earlier value and the later password was shown.
+TEST(RedactPassword, AQuoteInsideAValueDoesNotEndItEarly) {
+  using store::redact_password;
+  const std::string text = "password=\n'; host=db password='Pw-s3cret' user=u";
+  EXPECT_EQ(redact_password(text).find("s3cret"), std::string::npos) << redact_password(text);
+  EXPECT_EQ(redact_password("password='it''s' user=bob"), "password=*** user=bob");
+  EXPECT_EQ(redact_password("a password='x'"), "a password=***");
+}
+
 // --- opening: one clear line, no password ---
 
 TEST_F(PostgresStoreTest, OpenReportsAnUnreachableServerOnOneLine) {

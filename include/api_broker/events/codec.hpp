@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "api_broker/events/envelope.hpp"
+#include "api_broker/limits.hpp"
 #include "api_broker/result.hpp"
 
 namespace api_broker::events {
@@ -18,10 +19,12 @@ std::span<const std::string_view> class_names();
 std::string encode_payload(const Event& event);
 
 // Decodes a payload of class `class_tag`. Errc::invalid_input for an unknown class, a
-// payload that is not JSON, a missing field or a value of the wrong type or range.
-Result<Event> decode_payload(std::string_view class_tag, std::string_view payload);
+// payload longer than `bytes_max` or that is not JSON, a missing field or a value of the wrong
+// type or range.
+Result<Event> decode_payload(std::string_view class_tag, std::string_view payload,
+                             std::size_t bytes_max = limits::payload_bytes_max);
 
-// An id given as text (decimal, > 0).
+// An id given as text: decimal digits only, at most 2^64 - 1 (0 is no_event).
 Result<EventId> parse_event_id(std::string_view text);
 
 // The whole envelope as one line of JSON: {"id":..,"created":"..Z","causation_id":..,
@@ -31,6 +34,9 @@ std::string envelope_to_json(const Envelope& envelope);
 std::string envelope_to_line(const Envelope& envelope);
 // `text` as a JSON string literal, quotes included (bytes that are not UTF-8 become U+FFFD).
 std::string json_string(std::string_view text);
+// `text` quoted in a one-line message: its first `max_bytes` bytes, printable ASCII as it is,
+// every other byte as \xNN, and "..." when it was cut.
+std::string printable(std::string_view text, std::size_t max_bytes = 64);
 // RFC 3339 UTC with microseconds.
 std::string format_time(TimePoint time);
 

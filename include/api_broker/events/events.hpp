@@ -56,6 +56,7 @@ struct ApiFailure {
   std::int32_t status = 0;  // HTTP status; 0 = no answer (connection error, dropped)
   std::string body;         // an excerpt of the answer's body, if any
   double retry_after = -1;  // seconds from a Retry-After header; -1 = none
+  bool truncated = false;   // `body` is the first part of a longer body
   friend bool operator==(const ApiFailure&, const ApiFailure&) = default;
 };
 

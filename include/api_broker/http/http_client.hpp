@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "api_broker/http/retry_after.hpp"
 #include "api_broker/http/url.hpp"
 #include "api_broker/limits.hpp"
 #include "api_broker/result.hpp"
@@ -101,10 +102,5 @@ class Client {
   class Impl;
   std::shared_ptr<Impl> impl_;  // shared so that pending Asio handlers can see it has gone
 };
-
-// Parses a Retry-After value: delta-seconds, or an HTTP-date (IMF-fixdate, RFC 850 or asctime
-// form) turned into seconds after `now`, 0 if it is past. nullopt if it is neither.
-std::optional<double> parse_retry_after(std::string_view value,
-                                        std::chrono::system_clock::time_point now);
 
 }  // namespace api_broker::http

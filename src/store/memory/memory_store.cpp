@@ -2,12 +2,23 @@
 
 #include <fmt/format.h>
 
+#include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
+
 namespace api_broker::store {
 
 MemoryStore::MemoryStore(std::shared_ptr<MemoryLog> log) : log_(std::move(log)) {}
 
 Result<std::vector<EventId>> MemoryStore::append_batch(std::span<const NewEvent> batch) {
   std::vector<EventId> ids;
+  // The same bound as the persistent stores, on the same encoding.
+  for (const NewEvent& event : batch) {
+    if (events::encode_payload(event.event).size() > limits::payload_bytes_max) {
+      return fail(Errc::invalid_input,
+                  fmt::format("{} payload is larger than {} bytes", events::class_name(event.event),
+                              limits::payload_bytes_max));
+    }
+  }
   {
     std::lock_guard lock(log_->mutex);
     std::map<Uuid, EventId> added;

@@ -62,8 +62,14 @@ std::string redact_password_settings(std::string text) {
     while (i < text.size() && is_blank(text[i])) ++i;
     std::size_t end = i;
     if (end < text.size() && text[end] == '\'') {
+      // The closing quote is one followed by a blank or the end (conninfo separates settings
+      // with blanks), so that a quote inside, say of another password='...', does not end the
+      // value early and leave the real one after it. Hiding too much is safe; too little not.
       ++end;
-      while (end < text.size() && text[end] != '\'') end += text[end] == '\\' ? 2 : 1;
+      while (end < text.size() &&
+             !(text[end] == '\'' && (end + 1 == text.size() || is_blank(text[end + 1])))) {
+        end += text[end] == '\\' ? 2 : 1;
+      }
       end = std::min(end + 1, text.size());
     } else {
       while (end < text.size() && !is_blank(text[end]) && text[end] != '&' && text[end] != '#') {

@@ -354,6 +354,28 @@ TEST_F(HttpClientTest, BodyOverTheReadCapFails) {
   }
 }
 
+// Headers are not stored, but they are read: the parser bounds them (64 KiB in all), and a
+// larger header section fails the call instead of growing memory.
+TEST_F(HttpClientTest, HugeHeadersFailTheCall) {
+  TestServer server([](const SeenRequest& seen) {
+    Reply reply = respond(200, "fine");
+    // 70 fields of 1 KiB (Beast caps one field below 64 KiB).
+    const int fields = seen.body == "big" ? 70 : 1;
+    for (int i = 0; i < fields; ++i) {
+      reply.headers.emplace_back(fmt::format("X-Padding-{}", i), std::string(1024, 'h'));
+    }
+    return reply;
+  });
+  Client client(io_.get_executor());
+  auto small = call(client, server.url(), "small");
+  ASSERT_TRUE(small) << small.error().message;
+  EXPECT_EQ(small->body, "fine");
+  auto big = call(client, server.url(), "big");
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error().code, Errc::unavailable);
+  EXPECT_EQ(big.error().message, "response header larger than 65536 bytes");
+}
+
 TEST_F(HttpClientTest, ConnectionCloseIsHonoured) {
   TestServer server([](const SeenRequest&) {
     Reply reply = respond(200, "bye");

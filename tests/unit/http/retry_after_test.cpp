@@ -1,10 +1,8 @@
-#include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
-
 #include <gtest/gtest.h>
 
 #include <chrono>
 
-#include "api_broker/http/http_client.hpp"
+#include "api_broker/http/retry_after.hpp"
 
 namespace api_broker::http {
 namespace {
@@ -32,6 +30,16 @@ TEST(ParseRetryAfter, HttpDateInEachForm) {
 TEST(ParseRetryAfter, PastDateIsZero) {
   EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:29 GMT", now), 0.0);
   EXPECT_EQ(parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now), 0.0);
+}
+
+// Found by fuzz/retry_after.cpp: a date outside 1678..2262 overflowed the nanosecond
+// time_point it was subtracted in (undefined behaviour; a sanitizer build aborted).
+TEST(ParseRetryAfter, DatesOfAnyFourDigitYearDoNotOverflow) {
+  EXPECT_EQ(parse_retry_after("Sun Nov  2 08:49:37 0994", now), 0.0);
+  EXPECT_EQ(parse_retry_after("Sat, 01 Jan 0000 00:00:00 GMT", now), 0.0);
+  const auto far = parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now);
+  ASSERT_TRUE(far.has_value());
+  EXPECT_EQ(*far, 253402300799.0 - 784111770.0);
 }
 
 TEST(ParseRetryAfter, AnythingElseIsAbsent) {

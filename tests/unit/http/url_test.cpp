@@ -89,5 +89,18 @@ TEST(HostHeader, OmitsDefaultPortAndBracketsIpv6) {
   EXPECT_EQ(host_header(Url{"::1", 8080, ""}), "[::1]:8080");
 }
 
+// A password given in the URL is never repeated in the error, whatever else is wrong.
+TEST(ParseUrl, ErrorsNeverShowAPassword) {
+  for (const char* text :
+       {"http://bob:s3cret@api.example/v1", "https://bob:s3cret@api.example",
+        "http://bob:s3cret@api.example/a?b", "ftp://bob:s3cret@h", "bob:s3cret@h:80",
+        "http://bob:s3cret@h:99999", "http://bob:s3 cret@h"}) {
+    auto url = parse_url(text);
+    ASSERT_FALSE(url) << text;
+    EXPECT_EQ(url.error().message.find("s3cret"), std::string::npos) << url.error().message;
+    EXPECT_EQ(url.error().message.find("s3 cret"), std::string::npos) << url.error().message;
+  }
+}
+
 }  // namespace
 }  // namespace api_broker::http

@@ -1,0 +1,80 @@
+// The text forms of external UUIDs and event ids, as the CLI and the stores read them:
+// parse_uuid accepts exactly 8-4-4-4-12 hex digits (optionally in braces) and prints back the
+// same digits in lower case; every UUID prints to text that parses back to it; parse_event_id
+// accepts exactly the decimal numbers that fit 64 bits and prints back without leading zeros.
+
+#include <fuzzer/FuzzedDataProvider.h>
+
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "api_broker/assert.hpp"
+#include "api_broker/events/codec.hpp"
+#include "api_broker/events/uuid.hpp"
+
+using namespace api_broker;
+
+namespace {
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+void check_uuid_text(const std::string& text) {
+  auto uuid = events::parse_uuid(text);
+  if (!uuid) {
+    API_BROKER_ASSERT(uuid.error().code == Errc::invalid_input);
+    API_BROKER_ASSERT(uuid.error().message.find('\n') == std::string::npos);
+    return;
+  }
+  std::string_view body = text;
+  if (body.size() == 38) body = body.substr(1, 36);
+  API_BROKER_ASSERT(events::to_string(*uuid) == lower(body));
+}
+
+void check_id_text(const std::string& text) {
+  auto id = events::parse_event_id(text);
+  const bool digits = !text.empty() && text.find_first_not_of("0123456789") == std::string::npos;
+  if (!id) {
+    API_BROKER_ASSERT(id.error().code == Errc::invalid_input);
+    API_BROKER_ASSERT(id.error().message.find('\n') == std::string::npos);
+    // Only digits that do not fit 64 bits may be refused.
+    if (digits) {
+      const auto first = text.find_first_not_of('0');
+      API_BROKER_ASSERT(first != std::string::npos && text.size() - first >= 20);
+    }
+    return;
+  }
+  API_BROKER_ASSERT(digits);
+  const auto first = text.find_first_not_of('0');
+  const std::string canonical = first == std::string::npos ? "0" : text.substr(first);
+  API_BROKER_ASSERT(std::to_string(events::to_int(*id)) == canonical);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  FuzzedDataProvider in(data, size);
+  // Any 16 bytes print as a UUID that parses back to them, braced or in upper case too.
+  events::Uuid uuid;
+  for (auto& byte : uuid.bytes) byte = in.ConsumeIntegral<std::uint8_t>();
+  const std::string text = events::to_string(uuid);
+  API_BROKER_ASSERT(text.size() == 36);
+  API_BROKER_ASSERT(*events::parse_uuid(text) == uuid);
+  std::string upper = text;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  API_BROKER_ASSERT(*events::parse_uuid("{" + upper + "}") == uuid);
+  // Any 64-bit id prints as text that parses back to it.
+  const auto number = in.ConsumeIntegral<std::uint64_t>();
+  API_BROKER_ASSERT(events::to_int(*events::parse_event_id(std::to_string(number))) == number);
+
+  const std::string rest = in.ConsumeRemainingBytesAsString();
+  check_uuid_text(rest);
+  check_id_text(rest);
+  return 0;
+}

@@ -1,0 +1,155 @@
+#include "options.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "api_broker/core/policy.hpp"
+#include "api_broker/events/codec.hpp"
+#include "api_broker/events/utf8.hpp"
+#include "api_broker/http/url.hpp"
+
+namespace api_broker::cli {
+
+Result<events::EventId> optional_event_id(std::string_view text) {
+  if (text.empty()) return events::no_event;
+  return events::parse_event_id(text);
+}
+
+Result<std::optional<events::Uuid>> optional_uuid(std::string_view text) {
+  if (text.empty()) return std::optional<events::Uuid>{};
+  auto uuid = events::parse_uuid(text);
+  if (!uuid) return fail(std::move(uuid).error());
+  return std::optional<events::Uuid>{*uuid};
+}
+
+Result<events::Event> event_from_cli(std::string_view class_tag, std::string_view data) {
+  // JSON holds only UTF-8: other bytes would be stored as U+FFFD, not as given.
+  if (const auto bad = events::first_invalid_utf8(data)) {
+    return fail(Errc::invalid_input,
+                fmt::format("DATA is not UTF-8 text: byte {} (0x{:02x}) starts no UTF-8 character",
+                            *bad, static_cast<unsigned char>(data[*bad])));
+  }
+  const std::string text(data);
+  if (class_tag == "simple") return events::Event{events::Simple{text}};
+  if (class_tag == "request") return events::Event{events::Request{text}};
+  if (class_tag == "response") return events::Event{events::ApiResponse{.response = text}};
+  if (class_tag == "failure") return events::Event{events::ApiFailure{.failure = text}};
+  auto event = events::decode_payload(class_tag, data);
+  if (!event && event.error().message.rfind("unknown event class", 0) == 0) {
+    std::string known;
+    for (const auto name : events::class_names()) known += fmt::format(" {}", name);
+    return fail(Errc::invalid_input,
+                fmt::format("unknown event class '{}'; known:{} (and the prototype's response, "
+                            "failure)",
+                            events::printable(class_tag), known));
+  }
+  return event;
+}
+
+void add_insert_options(CLI::App& command, InsertArgs& args) {
+  command.add_option("CLASS", args.class_tag, "Event class")->required();
+  command.add_option("DATA", args.data, "Event data (see above)")->required();
+  command.add_option("--external-uuid", args.external_uuid,
+                     "Client-chosen UUID; a second insert with the same one fails (exit 3) "
+                     "and stores nothing");
+  command.add_option("--causation", args.causation, "Id of the event that caused this one");
+}
+
+Result<events::NewEvent> to_new_event(const InsertArgs& args) {
+  auto event = event_from_cli(args.class_tag, args.data);
+  if (!event) return fail(std::move(event).error());
+  // A configuration is checked as `configure` checks it: the processor would ignore it.
+  if (const auto* configuration = std::get_if<events::Configuration>(&*event)) {
+    if (auto valid = core::apply(core::Policy{}, *configuration); !valid) {
+      return fail(std::move(valid).error());
+    }
+  }
+  auto uuid = optional_uuid(args.external_uuid);
+  if (!uuid) return fail(std::move(uuid).error());
+  auto causation = optional_event_id(args.causation);
+  if (!causation) return fail(std::move(causation).error());
+  return events::NewEvent{
+      .event = std::move(*event), .causation_id = *causation, .external_uuid = *uuid};
+}
+
+void add_configure_options(CLI::App& command, ConfigureArgs& args) {
+  events::Configuration& c = args.configuration;
+  command.add_option("--retries", c.retries, "Attempts after the first one");
+  command.add_option("--timeout", c.timeout, "Seconds per attempt; 0 = none");
+  command.add_option("--backoff-initial", c.backoff_initial, "Seconds before the first retry");
+  command.add_option("--backoff-multiplier", c.backoff_multiplier,
+                     "Growth of the delay per retry (>= 1)");
+  command.add_option("--backoff-max", c.backoff_max, "Longest delay between attempts, s");
+  command.add_option("--backoff-jitter", c.backoff_jitter,
+                     "Fraction (0..1) of each delay taken off at random");
+  command.add_option("--deadline", c.deadline,
+                     "Seconds from a request to its last attempt's end; 0 = none");
+  command.add_option("--external-uuid", args.external_uuid, "Client-chosen UUID, unique");
+}
+
+Result<events::NewEvent> to_configuration_event(const ConfigureArgs& args) {
+  if (auto valid = core::apply(core::Policy{}, args.configuration); !valid) {
+    return fail(std::move(valid).error());
+  }
+  auto uuid = optional_uuid(args.external_uuid);
+  if (!uuid) return fail(std::move(uuid).error());
+  return events::NewEvent{.event = args.configuration, .external_uuid = *uuid};
+}
+
+void add_process_options(CLI::App& command, ProcessArgs& args) {
+  command.add_option("--api-url", args.api_url, "Base URL of the API; calls POST <url>/api")
+      ->envname("API_URL")
+      ->capture_default_str();
+  command.add_option("--start-after", args.start_after,
+                     "Ignore the checkpoint and start after this event id");
+  command
+      .add_option("--response-bytes-max", args.response_bytes_max,
+                  fmt::format("Bytes of a response body stored in an api-response event, 1 to {} "
+                              "(longer ones are cut and marked truncated; an api-failure keeps "
+                              "at most {} bytes of its body)",
+                              limits::response_read_bytes_max, limits::failure_body_bytes_max))
+      ->capture_default_str();
+  command
+      .add_option("--lease-ttl", args.lease_ttl,
+                  "Seconds after which a dead processor's lease can be taken over")
+      ->capture_default_str();
+  command
+      .add_option("--in-flight-max", args.in_flight_max,
+                  "Requests in flight at most; newer ones wait their turn")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+      ->capture_default_str();
+  command.add_flag("--no-standby", args.no_standby,
+                   "Exit (code 1) instead of waiting when another processor holds the lease");
+  command.add_option("--log-level", args.log_level, "debug|info|warn|error")->capture_default_str();
+}
+
+Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {
+  broker::ProcessorOptions options;
+  auto url = http::parse_url(args.api_url);
+  if (!url) return fail(std::move(url).error());
+  options.api = *url;
+  if (!args.start_after.empty()) {
+    auto id = events::parse_event_id(args.start_after);
+    if (!id) return fail(std::move(id).error());
+    options.start_after = *id;
+  }
+  if (args.response_bytes_max == 0 || args.response_bytes_max > limits::response_read_bytes_max) {
+    return fail(Errc::invalid_input, fmt::format("--response-bytes-max must be between 1 and {}",
+                                                 limits::response_read_bytes_max));
+  }
+  options.response_bytes_max = args.response_bytes_max;
+  // NaN fails both comparisons, so test for the valid range.
+  if (!(args.lease_ttl >= 0.3 && args.lease_ttl <= 3600)) {
+    return fail(Errc::invalid_input, "--lease-ttl must be between 0.3 and 3600 s");
+  }
+  options.lease_ttl = std::chrono::milliseconds(static_cast<long>(args.lease_ttl * 1000));
+  options.standby = !args.no_standby;
+  if (args.in_flight_max == 0) {
+    return fail(Errc::invalid_input, "--in-flight-max must be at least 1");
+  }
+  options.requests_in_flight_max = args.in_flight_max;
+  return options;
+}
+
+}  // namespace api_broker::cli

@@ -1,0 +1,61 @@
+#pragma once
+// The option values of the commands that take more than a store: how each is declared to
+// CLI11, and what its text means once parsed, as pure functions with a one-line
+// Errc::invalid_input for a bad value. No I/O, so the command line can be tested and fuzzed
+// without a store or a network (fuzz/cli_args.cpp).
+
+#include <CLI/CLI.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "api_broker/broker/processor.hpp"
+#include "api_broker/events/envelope.hpp"
+#include "api_broker/limits.hpp"
+#include "api_broker/result.hpp"
+
+namespace api_broker::cli {
+
+// An optional id option: "" is none (no_event), anything else must be an event id.
+Result<events::EventId> optional_event_id(std::string_view text);
+
+// An optional --external-uuid: "" is none, anything else must be a UUID.
+Result<std::optional<events::Uuid>> optional_uuid(std::string_view text);
+
+// `insert CLASS DATA`: simple and request take text (the prototype's), and so do its aliases
+// response and failure (the text of attempt 0); every other class takes its JSON payload.
+// DATA must be UTF-8 (JSON cannot hold other bytes as they are).
+Result<events::Event> event_from_cli(std::string_view class_tag, std::string_view data);
+
+struct InsertArgs {
+  std::string class_tag, data, external_uuid, causation;
+};
+void add_insert_options(CLI::App& command, InsertArgs& args);
+// The event to append; a configuration must be one the processor applies (core::apply).
+// Whether the causation event exists is for the store to say.
+Result<events::NewEvent> to_new_event(const InsertArgs& args);
+
+struct ConfigureArgs {
+  events::Configuration configuration;  // -1: keep the value in force
+  std::string external_uuid;
+};
+void add_configure_options(CLI::App& command, ConfigureArgs& args);
+// The configuration event, checked as the processor will apply it (core::apply).
+Result<events::NewEvent> to_configuration_event(const ConfigureArgs& args);
+
+struct ProcessArgs {
+  std::string api_url = "http://localhost:8080";
+  std::string start_after;
+  std::size_t response_bytes_max = limits::response_bytes_stored_default;
+  double lease_ttl = 3;
+  bool no_standby = false;
+  std::string log_level = "info";
+  std::size_t in_flight_max = limits::requests_in_flight_max;
+};
+void add_process_options(CLI::App& command, ProcessArgs& args);
+// The processor's options (log_level is the caller's: it makes the logger).
+Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args);
+
+}  // namespace api_broker::cli
