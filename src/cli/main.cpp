@@ -10,6 +10,7 @@
 #include <exception>
 #include <string>
 
+#include "api_broker/store/mongo_store.hpp"
 #include "context.hpp"
 
 namespace {
@@ -27,6 +28,7 @@ void raise_open_files_limit() {
 
 int main(int argc, char** argv) {
   using namespace api_broker::cli;
+  api_broker::store::start_without_driver_shared_memory(argv);
   raise_open_files_limit();
   CLI::App app{
       "api-broker: reliable calls to unreliable HTTP APIs, every step recorded as an event.\n"

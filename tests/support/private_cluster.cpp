@@ -14,11 +14,12 @@ std::string script() { return std::string(API_BROKER_SOURCE_DIR) + "/scripts/pg.
 
 }  // namespace
 
-// Each test process looks for a free port in a range of its own: a paused cluster frees its
-// port, and a cluster started meanwhile by a test running beside it must not take it.
+// A paused cluster frees its port, which nothing else may take meanwhile: each test process
+// looks for a free port in a range of its own, below the ephemeral ports (32768 and up) that
+// outgoing connections are given.
 PrivateCluster::PrivateCluster(const std::string& dir)
     : env_{"API_BROKER_PG_DIR=" + dir,
-           "API_BROKER_PG_PORT=" + std::to_string(56000 + (::getpid() % 400) * 20)} {
+           "API_BROKER_PG_PORT=" + std::to_string(20000 + (::getpid() % 500) * 20)} {
   auto started = run({script(), "start"}, env_, std::chrono::seconds(120));
   if (started.exit_code == 0) url_ = started.out.substr(0, started.out.find('\n'));
   error_ = started.err;

@@ -53,4 +53,12 @@ inline constexpr int mongo_schema_version = 1;
 // call returns Errc::unavailable and the next call reconnects.
 Result<std::unique_ptr<EventStore>> open_mongo_store(const MongoOptions& options);
 
+// The driver initialises itself when the program is loaded, before main(), and keeps counters
+// in a /dev/shm/mongoc-<pid> file even in a run that never uses MongoDB; a killed process
+// leaves it behind, and a later process given the same pid warns on stderr. Call first in
+// main(): it turns that file off (MONGOC_DISABLE_SHM, read only at load time) by removing the
+// file and starting the program again with the variable set. Returns only when the program
+// already runs so, or cannot be started again.
+void start_without_driver_shared_memory(char** argv);
+
 }  // namespace api_broker::store

@@ -51,6 +51,15 @@ bool valid_database_name(std::string_view name) {
          name.find('\0') == std::string_view::npos;
 }
 
+// {key: {$literal: text}}: a string inside an aggregation expression is a field path when it
+// starts with "$"; an owner is data, whatever it looks like.
+void append_literal(bson_t* parent, const char* key, std::string_view text) {
+  bson_t literal;
+  bson_append_document_begin(parent, key, -1, &literal);
+  bson_append_utf8(&literal, "$literal", -1, text.data(), static_cast<int>(text.size()));
+  bson_append_document_end(parent, &literal);
+}
+
 // The pipeline that takes the lock document (or the lease) when `condition` holds and
 // otherwise leaves it as it is: {$set: {field: {$cond: [condition, new, "$field"]}, ...}}.
 void append_conditional_set(bson_t* pipeline, const bson_t* condition,
@@ -88,7 +97,7 @@ Bson free_or_expired(std::initializer_list<std::string_view> owners) {
     bson_append_array_begin(&alternative, "$eq", -1, &pair);
     bson_append_utf8(&pair, "0", -1, "$owner", -1);
     if (owner) {
-      bson_append_utf8(&pair, "1", -1, owner->data(), static_cast<int>(owner->size()));
+      append_literal(&pair, "1", *owner);
     } else {
       bson_append_null(&pair, "1", -1);
     }
@@ -385,7 +394,7 @@ class MongoStore final : public EventStore {
     // already held by `owner` (then renewed); otherwise left as it is. One round trip.
     const Bson condition = free_or_expired({owner});
     Bson new_owner(bson_new());
-    bson_append_utf8(new_owner.get(), "v", -1, owner.data(), static_cast<int>(owner.size()));
+    append_literal(new_owner.get(), "v", owner);
     Bson new_expiry(BCON_NEW("v", "{", "$add", "[", "$$NOW", BCON_INT64(ttl.count()), "]", "}"));
     for (int attempt = 0; attempt < 3; ++attempt) {
       Bson command(bson_new());
@@ -648,7 +657,7 @@ class MongoStore final : public EventStore {
       bson_append_document_end(command.get(), &query);
       const Bson condition = free_or_expired({owner_, gone});
       Bson new_owner(bson_new());
-      bson_append_utf8(new_owner.get(), "v", -1, owner_.data(), static_cast<int>(owner_.size()));
+      append_literal(new_owner.get(), "v", owner_);
       Bson new_epoch(BCON_NEW("v", "{", "$add", "[", "$epoch", BCON_INT64(1), "]", "}"));
       Bson new_expiry(
           BCON_NEW("v", "{", "$add", "[", "$$NOW", BCON_INT64(append_lock_ttl.count()), "]", "}"));

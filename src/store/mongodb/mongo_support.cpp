@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 
 namespace api_broker::store::mongo {
@@ -147,3 +150,15 @@ Result<std::optional<Bson>> find_one(mongoc_collection_t* collection, const bson
 }
 
 }  // namespace api_broker::store::mongo
+
+namespace api_broker::store {
+
+void start_without_driver_shared_memory(char** argv) {
+  if (std::getenv("MONGOC_DISABLE_SHM") != nullptr) return;
+  ::setenv("MONGOC_DISABLE_SHM", "1", 1);
+  mongoc_cleanup();  // removes this process's counters file before the program starts over
+  ::execv("/proc/self/exe", argv);
+  mongoc_init();  // could not start over: go on as it was
+}
+
+}  // namespace api_broker::store
