@@ -10,7 +10,7 @@
 #include <string>
 
 #include "api_broker/assert.hpp"
-#include "checkpoint.hpp"
+#include "api_broker/broker/checkpoint.hpp"
 
 using namespace api_broker;
 

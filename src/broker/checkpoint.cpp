@@ -32,13 +32,4 @@ Result<Checkpoint> decode_checkpoint(std::string_view text) {
   return Checkpoint{events::EventId{json["after"].get<std::uint64_t>()}, *policy};
 }
 
-Result<Checkpoint> load_resume_point(store::EventStore& store, std::string_view name,
-                                     std::optional<events::EventId> start_after) {
-  if (start_after) return Checkpoint{.after = *start_after};
-  auto saved = store.load_checkpoint(name);
-  if (!saved) return fail(std::move(saved).error());
-  if (!*saved) return Checkpoint{};
-  return decode_checkpoint(**saved);
-}
-
 }  // namespace api_broker::broker

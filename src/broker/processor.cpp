@@ -12,8 +12,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <map>
 
-#include "api_broker/broker/checkpoint.hpp"
 #include "api_broker/broker/processor_core.hpp"
+#include "api_broker/broker/resume_point.hpp"
 #include "api_broker/http/http_client.hpp"
 #include "lease.hpp"
 #include "store_worker.hpp"

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <limits>
 
-#include "api_broker/broker/checkpoint.hpp"
+#include "api_broker/broker/resume_point.hpp"
 
 namespace api_broker::sim {
 

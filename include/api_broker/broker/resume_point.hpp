@@ -1,0 +1,17 @@
+#pragma once
+// Where a processor starts reading: the real one and the simulated one alike.
+
+#include <optional>
+#include <string_view>
+
+#include "api_broker/broker/checkpoint.hpp"
+#include "api_broker/store/event_store.hpp"
+
+namespace api_broker::broker {
+
+// After `start_after` when given (with the default policy), else at the checkpoint saved under
+// `name`, else at the beginning. Errc::corrupt for a stored checkpoint that does not decode.
+Result<Checkpoint> load_resume_point(store::EventStore& store, std::string_view name,
+                                     std::optional<events::EventId> start_after);
+
+}  // namespace api_broker::broker
