@@ -1,6 +1,7 @@
 // The parts of the EventStore port that every backend shares: append() as a batch of one,
-// and follow() on top of read_after() and wait_for_append().
+// follow() on top of read_after() and wait_for_append(), and the batch UUID check.
 
+#include <algorithm>
 #include <chrono>
 
 #include "api_broker/limits.hpp"
@@ -37,6 +38,19 @@ Result<void> follow(EventStore& store, EventId after, const StopSignal& stop,
     if (auto waited = store.wait_for_append(position, 1000ms, stop); !waited) return waited;
   }
   return {};
+}
+
+Result<void> refuse_uuid_twice(std::vector<Uuid>& uuids, EventStore& store) {
+  std::sort(uuids.begin(), uuids.end());
+  const auto twice = std::adjacent_find(uuids.begin(), uuids.end());
+  if (twice == uuids.end()) return {};
+  auto existing = store.resolve(*twice);
+  if (!existing && existing.error().code != Errc::not_found) {
+    return fail(std::move(existing).error());
+  }
+  return fail(Errc::duplicate,
+              "duplicate event identifier " + events::to_string(*twice) + " (twice in a batch)",
+              existing ? events::to_int(*existing) : 0);
 }
 
 }  // namespace api_broker::store

@@ -220,6 +220,19 @@ TEST_P(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
   EXPECT_GE(checked, 90u);
 }
 
+// After a run with database outages: all 50 requests finish and verify passes, the processor
+// ran through them and stops cleanly, and the outages are in its log.
+void expect_all_finished_through_the_outages(BrokerFixture& broker, Child& processor) {
+  auto verified = broker.wait_until_all_finished(90s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(broker.dir.file("processor.err"));
+  EXPECT_NE(verified.out.find("50 requests"), std::string::npos) << verified.out;
+  EXPECT_TRUE(processor.running()) << read_file(broker.dir.file("processor.err"));
+  processor.signal(SIGINT);
+  EXPECT_EQ(processor.wait(20s), 0) << read_file(broker.dir.file("processor.err"));
+  const std::string log = read_file(broker.dir.file("processor.err"));
+  EXPECT_NE(log.find("retrying"), std::string::npos) << "the outage should be in the log:\n" << log;
+}
+
 // The database server stops twice in the middle of a run: the processor says so, waits,
 // reconnects, and loses or duplicates nothing.
 TEST(BrokerOnPostgres, SurvivesDatabaseRestartsMidRun) {
@@ -247,14 +260,7 @@ TEST(BrokerOnPostgres, SurvivesDatabaseRestartsMidRun) {
     ASSERT_TRUE(cluster.resume());
     ASSERT_EQ(broker.insert_requests(10, "after" + std::to_string(restart) + "-").size(), 10u);
   }
-  auto verified = broker.wait_until_all_finished(90s);
-  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(broker.dir.file("processor.err"));
-  EXPECT_NE(verified.out.find("50 requests"), std::string::npos) << verified.out;
-  EXPECT_TRUE(processor->running()) << read_file(broker.dir.file("processor.err"));
-  processor->signal(SIGINT);
-  EXPECT_EQ(processor->wait(20s), 0) << read_file(broker.dir.file("processor.err"));
-  const std::string log = read_file(broker.dir.file("processor.err"));
-  EXPECT_NE(log.find("retrying"), std::string::npos) << "the outage should be in the log:\n" << log;
+  expect_all_finished_through_the_outages(broker, *processor);
 }
 
 // Every connection of a running processor to MongoDB is cut twice, and for a while none can
@@ -295,14 +301,7 @@ TEST(BrokerOnMongo, SurvivesLostConnectionsMidRun) {
     proxy.refuse(false);
     ASSERT_EQ(broker.insert_requests(10, "after" + std::to_string(outage) + "-").size(), 10u);
   }
-  auto verified = broker.wait_until_all_finished(90s);
-  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(broker.dir.file("processor.err"));
-  EXPECT_NE(verified.out.find("50 requests"), std::string::npos) << verified.out;
-  EXPECT_TRUE(processor->running()) << read_file(broker.dir.file("processor.err"));
-  processor->signal(SIGINT);
-  EXPECT_EQ(processor->wait(20s), 0) << read_file(broker.dir.file("processor.err"));
-  const std::string log = read_file(broker.dir.file("processor.err"));
-  EXPECT_NE(log.find("retrying"), std::string::npos) << "the outage should be in the log:\n" << log;
+  expect_all_finished_through_the_outages(broker, *processor);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, Broker, ::testing::Values("sqlite", "postgresql", "mongodb"),

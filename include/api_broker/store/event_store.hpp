@@ -79,6 +79,11 @@ class EventStore {
   virtual Result<void> close() = 0;
 };
 
+// For backends that check a batch before writing it: an external UUID that stands twice in
+// `uuids` (sorted here) is Errc::duplicate naming it, with the id it already has in `store`
+// (0 if none), as a second insert of it would be.
+Result<void> refuse_uuid_twice(std::vector<Uuid>& uuids, EventStore& store);
+
 // Calls `sink` for every event with id > `after`, first those stored, then each new one as
 // it is appended, until `stop` is raised (returns success) or `sink` returns false. A row
 // that does not decode is reported to `on_corrupt` (which may return false to stop) and

@@ -201,16 +201,7 @@ class MongoStore final : public EventStore {
       payloads.push_back(std::move(holder));
       if (event.external_uuid) uuids.push_back(*event.external_uuid);
     }
-    std::sort(uuids.begin(), uuids.end());
-    if (const auto twice = std::adjacent_find(uuids.begin(), uuids.end()); twice != uuids.end()) {
-      auto existing = resolve(*twice);
-      if (!existing && existing.error().code != Errc::not_found) {
-        return fail(std::move(existing).error());
-      }
-      return fail(Errc::duplicate,
-                  "duplicate event identifier " + events::to_string(*twice) + " (twice in a batch)",
-                  existing ? events::to_int(*existing) : 0);
-    }
+    if (auto once = refuse_uuid_twice(uuids, *this); !once) return fail(std::move(once).error());
 
     auto lock = acquire_append_lock();
     if (!lock) return fail(std::move(lock).error());

@@ -222,17 +222,8 @@ class PostgresStore final : public EventStore {
       classes.add(events::class_name(event.event));
       payloads.add_jsonb(payload);
     }
-    std::sort(batch_uuids.begin(), batch_uuids.end());
-    if (const auto twice = std::adjacent_find(batch_uuids.begin(), batch_uuids.end());
-        twice != batch_uuids.end()) {
-      auto existing = resolve(*twice);
-      if (!existing && existing.error().code != Errc::not_found) {
-        return fail(std::move(existing).error());
-      }
-      return fail(Errc::duplicate,
-                  "duplicate event identifier " + events::to_string(*twice) + " (twice in a batch)",
-                  existing ? events::to_int(*existing) : 0);
-    }
+    if (auto once = refuse_uuid_twice(batch_uuids, *this); !once)
+      return fail(std::move(once).error());
     if (auto usable = ready(); !usable) return fail(std::move(usable).error());
     const std::string created = pg::timestamptz_bytes(to_micros(utc_now()));
     QueryResult result = execute(
