@@ -14,6 +14,8 @@ inline constexpr std::size_t requests_in_flight_max = 16384;
 static_assert(read_batch_max <= requests_in_flight_max);
 // Events committed in one group-commit transaction by the processor.
 inline constexpr std::size_t append_batch_max = 4096;
+// Longest wait between two tries of a store call that failed (the backoff starts at 10 ms).
+inline constexpr std::chrono::milliseconds store_retry_delay_max{2000};
 // Largest payload (JSON text) accepted for one event.
 inline constexpr std::size_t payload_bytes_max = 4 * 1024 * 1024;
 // Largest payload read back from a store. Above payload_bytes_max because a backend may print

@@ -20,6 +20,7 @@ enum class Errc : std::uint8_t {
   invalid_input,  // the caller's input is malformed
   unsupported,    // valid input this build or this store cannot serve (e.g. newer schema)
   cancelled,      // a stop was requested
+  fenced,         // the lease the writer acted under was taken over: it must stop acting
 };
 
 const char* to_string(Errc code);

@@ -9,11 +9,13 @@ namespace api_broker::broker {
 
 std::string lease_owner_id() { return store::process_owner_id(); }
 
-Result<void> acquire_or_wait(store::EventStore& store, const std::string& name,
-                             const std::string& owner, std::chrono::milliseconds ttl, bool standby,
-                             const store::StopSignal& stop, spdlog::logger& log) {
+Result<HeldLease> acquire_or_wait(store::EventStore& store, const std::string& name,
+                                  const std::string& owner, std::chrono::milliseconds ttl,
+                                  bool standby, const store::StopSignal& stop,
+                                  spdlog::logger& log) {
   bool said = false;
   while (!stop.stop_requested()) {
+    const auto asked_at = std::chrono::steady_clock::now();
     auto holder = store.acquire_lease(name, owner, ttl);
     if (!holder) {
       if (!standby) return fail(std::move(holder).error());
@@ -22,8 +24,8 @@ Result<void> acquire_or_wait(store::EventStore& store, const std::string& name,
       continue;
     }
     if (holder->owner == owner) {
-      if (said) log.info("took over the '{}' lease", name);
-      return {};
+      if (said) log.info("took over the '{}' lease (epoch {})", name, holder->epoch);
+      return HeldLease{holder->epoch, asked_at};
     }
     if (store::process_owner_is_gone(holder->owner)) {
       log.info("the '{}' lease holder {} has exited; taking over", name, holder->owner);
@@ -42,7 +44,7 @@ Result<void> acquire_or_wait(store::EventStore& store, const std::string& name,
     }
     stop.wait_for(std::max(ttl / 3, std::chrono::milliseconds(100)));
   }
-  return {};
+  return fail(Errc::cancelled, "stopped while waiting for the lease");
 }
 
 }  // namespace api_broker::broker

@@ -5,6 +5,8 @@
 
 #include <spdlog/logger.h>
 
+#include <chrono>
+#include <cstdint>
 #include <string>
 
 #include "api_broker/store/event_store.hpp"
@@ -14,10 +16,18 @@ namespace api_broker::broker {
 // "host:pid:random", unique per process start.
 std::string lease_owner_id();
 
-// Takes the lease, or waits for it (standby) until it is free or `stop` is raised. Without
-// standby, a lease held by another live processor is an Errc::unavailable error.
-Result<void> acquire_or_wait(store::EventStore& store, const std::string& name,
-                             const std::string& owner, std::chrono::milliseconds ttl, bool standby,
-                             const store::StopSignal& stop, spdlog::logger& log);
+// A lease taken: its epoch (for fenced appends) and when the call that took it was sent (it
+// is held for a TTL from then at least).
+struct HeldLease {
+  std::uint64_t epoch = 0;
+  std::chrono::steady_clock::time_point taken_at{};
+};
+
+// Takes the lease, or waits for it (standby) until it is free or `stop` is raised (then the
+// result is Errc::cancelled). Without standby, a lease held by another live processor is an
+// Errc::unavailable error.
+Result<HeldLease> acquire_or_wait(store::EventStore& store, const std::string& name,
+                                  const std::string& owner, std::chrono::milliseconds ttl,
+                                  bool standby, const store::StopSignal& stop, spdlog::logger& log);
 
 }  // namespace api_broker::broker

@@ -74,6 +74,7 @@ class AsioPorts final : public ProcessorPorts {
   }
 
   void cancel_call(std::uint64_t call) override { http_.cancel(http::CallId{call}); }
+  bool lease_held() override { return worker_->lease_held(); }
 
   void append(std::vector<events::NewEvent> events) override { worker_->append(std::move(events)); }
   void set_checkpoint(std::string value) override { worker_->set_checkpoint(std::move(value)); }
@@ -91,19 +92,24 @@ class AsioPorts final : public ProcessorPorts {
 
 }  // namespace
 
-Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions& options,
-                           const store::StopSignal& stop, std::shared_ptr<spdlog::logger> log,
-                           const std::function<void(const ProcessorStats&)>& on_stats,
-                           std::chrono::milliseconds stats_interval) {
+namespace {
+
+// One term of office: takes the lease (or waits for it), then processes until stopped or
+// until the lease is lost (Errc::fenced).
+Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& options,
+                      const store::StopSignal& stop, const std::shared_ptr<spdlog::logger>& log,
+                      const std::function<void(const ProcessorStats&)>& on_stats,
+                      std::chrono::milliseconds stats_interval) {
   auto opened = open_store();
   if (!opened) return fail(std::move(opened).error());
   std::unique_ptr<store::EventStore> store = std::move(*opened);
 
   const std::string owner = lease_owner_id();
-  if (auto acquired = acquire_or_wait(*store, options.lease_name, owner, options.lease_ttl,
-                                      options.standby, stop, *log);
-      !acquired) {
-    return acquired;
+  auto lease = acquire_or_wait(*store, options.lease_name, owner, options.lease_ttl,
+                               options.standby, stop, *log);
+  if (!lease) {
+    if (lease.error().code == Errc::cancelled) return {};
+    return fail(std::move(lease).error());
   }
   if (stop.stop_requested()) {
     (void)store->release_lease(options.lease_name, owner);
@@ -122,8 +128,11 @@ Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions
   std::optional<Error> fatal;
   auto worker = std::make_unique<StoreWorker>(
       std::move(store), checkpoint.after,
-      StoreWorkerOptions{
-          .lease_name = options.lease_name, .lease_owner = owner, .lease_ttl = options.lease_ttl},
+      StoreWorkerOptions{.lease_name = options.lease_name,
+                         .lease_owner = owner,
+                         .lease_epoch = lease->epoch,
+                         .lease_taken_at = lease->taken_at,
+                         .lease_ttl = options.lease_ttl},
       StoreWorkerCallbacks{
           .on_events =
               [&](std::vector<Envelope> batch, bool caught_up) {
@@ -141,10 +150,16 @@ Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions
               [&](const Error& error) {
                 asio::post(io, [&, error] {
                   fatal = error;
-                  processor.shutdown();
+                  if (error.code == Errc::fenced) {
+                    processor.on_lease_lost();
+                  } else {
+                    processor.shutdown();
+                  }
                   io.stop();
                 });
               },
+          .on_lease_renewed =
+              [&] { asio::post(io, [&processor] { processor.on_lease_renewed(); }); },
           .on_warning = [&](const std::string& line) { log->warn("{}", line); },
       });
   ports.attach(&processor, worker.get());
@@ -173,6 +188,24 @@ Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions
   worker->join();
   if (fatal) return fail(*fatal);
   return {};
+}
+
+}  // namespace
+
+Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions& options,
+                           const store::StopSignal& stop, std::shared_ptr<spdlog::logger> log,
+                           const std::function<void(const ProcessorStats&)>& on_stats,
+                           std::chrono::milliseconds stats_interval) {
+  for (;;) {
+    auto term = run_term(open_store, options, stop, log, on_stats, stats_interval);
+    // A processor whose lease was taken over has stopped acting; as a standby it waits to
+    // take the lease again, with its state read afresh from the store.
+    if (term || term.error().code != Errc::fenced || !options.standby || stop.stop_requested()) {
+      return term;
+    }
+    log->error("{}", term.error().message);
+    log->info("standby: waiting to take the '{}' lease again", options.lease_name);
+  }
 }
 
 }  // namespace api_broker::broker

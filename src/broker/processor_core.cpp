@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "api_broker/assert.hpp"
 #include "api_broker/broker/checkpoint.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
@@ -80,6 +81,27 @@ void ProcessorCore::shutdown() {
     ports_.cancel_timer(id);
     for (const auto& [attempt, call] : active.calls) ports_.cancel_call(call);
   }
+}
+
+void ProcessorCore::on_lease_renewed() {
+  if (stopping_ || held_back_.empty() || !ports_.lease_held()) return;
+  std::set<std::uint64_t> ids;
+  ids.swap(held_back_);
+  for (const std::uint64_t id : ids) {
+    const auto it = active_.find(id);
+    if (it == active_.end() || !it->second.held_back) continue;
+    const std::uint32_t attempt = *it->second.held_back;
+    it->second.held_back.reset();
+    launch(id, it->second, attempt);
+  }
+}
+
+void ProcessorCore::on_lease_lost() {
+  log_->error("lost the lease: sending and appending nothing more");
+  lease_lost_ = true;
+  for (auto& [id, active] : active_) active.held_back.reset();
+  held_back_.clear();
+  shutdown();
 }
 
 ProcessorStats ProcessorCore::stats() const {
@@ -162,6 +184,7 @@ void ProcessorCore::finish(std::map<std::uint64_t, Active>::iterator it,
   ports_.cancel_timer(it->first);
   for (const auto& [n, call] : it->second.calls) ports_.cancel_call(call);
   dirty_.erase(it->first);
+  held_back_.erase(it->first);
   active_.erase(it);
   unpark();
 }
@@ -198,6 +221,7 @@ void ProcessorCore::unpark() {
 }
 
 void ProcessorCore::append(std::uint64_t id, Active& active, events::Event event, bool decision) {
+  if (lease_lost_) return;  // the store would refuse it: the successor decides now
   if (decision) {
     active.pending = Pending{event.index(), attempt_of(event)};
   } else {
@@ -223,7 +247,7 @@ void ProcessorCore::step(std::uint64_t id) {
   if (!state.attempts.empty() && !state.terminal && !state.succeeded_attempt) {
     const auto newest = static_cast<std::uint32_t>(state.attempts.size() - 1);
     if (state.attempts.back().result == core::AttemptResult::in_flight &&
-        active.calls.count(newest) == 0) {
+        active.calls.count(newest) == 0 && active.held_back != newest) {
       log_->info("request {}: attempt {} was started before a restart; counting it as timed out",
                  id, newest);
       append(id, active, events::ApiTimeout{newest}, true);
@@ -242,6 +266,8 @@ void ProcessorCore::step(std::uint64_t id) {
             // Decided: an answer that comes now is not waited for, and not recorded.
             for (const auto& [n, call] : active.calls) ports_.cancel_call(call);
             active.calls.clear();
+            active.held_back.reset();
+            held_back_.erase(id);
             append(id, active, core::terminal_event(a), true);
           } else {  // ArmTimeout, ScheduleAttempt: wake then and decide again
             arm(id, active, a.at);
@@ -267,6 +293,15 @@ void ProcessorCore::on_timer(std::uint64_t request) {
 // The HTTP call of attempt `attempt`; its result is appended as a fact, whatever the state.
 void ProcessorCore::launch(std::uint64_t id, Active& active, std::uint32_t attempt) {
   if (stopping_) return;
+  API_BROKER_ASSERT(!lease_lost_);
+  // No call after the request's terminal event was decided or read.
+  API_BROKER_ASSERT(!active.state.terminal);
+  API_BROKER_ASSERT(!active.pending || !is_terminal_event(active.pending->event_index));
+  if (!ports_.lease_held()) {  // it may have been lost (a pause, a stalled store): wait
+    active.held_back = attempt;
+    held_back_.insert(id);
+    return;
+  }
   ++stats_.attempts_started;
   const core::Policy& policy = active.state.policy;
   // The call may outlive its attempt timeout: a late answer still counts as success.

@@ -18,6 +18,8 @@ const char* to_string(Errc code) {
       return "unsupported";
     case Errc::cancelled:
       return "cancelled";
+    case Errc::fenced:
+      return "fenced";
   }
   return "unknown";
 }

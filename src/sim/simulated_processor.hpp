@@ -66,6 +66,7 @@ class SimulatedProcessor : public broker::ProcessorPorts,
   void cancel_timer(std::uint64_t request) override;
   std::uint64_t call_api(const broker::ApiCall& call) override;
   void cancel_call(std::uint64_t call) override;
+  bool lease_held() override { return true; }
   void append(std::vector<events::NewEvent> events) override;
   void set_checkpoint(std::string value) override;
   void ack() override;

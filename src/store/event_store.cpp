@@ -1,6 +1,8 @@
 // The parts of the EventStore port that every backend shares: append() as a batch of one,
 // follow() on top of read_after() and wait_for_append(), and the batch UUID check.
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -51,6 +53,16 @@ Result<void> refuse_uuid_twice(std::vector<Uuid>& uuids, EventStore& store) {
   return fail(Errc::duplicate,
               "duplicate event identifier " + events::to_string(*twice) + " (twice in a batch)",
               existing ? events::to_int(*existing) : 0);
+}
+
+Error lease_lost(const Fence& fence, const LeaseHolder& holder) {
+  const std::string now = holder.owner.empty()
+                              ? std::string("nobody holds it")
+                              : fmt::format("{} holds it at epoch {}", holder.owner, holder.epoch);
+  return Error{Errc::fenced,
+               fmt::format("the '{}' lease taken by {} at epoch {} was taken over ({}); nothing "
+                           "was stored",
+                           fence.lease, fence.owner, fence.epoch, now)};
 }
 
 }  // namespace api_broker::store

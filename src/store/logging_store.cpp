@@ -49,6 +49,15 @@ class LoggingStore final : public EventStore {
     }
     return report("append batch", std::move(ids));
   }
+  Result<std::vector<EventId>> append_batch_fenced(std::span<const NewEvent> batch,
+                                                   const Fence& fence) override {
+    auto ids = inner_->append_batch_fenced(batch, fence);
+    if (ids && !ids->empty()) {
+      log_->debug("append batch of {} under lease epoch {} -> ids {}..{}", batch.size(),
+                  fence.epoch, events::to_int(ids->front()), events::to_int(ids->back()));
+    }
+    return report("append batch", std::move(ids));
+  }
   Result<Envelope> get(EventId id) override {
     log_->debug("get {}", events::to_int(id));
     return report("get", inner_->get(id));
@@ -78,7 +87,10 @@ class LoggingStore final : public EventStore {
   Result<LeaseHolder> acquire_lease(std::string_view name, std::string_view owner,
                                     std::chrono::milliseconds ttl) override {
     auto holder = inner_->acquire_lease(name, owner, ttl);
-    if (holder) log_->debug("lease {} asked by {}: held by {}", name, owner, holder->owner);
+    if (holder) {
+      log_->debug("lease {} asked by {}: held by {} at epoch {}", name, owner, holder->owner,
+                  holder->epoch);
+    }
     return report("acquire lease", std::move(holder));
   }
   Result<void> release_lease(std::string_view name, std::string_view owner) override {

@@ -239,6 +239,73 @@ TEST_P(StoreConformance, LeaseIsExclusiveUntilReleasedOrExpired) {
   EXPECT_EQ(store_->acquire_lease("processor", "a", 10s)->owner, "a");  // b's lease expired
 }
 
+TEST_P(StoreConformance, LeaseEpochGrowsOnlyWhenItChangesHands) {
+  auto first = store_->acquire_lease("processor", "a", 10s);
+  ASSERT_TRUE(first) << first.error().message;
+  const std::uint64_t epoch = first->epoch;
+  EXPECT_GE(epoch, 1u);
+  EXPECT_EQ(store_->acquire_lease("processor", "a", 10s)->epoch, epoch);  // renewal
+  auto other = open();
+  auto held = other->acquire_lease("processor", "b", 10s);
+  EXPECT_EQ(held->owner, "a");
+  EXPECT_EQ(held->epoch, epoch);
+  ASSERT_TRUE(store_->release_lease("processor", "a"));
+  auto taken = other->acquire_lease("processor", "b", 0ms);  // expires at once
+  EXPECT_EQ(taken->owner, "b");
+  EXPECT_EQ(taken->epoch, epoch + 1);
+  ASSERT_TRUE(other->release_lease("processor", "b"));
+  // The first holder takes it again: a new term, so its old appends stay fenced out.
+  auto again = store_->acquire_lease("processor", "a", 10s);
+  EXPECT_EQ(again->owner, "a");
+  EXPECT_EQ(again->epoch, epoch + 2);
+}
+
+// Issue 15: a processor that lost its lease kept committing. A fenced append stores nothing
+// once the lease has changed hands, even if the old holder took it back since.
+TEST_P(StoreConformance, FencedAppendStoresNothingAfterTheLeaseChangedHands) {
+  auto mine = store_->acquire_lease("processor", "a", 10s);
+  ASSERT_TRUE(mine) << mine.error().message;
+  const store::Fence fence{"processor", "a", mine->epoch};
+  const std::vector<NewEvent> one = {simple("while held")};
+  auto ids = store_->append_batch_fenced(one, fence);
+  ASSERT_TRUE(ids) << ids.error().message;
+  EXPECT_EQ(ids->size(), 1u);
+
+  // Expired but not taken: still ours, appends go on.
+  ASSERT_TRUE(store_->acquire_lease("processor", "a", 0ms));
+  EXPECT_TRUE(store_->append_batch_fenced(one, fence));
+
+  auto other = open();
+  ASSERT_EQ(other->acquire_lease("processor", "b", 10s)->owner, "b");
+  const std::vector<NewEvent> late = {simple("after the takeover"), simple("its batch mate")};
+  auto refused = store_->append_batch_fenced(late, fence);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::fenced) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("processor"), std::string::npos);
+  EXPECT_EQ(events::to_int(*store_->last_id()), 2u);
+
+  // b appends under its own epoch; a takes the lease back later under a new one: a's old
+  // fence stays refused.
+  auto theirs = other->acquire_lease("processor", "b", 10s);
+  EXPECT_TRUE(other->append_batch_fenced(one, store::Fence{"processor", "b", theirs->epoch}));
+  ASSERT_TRUE(other->release_lease("processor", "b"));
+  ASSERT_EQ(store_->acquire_lease("processor", "a", 10s)->owner, "a");
+  refused = store_->append_batch_fenced(one, fence);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::fenced);
+  EXPECT_EQ(events::to_int(*store_->last_id()), 3u);
+  // Unfenced appends (clients) are not concerned.
+  EXPECT_TRUE(store_->append_batch(one));
+}
+
+TEST_P(StoreConformance, FencedAppendOfANeverTakenLeaseIsRefused) {
+  const std::vector<NewEvent> one = {simple("x")};
+  auto refused = store_->append_batch_fenced(one, store::Fence{"nobody-took-it", "a", 1});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::fenced);
+  EXPECT_EQ(events::to_int(*store_->last_id()), 0u);
+}
+
 TEST_P(StoreConformance, FollowDeliversStoredThenNewEventsUntilStopped) {
   ASSERT_TRUE(store_->append(simple("old")));
   store::StopSignal stop;

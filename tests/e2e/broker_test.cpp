@@ -9,6 +9,7 @@
 #include <ctime>
 #include <random>
 #include <regex>
+#include <set>
 
 #include "e2e/broker_fixture.hpp"
 #include "support/private_cluster.hpp"
@@ -41,6 +42,8 @@ std::uint64_t count_in(const std::string& text, const std::string& what) {
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
   return n;
 }
+
+void expect_api_record_agrees(BrokerFixture& broker, std::size_t requests, bool each_attempt_once);
 
 TEST_P(Broker, FlakyApiEveryRequestFinishesAndInvariantsHold) {
   const std::string url = start_api({"--api-failure-rate", "0.4", "--api-silent-failure-rate",
@@ -192,10 +195,18 @@ TEST_P(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
   EXPECT_EQ(processor->wait(10s), 0);
   EXPECT_EQ(kills, 6);
 
-  // The API's own record: no call received after its request's terminal event.
-  api->signal(SIGINT);
-  api->wait(10s);
-  auto listed = cli({"list", "--json"});
+  expect_api_record_agrees(*this, 90, /*each_attempt_once=*/false);
+}
+
+// The API's own record (its calls log; the API is stopped to flush it): no call was received
+// after its request's terminal event, and, with `each_attempt_once`, no attempt of a request
+// was received twice. A kill -9 may re-send an attempt (the at-least-once window): the
+// restarted processor does so only as a new attempt, but the killed one's call may have gone
+// out; fencing tests ask for once.
+void expect_api_record_agrees(BrokerFixture& broker, std::size_t requests, bool each_attempt_once) {
+  broker.api->signal(SIGINT);
+  broker.api->wait(10s);
+  auto listed = broker.cli({"list", "--json"});
   std::map<std::string, long long> finished_us;  // idempotency key -> terminal event time
   const std::regex terminal(
       R"re("causation_id":(\d+),"class":"request-(succeeded|failed)","created":"([^"]+)")re");
@@ -203,21 +214,67 @@ TEST_P(Broker, SurvivesKillNineAndNeverResendsFinishedRequests) {
        ++it) {
     finished_us["api-broker-" + (*it)[1].str()] = micros_of((*it)[3].str());
   }
-  EXPECT_EQ(finished_us.size(), 90u);
-  const std::string calls = read_file(calls_log());
+  EXPECT_EQ(finished_us.size(), requests);
+  const std::string calls = read_file(broker.calls_log());
   const std::regex call(
-      R"re("t_us":(\d+),"key":"([^"]*)","outcome":"[^"]*","latency_ms":([0-9.e+-]+))re");
+      R"re("key":"([^"]*)","outcome":"[^"]*","latency_ms":[0-9.e+-]+,"received_us":(\d+),"attempt":(\d+|null))re");
   std::size_t checked = 0;
+  std::set<std::pair<std::string, std::string>> attempts;
   for (std::sregex_iterator it(calls.begin(), calls.end(), call), end; it != end; ++it) {
-    const long long received =
-        std::stoll((*it)[1].str()) - static_cast<long long>(std::stod((*it)[3].str()) * 1000);
-    const auto finished = finished_us.find((*it)[2].str());
+    const long long received = std::stoll((*it)[2].str());
+    const auto finished = finished_us.find((*it)[1].str());
     ASSERT_NE(finished, finished_us.end()) << (*it)[0].str();
     EXPECT_LT(received, finished->second)
         << "sent again after its terminal event: " << (*it)[0].str();
+    const bool first = attempts.emplace((*it)[1].str(), (*it)[3].str()).second;
+    if (each_attempt_once) {
+      EXPECT_TRUE(first) << "attempt sent twice: " << (*it)[0].str();
+    }
     ++checked;
   }
-  EXPECT_GE(checked, 90u);
+  EXPECT_GE(checked, requests);
+}
+
+// Issue 15: a processor paused (SIGSTOP) past its lease while a standby takes over went on
+// committing and calling when continued. Now its appends are fenced and its calls held back:
+// it stops acting, and the log and the API's record show one processor at a time.
+TEST_P(Broker, AProcessorPausedPastItsLeaseActsNoMore) {
+  const std::string url = start_api({"--api-failure-rate", "0.3", "--api-min-latency", "0.001",
+                                     "--api-max-latency", "0.3", "--seed", "15"});
+  ASSERT_EQ(cli({"configure", "--retries", "30", "--timeout", "0.2", "--backoff-initial", "0.01",
+                 "--backoff-max", "0.1"})
+                .exit_code,
+            0);
+  // Enough requests that the processor is busy (committing, reading, calling) when paused.
+  const int requests = 400;
+  ASSERT_EQ(insert_requests(requests / 2).size(), static_cast<std::size_t>(requests / 2));
+  auto first = start_processor(url);
+  for (int i = 0; i < 500 && count_in(cli({"list"}).out, "api-request") < 40; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  std::vector<std::string> argv{api_broker_bin()};
+  argv.insert(argv.end(), store_args.begin(), store_args.end());
+  argv.insert(argv.end(), {"process", "--api-url", url, "--lease-ttl", "1"});
+  auto second = std::make_unique<Child>(argv, dir.file("second.out"), dir.file("second.err"));
+  first->signal(SIGSTOP);
+  // The standby takes over once the lease expires (1 s); wait until it has acted.
+  const auto until = std::chrono::steady_clock::now() + 30s;
+  while (read_file(dir.file("second.err")).find("took over") == std::string::npos &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_EQ(insert_requests(requests / 2, "after-").size(), static_cast<std::size_t>(requests / 2));
+  first->signal(SIGCONT);
+  auto verified = wait_until_all_finished(90s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+  const std::string first_log = read_file(dir.file("processor.err"));
+  EXPECT_NE(first_log.find("lost the lease"), std::string::npos) << first_log;
+  EXPECT_NE(read_file(dir.file("second.err")).find("took over"), std::string::npos);
+  second->signal(SIGINT);
+  EXPECT_EQ(second->wait(20s), 0);
+  first->signal(SIGINT);
+  EXPECT_EQ(first->wait(20s), 0) << first_log;  // it waited as standby
+  expect_api_record_agrees(*this, requests, /*each_attempt_once=*/true);
 }
 
 // After a run with database outages: all 50 requests finish and verify passes, the processor

@@ -10,7 +10,9 @@
 //     (its decisions and the answers it received), and only
 //     once the reader has caught up with the log (so a restarted processor sees a request's
 //     whole history before acting);
-//   - it calls the API for an attempt only after reading back that attempt's api-request;
+//   - it calls the API for an attempt only after reading back that attempt's api-request,
+//     and only while the lease is known to be held (ProcessorPorts::lease_held()); a call due
+//     meanwhile waits for the next renewal, and none goes out after the lease is lost;
 //   - an attempt started by an earlier run and not launched by this one is recorded as
 //     api-timeout;
 //   - once it decided a request's terminal event, it cancels the request's calls and records
@@ -55,6 +57,10 @@ class ProcessorCore {
   void on_timer(std::uint64_t request);
   // Cancels every timer and call; decides nothing more.
   void shutdown();
+  // The lease was renewed: the calls held back while it was not known to be held go out.
+  void on_lease_renewed();
+  // Another processor took the lease over: as shutdown(), and no call goes out any more.
+  void on_lease_lost();
 
   ProcessorStats stats() const;
 
@@ -71,6 +77,7 @@ class ProcessorCore {
     std::optional<Pending> pending;
     std::uint32_t unread_answers = 0;  // api-response/-failure appended, not read back yet
     std::map<std::uint32_t, std::uint64_t> calls;  // attempt -> call in flight
+    std::optional<std::uint32_t> held_back;        // an attempt to launch once the lease is renewed
     std::optional<TimePoint> timer_at;
   };
   // A request waiting for a place: 24 bytes.
@@ -106,6 +113,8 @@ class ProcessorCore {
   std::set<std::uint64_t> dirty_;  // touched since the last decisions
   ProcessorStats stats_;
   bool stopping_ = false;
+  bool lease_lost_ = false;
+  std::set<std::uint64_t> held_back_;  // requests with an Active::held_back attempt
   std::optional<TimePoint> unreachable_reported_at_;
   std::uint64_t unreachable_since_report_ = 0;
 };

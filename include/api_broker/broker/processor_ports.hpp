@@ -39,6 +39,11 @@ class ProcessorPorts {
   virtual void set_timer(std::uint64_t request, TimePoint at) = 0;
   virtual void cancel_timer(std::uint64_t request) = 0;
 
+  // Whether the processor is known to hold its lease right now. A call goes out only then;
+  // otherwise it waits for ProcessorCore::on_lease_renewed() (or is dropped by
+  // on_lease_lost()), so a processor that was paused past its lease sends nothing.
+  virtual bool lease_held() = 0;
+
   // Starts the call; its result comes back through ProcessorCore::on_answer. Returns a handle
   // for cancel_call (after which the answer is dropped or reported as Errc::cancelled).
   virtual std::uint64_t call_api(const ApiCall& call) = 0;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <span>
@@ -22,10 +23,21 @@ using events::EventId;
 using events::NewEvent;
 using events::Uuid;
 
-// Who holds a lease (see EventStore::acquire_lease).
+// Who holds a lease (see EventStore::acquire_lease). `epoch` grows by one each time the
+// lease changes hands (never on a renewal), so a holder that lost it, even one that took it
+// again later, can tell.
 struct LeaseHolder {
   std::string owner;
   TimePoint expires{};
+  std::uint64_t epoch = 0;
+};
+
+// What a fenced append proves in its own transaction: the lease `lease` is still held by
+// `owner` at `epoch` (it may have expired meanwhile, as long as nobody took it).
+struct Fence {
+  std::string lease;
+  std::string owner;
+  std::uint64_t epoch = 0;
 };
 
 // An append-only log of envelopes; ids increase in the order followers see them, and a
@@ -42,6 +54,13 @@ class EventStore {
   // Appends all of `batch` in one transaction, ids in order, or nothing (a duplicate UUID
   // fails the whole batch as append() does).
   virtual Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) = 0;
+
+  // As append_batch(), in one transaction with a check of `fence`: if the lease has changed
+  // hands since the writer took it, nothing is stored and the result is Errc::fenced. A
+  // processor appends only this way, so one that lost its lease cannot write after its
+  // successor started (docs/RELIABILITY.md, "Fencing").
+  virtual Result<std::vector<EventId>> append_batch_fenced(std::span<const NewEvent> batch,
+                                                           const Fence& fence) = 0;
 
   // Errc::not_found if there is no such event; Errc::corrupt if its row does not decode.
   virtual Result<Envelope> get(EventId id) = 0;
@@ -68,11 +87,12 @@ class EventStore {
   virtual Result<void> save_checkpoint(std::string_view name, std::string_view value) = 0;
 
   // A named lease with an expiry, so that one processor acts on the log at a time. Taken
-  // when free, expired, or already held by `owner` (then renewed until now + ttl). Returns
+  // when free, expired, or already held by `owner` (then renewed until now + ttl, its epoch
+  // unchanged); taking it from nobody or from another owner increments its epoch. Returns
   // the holder after the call: the caller holds it iff holder.owner == owner.
   virtual Result<LeaseHolder> acquire_lease(std::string_view name, std::string_view owner,
                                             std::chrono::milliseconds ttl) = 0;
-  // Gives the lease up if `owner` holds it.
+  // Gives the lease up if `owner` holds it (it is free then; its epoch is kept).
   virtual Result<void> release_lease(std::string_view name, std::string_view owner) = 0;
 
   // Releases the connection; reports failures (the destructor closes silently).
@@ -83,6 +103,13 @@ class EventStore {
 // `uuids` (sorted here) is Errc::duplicate naming it, with the id it already has in `store`
 // (0 if none), as a second insert of it would be.
 Result<void> refuse_uuid_twice(std::vector<Uuid>& uuids, EventStore& store);
+
+// Whether `holder` (the lease as stored now) is still the one `fence` was taken under.
+inline bool holds(const LeaseHolder& holder, const Fence& fence) {
+  return holder.owner == fence.owner && holder.epoch == fence.epoch;
+}
+// The Errc::fenced error of an append refused because the lease is now `holder`.
+Error lease_lost(const Fence& fence, const LeaseHolder& holder);
 
 // Calls `sink` for every event with id > `after`, first those stored, then each new one as
 // it is appended, until `stop` is raised (returns success) or `sink` returns false. A row

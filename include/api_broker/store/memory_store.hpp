@@ -21,7 +21,7 @@ class MemoryLog {
   std::vector<Envelope> events;  // events[i].id == i + 1
   std::map<Uuid, EventId> uuids;
   std::map<std::string, std::string, std::less<>> checkpoints;
-  std::map<std::string, LeaseHolder, std::less<>> leases;
+  std::map<std::string, LeaseHolder, std::less<>> leases;  // a free one has no owner
   // Gives events their created time and leases their expiry; the simulator sets its clock.
   std::function<TimePoint()> clock = utc_now;
 };
@@ -31,6 +31,8 @@ class MemoryStore final : public EventStore {
   explicit MemoryStore(std::shared_ptr<MemoryLog> log = std::make_shared<MemoryLog>());
 
   Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override;
+  Result<std::vector<EventId>> append_batch_fenced(std::span<const NewEvent> batch,
+                                                   const Fence& fence) override;
   Result<Envelope> get(EventId id) override;
   Result<EventId> resolve(const Uuid& uuid) override;
   Result<std::vector<Envelope>> read_after(EventId after, std::size_t limit) override;
@@ -47,6 +49,8 @@ class MemoryStore final : public EventStore {
   const std::shared_ptr<MemoryLog>& log() const { return log_; }
 
  private:
+  Result<std::vector<EventId>> append_events(std::span<const NewEvent> batch, const Fence* fence);
+
   std::shared_ptr<MemoryLog> log_;
 };
 

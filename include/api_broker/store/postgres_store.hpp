@@ -35,7 +35,7 @@ struct PostgresOptions {
 };
 
 // The schema version this build writes and reads (table schema_version).
-inline constexpr int postgres_schema_version = 1;
+inline constexpr int postgres_schema_version = 2;
 
 // Connects and creates or checks the schema: a usable store or an Error, never half-open.
 // Errc::unavailable (one line, passwords redacted) when the server cannot be reached or

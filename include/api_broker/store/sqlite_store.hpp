@@ -19,7 +19,7 @@ struct SqliteOptions {
 };
 
 // The schema version this build writes and reads (PRAGMA user_version).
-inline constexpr int sqlite_schema_version = 1;
+inline constexpr int sqlite_schema_version = 2;
 
 // Opens (creating if needed, mode 0600) and checks the schema: a usable store or an Error.
 Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& options);

@@ -10,6 +10,16 @@ namespace api_broker::store {
 MemoryStore::MemoryStore(std::shared_ptr<MemoryLog> log) : log_(std::move(log)) {}
 
 Result<std::vector<EventId>> MemoryStore::append_batch(std::span<const NewEvent> batch) {
+  return append_events(batch, nullptr);
+}
+
+Result<std::vector<EventId>> MemoryStore::append_batch_fenced(std::span<const NewEvent> batch,
+                                                              const Fence& fence) {
+  return append_events(batch, &fence);
+}
+
+Result<std::vector<EventId>> MemoryStore::append_events(std::span<const NewEvent> batch,
+                                                        const Fence* fence) {
   std::vector<EventId> ids;
   // The same bound as the persistent stores, on the same encoding.
   for (const NewEvent& event : batch) {
@@ -21,6 +31,11 @@ Result<std::vector<EventId>> MemoryStore::append_batch(std::span<const NewEvent>
   }
   {
     std::lock_guard lock(log_->mutex);
+    if (fence != nullptr) {
+      const auto held = log_->leases.find(fence->lease);
+      const LeaseHolder holder = held != log_->leases.end() ? held->second : LeaseHolder{};
+      if (!holds(holder, *fence)) return fail(lease_lost(*fence, holder));
+    }
     std::map<Uuid, EventId> added;
     for (const NewEvent& event : batch) {
       if (!event.external_uuid) continue;
@@ -113,18 +128,23 @@ Result<LeaseHolder> MemoryStore::acquire_lease(std::string_view name, std::strin
   std::lock_guard lock(log_->mutex);
   const TimePoint now = log_->clock();
   auto it = log_->leases.find(name);
-  if (it == log_->leases.end() || it->second.owner == owner || it->second.expires <= now) {
-    LeaseHolder holder{std::string(owner), now + ttl};
-    log_->leases.insert_or_assign(std::string(name), holder);
-    return holder;
+  if (it == log_->leases.end()) it = log_->leases.emplace(std::string(name), LeaseHolder{}).first;
+  LeaseHolder& holder = it->second;
+  if (holder.owner == owner) {
+    holder.expires = now + ttl;
+  } else if (holder.owner.empty() || holder.expires <= now) {
+    holder = LeaseHolder{std::string(owner), now + ttl, holder.epoch + 1};
   }
-  return it->second;
+  return holder;
 }
 
 Result<void> MemoryStore::release_lease(std::string_view name, std::string_view owner) {
   std::lock_guard lock(log_->mutex);
   const auto it = log_->leases.find(name);
-  if (it != log_->leases.end() && it->second.owner == owner) log_->leases.erase(it);
+  if (it != log_->leases.end() && it->second.owner == owner) {
+    it->second.owner.clear();
+    it->second.expires = TimePoint{};
+  }
   return {};
 }
 

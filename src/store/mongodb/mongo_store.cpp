@@ -63,9 +63,10 @@ void append_literal(bson_t* parent, const char* key, std::string_view text) {
 // The pipeline that takes the lock document (or the lease) when `condition` holds and
 // otherwise leaves it as it is: {$set: {field: {$cond: [condition, new, "$field"]}, ...}}.
 void append_conditional_set(bson_t* pipeline, const bson_t* condition,
-                            std::initializer_list<std::pair<const char*, const bson_t*>> fields) {
+                            std::initializer_list<std::pair<const char*, const bson_t*>> fields,
+                            const char* stage_key = "0") {
   bson_t stage, set;
-  bson_append_document_begin(pipeline, "0", -1, &stage);
+  bson_append_document_begin(pipeline, stage_key, -1, &stage);
   bson_append_document_begin(&stage, "$set", -1, &set);
   for (const auto& [name, value] : fields) {
     bson_t field, cond;
@@ -180,6 +181,18 @@ class MongoStore final : public EventStore {
   }
 
   Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override {
+    return append_events(batch, nullptr);
+  }
+
+  Result<std::vector<EventId>> append_batch_fenced(std::span<const NewEvent> batch,
+                                                   const Fence& fence) override {
+    return append_events(batch, &fence);
+  }
+
+  // A fenced append checks the lease while it holds the append lock, and commits only if it
+  // still holds that lock: a lease changes hands only under the append lock (take_lease), so
+  // no takeover can come between the check and the commit.
+  Result<std::vector<EventId>> append_events(std::span<const NewEvent> batch, const Fence* fence) {
     std::vector<EventId> ids;
     if (batch.empty()) return ids;
     if (auto usable = ready(); !usable) return fail(std::move(usable).error());
@@ -205,6 +218,13 @@ class MongoStore final : public EventStore {
 
     auto lock = acquire_append_lock();
     if (!lock) return fail(std::move(lock).error());
+    if (fence != nullptr) {
+      auto holder = read_lease(fence->lease);
+      if (!holder || !holds(*holder, *fence)) {
+        release_append_lock(*lock);
+        return fail(holder ? lease_lost(*fence, *holder) : std::move(holder).error());
+      }
+    }
     const std::int64_t created_us = utc_now().time_since_epoch().count();
     for (int attempt = 0;; ++attempt) {
       auto inserted = insert_events(batch, payloads, *lock, created_us);
@@ -378,49 +398,19 @@ class MongoStore final : public EventStore {
     return fail(mongo::error_of(error, "save checkpoint", target_));
   }
 
+  // A renewal (held by `owner`) is one round trip. Anything else may change hands: that
+  // happens under the append lock, so that fenced appends see it atomically.
   Result<LeaseHolder> acquire_lease(std::string_view name, std::string_view owner,
                                     std::chrono::milliseconds ttl) override {
     if (auto usable = ready(); !usable) return fail(std::move(usable).error());
-    // Taken when free (no document yet, or released), expired by the server's clock, or
-    // already held by `owner` (then renewed); otherwise left as it is. One round trip.
-    const Bson condition = free_or_expired({owner});
-    Bson new_owner(bson_new());
-    append_literal(new_owner.get(), "v", owner);
-    Bson new_expiry(BCON_NEW("v", "{", "$add", "[", "$$NOW", BCON_INT64(ttl.count()), "]", "}"));
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      Bson command(bson_new());
-      BSON_APPEND_UTF8(command.get(), "findAndModify", "leases");
-      bson_t query;
-      bson_append_document_begin(command.get(), "query", -1, &query);
-      bson_append_utf8(&query, "_id", -1, name.data(), static_cast<int>(name.size()));
-      bson_append_document_end(command.get(), &query);
-      bson_t pipeline;
-      bson_append_array_begin(command.get(), "update", -1, &pipeline);
-      append_conditional_set(&pipeline, condition.get(),
-                             {{"owner", new_owner.get()}, {"expires", new_expiry.get()}});
-      bson_append_array_end(command.get(), &pipeline);
-      BSON_APPEND_BOOL(command.get(), "upsert", true);
-      BSON_APPEND_BOOL(command.get(), "new", true);
-      Document reply;
-      bson_error_t error;
-      if (!write_command(leases_.get(), command.get(), reply.get(), &error)) {
-        // Two first takers race on the upsert: the loser asks again.
-        if (mongo::server_code(error) == mongo::duplicate_key_code) continue;
-        return fail(mongo::error_of(error, "acquire lease", target_));
-      }
-      bson_t value;
-      if (!mongo::document_field(reply.get(), "value", &value)) continue;
-      const auto holder = mongo::utf8_field(&value, "owner");
-      const auto expires = mongo::date_field(&value, "expires");
-      if (!holder || !expires) {
-        return fail(Errc::corrupt,
-                    fmt::format("the mongodb lease '{}' has no owner or expiry", name));
-      }
-      return LeaseHolder{std::string(*holder), TimePoint(std::chrono::milliseconds(*expires))};
-    }
-    return fail(
-        Errc::unavailable,
-        fmt::format("the '{}' lease on mongodb {} kept changing hands; retry", name, target_));
+    auto renewed = renew_lease(name, owner, ttl);
+    if (!renewed) return fail(std::move(renewed).error());
+    if (*renewed) return std::move(**renewed);
+    auto lock = acquire_append_lock();
+    if (!lock) return fail(std::move(lock).error());
+    auto taken = take_lease(name, owner, ttl);
+    release_append_lock(*lock);
+    return taken;
   }
 
   Result<void> release_lease(std::string_view name, std::string_view owner) override {
@@ -428,8 +418,11 @@ class MongoStore final : public EventStore {
     Bson filter(bson_new());
     bson_append_utf8(filter.get(), "_id", -1, name.data(), static_cast<int>(name.size()));
     bson_append_utf8(filter.get(), "owner", -1, owner.data(), static_cast<int>(owner.size()));
+    // Free, with its epoch kept: the next taker increments it.
+    Bson update(BCON_NEW("$set", "{", "owner", BCON_NULL, "expires", BCON_DATE_TIME(0), "}"));
     bson_error_t error;
-    if (!mongoc_collection_delete_one(leases_.get(), filter.get(), nullptr, nullptr, &error)) {
+    if (!mongoc_collection_update_one(leases_.get(), filter.get(), update.get(), nullptr, nullptr,
+                                      &error)) {
       return fail(mongo::error_of(error, "release lease", target_));
     }
     return {};
@@ -458,6 +451,115 @@ class MongoStore final : public EventStore {
     Document opts;
     mongoc_write_concern_append(write_concern_.get(), opts.get());
     return mongoc_collection_write_command_with_opts(collection, command, opts.get(), reply, error);
+  }
+
+  // --- leases ---
+
+  // The lease as stored: a free one (none yet, or released) has no owner.
+  Result<LeaseHolder> read_lease(std::string_view name) {
+    Bson filter(bson_new());
+    bson_append_utf8(filter.get(), "_id", -1, name.data(), static_cast<int>(name.size()));
+    auto found = mongo::find_one(leases_.get(), filter.get(), nullptr, "read lease", target_);
+    if (!found) return fail(std::move(found).error());
+    if (!*found) return LeaseHolder{};
+    return lease_of(found->value().get(), name);
+  }
+
+  Result<LeaseHolder> lease_of(const bson_t* document, std::string_view name) const {
+    const auto holder = mongo::utf8_field(document, "owner");
+    const auto expires = mongo::date_field(document, "expires");
+    const auto epoch = mongo::int_field(document, "epoch").value_or(0);
+    if (!expires || epoch < 0) {
+      return fail(Errc::corrupt,
+                  fmt::format("the mongodb lease '{}' has no valid expiry or epoch", name));
+    }
+    return LeaseHolder{holder ? std::string(*holder) : std::string(),
+                       TimePoint(std::chrono::milliseconds(*expires)),
+                       static_cast<std::uint64_t>(epoch)};
+  }
+
+  // Extends the lease if `owner` holds it (expired or not): the holder, or nothing when
+  // `owner` does not hold it.
+  Result<std::optional<LeaseHolder>> renew_lease(std::string_view name, std::string_view owner,
+                                                 std::chrono::milliseconds ttl) {
+    Bson command(bson_new());
+    BSON_APPEND_UTF8(command.get(), "findAndModify", "leases");
+    bson_t query;
+    bson_append_document_begin(command.get(), "query", -1, &query);
+    bson_append_utf8(&query, "_id", -1, name.data(), static_cast<int>(name.size()));
+    bson_append_utf8(&query, "owner", -1, owner.data(), static_cast<int>(owner.size()));
+    bson_append_document_end(command.get(), &query);
+    Bson update(BCON_NEW("0", "{", "$set", "{", "expires", "{", "$add", "[", "$$NOW",
+                         BCON_INT64(ttl.count()), "]", "}", "}", "}"));
+    BSON_APPEND_ARRAY(command.get(), "update", update.get());
+    BSON_APPEND_BOOL(command.get(), "new", true);
+    Document reply;
+    bson_error_t error;
+    if (!write_command(leases_.get(), command.get(), reply.get(), &error)) {
+      return fail(mongo::error_of(error, "renew lease", target_));
+    }
+    bson_t value;
+    if (!mongo::document_field(reply.get(), "value", &value)) {
+      return std::optional<LeaseHolder>();
+    }
+    auto holder = lease_of(&value, name);
+    if (!holder) return fail(std::move(holder).error());
+    return std::optional<LeaseHolder>(std::move(*holder));
+  }
+
+  // Takes the lease when free, expired by the server's clock, or held by `owner`; taking it
+  // from another or from nobody increments its epoch. REQUIRES: the append lock is held.
+  Result<LeaseHolder> take_lease(std::string_view name, std::string_view owner,
+                                 std::chrono::milliseconds ttl) {
+    const Bson condition = free_or_expired({owner});
+    // The epoch grows when the lease changes hands: evaluated before the owner is set.
+    Bson changes_hands(bson_new());
+    {
+      bson_t all, mine, pair;
+      bson_append_array_begin(changes_hands.get(), "$and", -1, &all);
+      bson_append_document_begin(&all, "0", -1, &mine);
+      bson_append_array_begin(&mine, "$ne", -1, &pair);
+      bson_append_utf8(&pair, "0", -1, "$owner", -1);
+      append_literal(&pair, "1", owner);
+      bson_append_array_end(&mine, &pair);
+      bson_append_document_end(&all, &mine);
+      bson_append_document(&all, "1", -1, condition.get());
+      bson_append_array_end(changes_hands.get(), &all);
+    }
+    Bson new_epoch(BCON_NEW("v", "{", "$add", "[", "{", "$ifNull", "[", "$epoch", BCON_INT64(0),
+                            "]", "}", BCON_INT64(1), "]", "}"));
+    Bson new_owner(bson_new());
+    append_literal(new_owner.get(), "v", owner);
+    Bson new_expiry(BCON_NEW("v", "{", "$add", "[", "$$NOW", BCON_INT64(ttl.count()), "]", "}"));
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      Bson command(bson_new());
+      BSON_APPEND_UTF8(command.get(), "findAndModify", "leases");
+      bson_t query;
+      bson_append_document_begin(command.get(), "query", -1, &query);
+      bson_append_utf8(&query, "_id", -1, name.data(), static_cast<int>(name.size()));
+      bson_append_document_end(command.get(), &query);
+      bson_t pipeline;
+      bson_append_array_begin(command.get(), "update", -1, &pipeline);
+      append_conditional_set(&pipeline, changes_hands.get(), {{"epoch", new_epoch.get()}}, "0");
+      append_conditional_set(&pipeline, condition.get(),
+                             {{"owner", new_owner.get()}, {"expires", new_expiry.get()}}, "1");
+      bson_append_array_end(command.get(), &pipeline);
+      BSON_APPEND_BOOL(command.get(), "upsert", true);
+      BSON_APPEND_BOOL(command.get(), "new", true);
+      Document reply;
+      bson_error_t error;
+      if (!write_command(leases_.get(), command.get(), reply.get(), &error)) {
+        // Two first takers race on the upsert: the loser asks again.
+        if (mongo::server_code(error) == mongo::duplicate_key_code) continue;
+        return fail(mongo::error_of(error, "acquire lease", target_));
+      }
+      bson_t value;
+      if (!mongo::document_field(reply.get(), "value", &value)) continue;
+      return lease_of(&value, name);
+    }
+    return fail(
+        Errc::unavailable,
+        fmt::format("the '{}' lease on mongodb {} kept changing hands; retry", name, target_));
   }
 
   // --- the layout ---

@@ -25,6 +25,7 @@ using pg::QueryResult;
 constexpr std::int64_t append_lock_key = 7021227690617946416;
 constexpr std::int64_t schema_lock_key = 7021227690617951024;
 constexpr const char* notify_channel = "api_broker_events";
+constexpr std::string_view fenced_state = "AB001";  // raised by api_broker_append_fenced()
 // PostgreSQL refuses single values above 1 GB; a batch is sent as one array per column.
 constexpr std::size_t batch_bytes_max = 512 * 1024 * 1024;
 
@@ -78,7 +79,32 @@ CREATE TRIGGER events_notify AFTER INSERT ON events
   FOR EACH STATEMENT EXECUTE FUNCTION api_broker_notify();
 INSERT INTO schema_version (version) VALUES (1);
 )sql";
-static_assert(postgres_schema_version == 1, "add the migration from the previous version");
+// Version 1 to 2: leases carry an epoch, incremented each time one changes hands, and
+// api_broker_append_fenced() appends only while the lease is still held at the caller's
+// epoch. FOR SHARE holds the lease row until the append commits: a takeover (an UPDATE of
+// that row) waits for it, or the append sees the takeover's epoch. SQLSTATE AB001: fenced.
+constexpr const char* migration_v2_sql = R"sql(
+ALTER TABLE leases ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
+CREATE FUNCTION api_broker_append_fenced(p_lease text, p_owner text, p_epoch bigint,
+                                         p_created timestamptz, p_causations bigint[],
+                                         p_uuids uuid[], p_classes text[], p_payloads jsonb[])
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  held_owner text;
+  held_epoch bigint;
+BEGIN
+  SELECT owner, epoch INTO held_owner, held_epoch FROM leases WHERE name = p_lease FOR SHARE;
+  IF held_owner IS DISTINCT FROM p_owner OR held_epoch IS DISTINCT FROM p_epoch THEN
+    RAISE EXCEPTION USING ERRCODE = 'AB001',
+      MESSAGE = format('the lease %s is now held by %s at epoch %s', p_lease,
+                       coalesce(nullif(held_owner, ''), 'nobody'), coalesce(held_epoch, 0));
+  END IF;
+  RETURN api_broker_append(p_created, p_causations, p_uuids, p_classes, p_payloads);
+END
+$$;
+UPDATE schema_version SET version = 2;
+)sql";
+static_assert(postgres_schema_version == 2, "add the migration from the previous version");
 static_assert(std::string_view(schema_v1_sql).find("pg_advisory_xact_lock(7021227690617946416)") !=
               std::string_view::npos);
 static_assert(append_lock_key == 7021227690617946416);
@@ -88,6 +114,7 @@ static_assert(std::string_view(schema_v1_sql).find("pg_notify('api_broker_events
 // The prepared statements of a session; parameters are sent in binary format.
 enum class Sql : std::size_t {
   append,
+  append_fenced,
   get,
   resolve,
   first_stored,
@@ -109,6 +136,9 @@ constexpr std::array<std::pair<const char*, const char*>, static_cast<std::size_
         {"api_broker_append",
          "SELECT api_broker_append($1::timestamptz, $2::bigint[], $3::uuid[], $4::text[], "
          "$5::jsonb[])"},
+        {"api_broker_append_fenced",
+         "SELECT api_broker_append_fenced($6::text, $7::text, $8::bigint, $1::timestamptz, "
+         "$2::bigint[], $3::uuid[], $4::text[], $5::jsonb[])"},
         {"api_broker_get", API_BROKER_EVENT_COLUMNS "WHERE id = $1::bigint"},
         {"api_broker_resolve", "SELECT id FROM events WHERE external_uuid = $1::uuid"},
         {"api_broker_first_stored",
@@ -121,21 +151,25 @@ constexpr std::array<std::pair<const char*, const char*>, static_cast<std::size_
         {"api_broker_save_checkpoint",
          "INSERT INTO checkpoints (name, value) VALUES ($1::text, $2::text) "
          "ON CONFLICT (name) DO UPDATE SET value = excluded.value"},
-        // Taken when free, expired, or already held by the caller (then renewed); otherwise
-        // the holder is returned. The server's clock decides, the same for every machine.
+        // Taken when free, expired, or already held by the caller (then renewed, its epoch
+        // unchanged; taken from another or from nobody, the epoch grows); otherwise the
+        // holder is returned. The server's clock decides, the same for every machine.
         {"api_broker_acquire_lease",
          "WITH taken AS ("
-         " INSERT INTO leases AS l (name, owner, expires)"
-         " VALUES ($1::text, $2::text, clock_timestamp() + $3::bigint * interval '1 millisecond')"
-         " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires"
-         " WHERE l.owner = excluded.owner OR l.expires <= clock_timestamp()"
-         " RETURNING owner, expires) "
-         "SELECT owner, (extract(epoch FROM expires) * 1000000)::bigint FROM taken "
+         " INSERT INTO leases AS l (name, owner, expires, epoch)"
+         " VALUES ($1::text, $2::text, clock_timestamp() + $3::bigint * interval '1 millisecond',"
+         " 1)"
+         " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires,"
+         " epoch = CASE WHEN l.owner = excluded.owner THEN l.epoch ELSE l.epoch + 1 END"
+         " WHERE l.owner = excluded.owner OR l.owner = '' OR l.expires <= clock_timestamp()"
+         " RETURNING owner, expires, epoch) "
+         "SELECT owner, (extract(epoch FROM expires) * 1000000)::bigint, epoch FROM taken "
          "UNION ALL "
-         "SELECT owner, (extract(epoch FROM expires) * 1000000)::bigint FROM leases "
+         "SELECT owner, (extract(epoch FROM expires) * 1000000)::bigint, epoch FROM leases "
          "WHERE name = $1::text AND NOT EXISTS (SELECT 1 FROM taken)"},
         {"api_broker_release_lease",
-         "DELETE FROM leases WHERE name = $1::text AND owner = $2::text"},
+         "UPDATE leases SET owner = '', expires = to_timestamp(0) "
+         "WHERE name = $1::text AND owner = $2::text"},
     }};
 
 #undef API_BROKER_EVENT_COLUMNS
@@ -189,6 +223,15 @@ class PostgresStore final : public EventStore {
   }
 
   Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override {
+    return append_events(batch, nullptr);
+  }
+
+  Result<std::vector<EventId>> append_batch_fenced(std::span<const NewEvent> batch,
+                                                   const Fence& fence) override {
+    return append_events(batch, &fence);
+  }
+
+  Result<std::vector<EventId>> append_events(std::span<const NewEvent> batch, const Fence* fence) {
     std::vector<EventId> ids;
     if (batch.empty()) return ids;
     // Encode and check first: nothing touches the database for a batch that cannot be stored.
@@ -226,9 +269,21 @@ class PostgresStore final : public EventStore {
       return fail(std::move(once).error());
     if (auto usable = ready(); !usable) return fail(std::move(usable).error());
     const std::string created = pg::timestamptz_bytes(to_micros(utc_now()));
-    QueryResult result = execute(
-        Sql::append,
-        {{created}, {causations.bytes()}, {uuids.bytes()}, {classes.bytes()}, {payloads.bytes()}});
+    const std::string epoch_bytes =
+        fence != nullptr ? pg::int8_bytes(clamp_to_int64(fence->epoch)) : std::string();
+    QueryResult result = fence == nullptr ? execute(Sql::append, {{created},
+                                                                  {causations.bytes()},
+                                                                  {uuids.bytes()},
+                                                                  {classes.bytes()},
+                                                                  {payloads.bytes()}})
+                                          : execute(Sql::append_fenced, {{created},
+                                                                         {causations.bytes()},
+                                                                         {uuids.bytes()},
+                                                                         {classes.bytes()},
+                                                                         {payloads.bytes()},
+                                                                         {fence->lease},
+                                                                         {fence->owner},
+                                                                         {epoch_bytes}});
     if (PQresultStatus(result.get()) == PGRES_TUPLES_OK && PQntuples(result.get()) == 1) {
       const auto first = int_of(result.get(), 0, 0);
       if (!first || *first <= 0) return fail(Errc::corrupt, "postgresql append returned no id");
@@ -240,6 +295,14 @@ class PostgresStore final : public EventStore {
     }
     if (is_unique_violation(result.get(), "events_external_uuid_key")) {
       return fail(duplicate_in(batch));
+    }
+    if (fence != nullptr && has_state(result.get(), fenced_state)) {
+      const char* why = PQresultErrorField(result.get(), PG_DIAG_MESSAGE_PRIMARY);
+      return fail(Errc::fenced,
+                  fmt::format("the '{}' lease taken by {} at epoch {} was taken over ({}); "
+                              "nothing was stored",
+                              fence->lease, fence->owner, fence->epoch,
+                              pg::one_line(why != nullptr ? why : "")));
     }
     return fail(error_of(result.get(), "append", " (the events may or may not be stored)"));
   }
@@ -376,8 +439,12 @@ class PostgresStore final : public EventStore {
       }
       if (PQntuples(result.get()) == 0) continue;
       const auto expires = int_of(result.get(), 0, 1);
-      if (!expires) return fail(Errc::corrupt, "postgresql lease expiry is not a time");
-      return LeaseHolder{std::string(text_of(result.get(), 0, 0)), from_micros(*expires)};
+      const auto epoch = int_of(result.get(), 0, 2);
+      if (!expires || !epoch || *epoch < 0) {
+        return fail(Errc::corrupt, "postgresql lease expiry or epoch is not valid");
+      }
+      return LeaseHolder{std::string(text_of(result.get(), 0, 0)), from_micros(*expires),
+                         static_cast<std::uint64_t>(*epoch)};
     }
     return fail(
         Errc::unavailable,
@@ -429,6 +496,7 @@ class PostgresStore final : public EventStore {
                               "api-broker understands ({}); use a newer api-broker",
                               target_, version, postgres_schema_version));
     }
+    if (version == 1) return exec(migration_v2_sql, "schema migration to version 2");
     if (has_version || has_events) {
       return fail(
           Errc::unsupported,
@@ -436,7 +504,8 @@ class PostgresStore final : public EventStore {
                       "(schema version {}); use another database or schema",
                       target_, has_events ? "an events table" : "a schema_version table", version));
     }
-    return exec(schema_v1_sql, "schema creation");
+    if (auto created = exec(schema_v1_sql, "schema creation"); !created) return created;
+    return exec(migration_v2_sql, "schema creation");
   }
 
   // A usable session: after a lost connection (or a half-done setup, whose prepared
@@ -503,7 +572,7 @@ class PostgresStore final : public EventStore {
   Result<void> listen() { return exec(fmt::format("LISTEN {}", notify_channel).c_str(), "listen"); }
 
   QueryResult execute(Sql which, std::initializer_list<Param> params) {
-    constexpr std::size_t params_max = 5;
+    constexpr std::size_t params_max = 8;
     API_BROKER_ASSERT(params.size() <= params_max);
     std::array<const char*, params_max> values{};
     std::array<int, params_max> lengths{};
@@ -546,6 +615,11 @@ class PostgresStore final : public EventStore {
       notified_ = true;
       PQfreemem(notification);
     }
+  }
+
+  static bool has_state(const PGresult* result, std::string_view sqlstate) {
+    const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    return state != nullptr && std::string_view(state) == sqlstate;
   }
 
   static bool is_unique_violation(const PGresult* result, std::string_view constraint) {

@@ -60,9 +60,15 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
-  expires_us INTEGER NOT NULL
+  expires_us INTEGER NOT NULL,
+  epoch INTEGER NOT NULL DEFAULT 0
 );
 )sql";
+// Version 1 to 2: leases carry the epoch that fenced appends check (a free lease has the
+// owner '').
+constexpr const char* migration_v2_sql =
+    "ALTER TABLE leases ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0;";
+static_assert(sqlite_schema_version == 2, "add the migration from the previous version");
 
 std::int64_t to_micros(TimePoint time) { return time.time_since_epoch().count(); }
 TimePoint from_micros(std::int64_t micros) { return TimePoint(Duration(micros)); }
@@ -107,6 +113,15 @@ class SqliteStore final : public EventStore {
   }
 
   Result<std::vector<EventId>> append_batch(std::span<const NewEvent> batch) override {
+    return append_events(batch, nullptr);
+  }
+
+  Result<std::vector<EventId>> append_batch_fenced(std::span<const NewEvent> batch,
+                                                   const Fence& fence) override {
+    return append_events(batch, &fence);
+  }
+
+  Result<std::vector<EventId>> append_events(std::span<const NewEvent> batch, const Fence* fence) {
     std::vector<EventId> ids;
     ids.reserve(batch.size());
     if (batch.empty()) return ids;
@@ -122,6 +137,13 @@ class SqliteStore final : public EventStore {
       }
     }
     if (auto begun = exec(begin_.get(), "begin"); !begun) return fail(std::move(begun).error());
+    if (fence != nullptr) {  // in the write transaction: no lease can change hands meanwhile
+      auto holder = read_lease(fence->lease);
+      if (!holder || !holds(*holder, *fence)) {
+        rollback();
+        return fail(holder ? lease_lost(*fence, *holder) : std::move(holder).error());
+      }
+    }
     const std::int64_t created = to_micros(utc_now());
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const NewEvent& event = batch[i];
@@ -257,7 +279,8 @@ class SqliteStore final : public EventStore {
   }
 
   Result<void> release_lease(std::string_view name, std::string_view owner) override {
-    auto statement = prepare("DELETE FROM leases WHERE name = ? AND owner = ?");
+    auto statement =
+        prepare("UPDATE leases SET owner = '', expires_us = 0 WHERE name = ? AND owner = ?");
     if (!statement) return fail(std::move(statement).error());
     sqlite3_bind_text(statement->get(), 1, name.data(), static_cast<int>(name.size()),
                       SQLITE_STATIC);
@@ -282,31 +305,42 @@ class SqliteStore final : public EventStore {
   }
 
  private:
-  Result<LeaseHolder> acquire_lease_in_transaction(std::string_view name, std::string_view owner,
-                                                   std::chrono::milliseconds ttl) {
-    const TimePoint now = utc_now();
-    auto current = prepare("SELECT owner, expires_us FROM leases WHERE name = ?");
+  // The lease as stored; a free one (never taken, or released) has no owner.
+  Result<LeaseHolder> read_lease(std::string_view name) {
+    auto current = prepare("SELECT owner, expires_us, epoch FROM leases WHERE name = ?");
     if (!current) return fail(std::move(current).error());
     sqlite3_bind_text(current->get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
     const int rc = sqlite3_step(current->get());
-    if (rc == SQLITE_ROW) {
-      LeaseHolder holder{std::string(column_text(current->get(), 0)),
-                         from_micros(sqlite3_column_int64(current->get(), 1))};
-      if (holder.owner != owner && holder.expires > now) return holder;
-    } else if (rc != SQLITE_DONE) {
-      return fail(failure("read lease").error());
+    if (rc == SQLITE_DONE) return LeaseHolder{};
+    if (rc != SQLITE_ROW) return fail(failure("read lease").error());
+    return LeaseHolder{std::string(column_text(current->get(), 0)),
+                       from_micros(sqlite3_column_int64(current->get(), 1)),
+                       static_cast<std::uint64_t>(sqlite3_column_int64(current->get(), 2))};
+  }
+
+  Result<LeaseHolder> acquire_lease_in_transaction(std::string_view name, std::string_view owner,
+                                                   std::chrono::milliseconds ttl) {
+    const TimePoint now = utc_now();
+    auto current = read_lease(name);
+    if (!current) return current;
+    LeaseHolder holder = std::move(*current);
+    if (holder.owner == owner) {
+      holder.expires = now + ttl;  // a renewal: the same epoch
+    } else if (holder.owner.empty() || holder.expires <= now) {
+      holder = LeaseHolder{std::string(owner), now + ttl, holder.epoch + 1};
+    } else {
+      return holder;
     }
-    current = Statement();  // finalize before writing
     auto upsert = prepare(
-        "INSERT INTO leases (name, owner, expires_us) VALUES (?, ?, ?) "
+        "INSERT INTO leases (name, owner, expires_us, epoch) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_us = "
-        "excluded.expires_us");
+        "excluded.expires_us, epoch = excluded.epoch");
     if (!upsert) return fail(std::move(upsert).error());
-    const LeaseHolder holder{std::string(owner), now + ttl};
     sqlite3_bind_text(upsert->get(), 1, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
     sqlite3_bind_text(upsert->get(), 2, owner.data(), static_cast<int>(owner.size()),
                       SQLITE_STATIC);
     sqlite3_bind_int64(upsert->get(), 3, to_micros(holder.expires));
+    sqlite3_bind_int64(upsert->get(), 4, static_cast<sqlite3_int64>(holder.epoch));
     if (sqlite3_step(upsert->get()) != SQLITE_DONE) return fail(failure("write lease").error());
     return holder;
   }
@@ -415,8 +449,8 @@ Result<void> ensure_schema(sqlite3* db, const std::string& path) {
   Result<void> result;
   if (!version) {
     result = fail(std::move(version).error());
-  } else if (*version == 0) {
-    result = exec_sql(db, path, schema_sql);
+  } else if (*version == 0 || *version == 1) {
+    result = exec_sql(db, path, *version == 0 ? schema_sql : migration_v2_sql);
     if (result) {
       result = exec_sql(db, path,
                         fmt::format("PRAGMA user_version = {}", sqlite_schema_version).c_str());

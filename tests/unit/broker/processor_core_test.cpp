@@ -25,6 +25,7 @@ class FakePorts final : public ProcessorPorts {
     return calls.size();
   }
   void cancel_call(std::uint64_t call) override { cancelled.push_back(call); }
+  bool lease_held() override { return lease; }
   void append(std::vector<events::NewEvent> batch) override {
     for (auto& e : batch) appended.push_back(std::move(e));
   }
@@ -52,6 +53,7 @@ class FakePorts final : public ProcessorPorts {
   }
 
   TimePoint clock = t0;
+  bool lease = true;
   std::uint64_t last = 0;
   std::map<std::uint64_t, TimePoint> timers;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> calls;
@@ -164,6 +166,44 @@ TEST(ProcessorCore, ParksRequestsBeyondTheBoundAfterCatchingUp) {
   core.on_events(ports.commit(), true);
   core.on_events(ports.commit(), true);  // request-succeeded read back
   EXPECT_EQ(ports.loads, (std::vector<std::uint64_t>{3}));
+}
+
+// Issue 15: a processor paused past its lease (SIGSTOP, a stalled store) must not send a
+// call before it knows it still holds the lease.
+TEST(ProcessorCore, HoldsACallBackUntilTheLeaseIsRenewed) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  core.on_events({ports.request()}, true);
+  ports.lease = false;                   // not renewed within its TTL
+  core.on_events(ports.commit(), true);  // api-request 0 read back
+  EXPECT_TRUE(ports.calls.empty());
+  EXPECT_TRUE(ports.appended.empty());  // not taken for an attempt of an earlier run
+  core.on_lease_renewed();              // a renewal that does not make it held: still waits
+  EXPECT_TRUE(ports.calls.empty());
+  ports.lease = true;
+  core.on_lease_renewed();
+  ASSERT_EQ(ports.calls.size(), 1u);
+  EXPECT_EQ(ports.calls[0], (std::pair<std::uint64_t, std::uint32_t>{1, 0}));
+  core.on_lease_renewed();  // launched once
+  EXPECT_EQ(ports.calls.size(), 1u);
+}
+
+TEST(ProcessorCore, SendsAndAppendsNothingOnceTheLeaseIsLost) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  core.on_events({ports.request(), ports.request()}, true);
+  auto attempts = ports.commit();
+  ports.lease = false;
+  core.on_events({attempts[0]}, true);  // held back
+  core.on_lease_lost();
+  ports.lease = true;
+  core.on_lease_renewed();
+  core.on_events({attempts[1]}, true);
+  ports.clock += 10s;
+  core.on_timer(1);
+  core.on_answer(2, 0, http::Response{.status = 200});
+  EXPECT_TRUE(ports.calls.empty());
+  EXPECT_TRUE(ports.appended.empty());
 }
 
 }  // namespace
