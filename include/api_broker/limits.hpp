@@ -26,14 +26,49 @@ inline constexpr std::size_t stored_payload_bytes_max = 2 * payload_bytes_max;
 inline constexpr std::int64_t retries_max = 1000;
 // Response bodies larger than this are not read at all (the attempt fails).
 inline constexpr std::size_t response_read_bytes_max = 16 * 1024 * 1024;
+// The body stored in an api-response event is capped in bytes of its JSON form (a control
+// byte takes six), so that the event fits payload_bytes_max whatever the API answers. The cap
+// (--response-bytes-max) may be at most this: the payload bound less room for the other
+// fields ({"attempt":1000,"response":"","status":999,"truncated":true} and more).
+inline constexpr std::size_t response_bytes_stored_max = payload_bytes_max - 4096;
 // Default cap on the response body stored in an api-response / api-failure event.
 inline constexpr std::size_t response_bytes_stored_default = 64 * 1024;
-// Bytes of a non-2xx answer's body kept in an api-failure event (at most the stored cap).
+static_assert(response_bytes_stored_default <= response_bytes_stored_max);
+// The client keeps at most the cap's number of raw bytes, and reads bodies up to this.
+static_assert(response_bytes_stored_max <= response_read_bytes_max);
+// Bytes of a non-2xx answer's body kept in an api-failure event, in JSON form like the cap
+// (and at most the cap).
 inline constexpr std::size_t failure_body_bytes_max = 512;
+static_assert(failure_body_bytes_max + 4096 <= payload_bytes_max);
+// Interim (1xx) answers skipped before the final answer of one call; more fail the call.
+inline constexpr std::size_t http_interim_responses_max = 16;
 // Longest Retry-After the broker honours.
 inline constexpr std::chrono::seconds retry_after_max{3600};
 // Open connections the HTTP client keeps to the API: one per request in flight, so that
-// slow answers do not queue behind each other (the processor raises its open-files limit).
+// slow answers do not queue behind each other, unless the open-files limit allows fewer
+// (http_connections_for).
 inline constexpr std::size_t http_connections_max = requests_in_flight_max;
+// Descriptors the processor keeps for all but its connections to the API: the store (SQLite's
+// files, its notify file and inotify watch, or a PostgreSQL or MongoDB connection), the event
+// loop, the standard streams and logs.
+inline constexpr std::size_t descriptors_reserved = 32;
+// Connections to the API for a process that may open `open_files_max` descriptors (its
+// RLIMIT_NOFILE, raised to the hard limit at start): what the reserve leaves, or half of them
+// when that is little; at least 1, at most http_connections_max.
+constexpr std::size_t http_connections_for(std::uint64_t open_files_max) {
+  const std::uint64_t reserved =
+      open_files_max / 2 < descriptors_reserved ? open_files_max / 2 : descriptors_reserved;
+  const std::uint64_t left = open_files_max - reserved;
+  if (left < 1) return 1;
+  return left > http_connections_max ? http_connections_max : static_cast<std::size_t>(left);
+}
+static_assert(http_connections_for(64) == 32 && http_connections_for(1024) == 992);
+// Idle keep-alive connections kept per API host; one more going idle closes the oldest.
+inline constexpr std::size_t http_idle_connections_max = 256;
+// An idle keep-alive connection unused this long is closed.
+inline constexpr std::chrono::seconds http_idle_timeout{10};
+// After a new connection failed for want of a descriptor, no new connection is tried for this
+// long unless one of the pool's own closes first (its calls wait in the queue meanwhile).
+inline constexpr std::chrono::milliseconds http_shortage_retry_delay{50};
 
 }  // namespace api_broker::limits

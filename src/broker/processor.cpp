@@ -4,12 +4,16 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <limits>
 #include <map>
 
 #include "api_broker/broker/processor_core.hpp"
@@ -29,11 +33,12 @@ using events::EventId;
 // StoreWorker thread whose callbacks are posted onto that loop.
 class AsioPorts final : public ProcessorPorts {
  public:
-  AsioPorts(asio::io_context& io, const ProcessorOptions& options)
+  AsioPorts(asio::io_context& io, const ProcessorOptions& options, std::size_t connections_max)
       : io_(io),
         api_(options.api),
         http_(io.get_executor(),
-              http::ClientOptions{.body_bytes_stored_max = options.response_bytes_max}) {}
+              http::ClientOptions{.body_bytes_stored_max = options.response_bytes_max,
+                                  .connections_max = connections_max}) {}
 
   void attach(ProcessorCore* core, StoreWorker* worker) {
     core_ = core;
@@ -90,6 +95,16 @@ class AsioPorts final : public ProcessorPorts {
   std::map<std::uint64_t, asio::steady_timer> timers_;
 };
 
+// The descriptors this process may open: its soft RLIMIT_NOFILE (main() raised it to the hard
+// limit at start).
+std::uint64_t open_files_max() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return std::numeric_limits<std::uint64_t>::max();
+  }
+  return limit.rlim_cur;
+}
+
 }  // namespace
 
 namespace {
@@ -122,8 +137,16 @@ Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& opt
   log->info("processor {} resumes after event {}; calling {}", owner,
             events::to_int(checkpoint.after), http::to_string(options.api));
 
+  // A connection per request in flight, as far as descriptors allow: beyond, calls wait in the
+  // HTTP client's queue instead of failing for want of a descriptor.
+  const std::uint64_t open_files = open_files_max();
+  const std::size_t connections_max = limits::http_connections_for(open_files);
+  if (connections_max < std::min(limits::http_connections_max, options.requests_in_flight_max)) {
+    log->info("open-files limit {}: at most {} connections to the API, further calls wait",
+              open_files, connections_max);
+  }
   asio::io_context io;
-  AsioPorts ports(io, options);
+  AsioPorts ports(io, options, connections_max);
   ProcessorCore processor(ports, options, checkpoint.policy, log);
   std::optional<Error> fatal;
   auto worker = std::make_unique<StoreWorker>(
@@ -196,6 +219,13 @@ Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions
                            const store::StopSignal& stop, std::shared_ptr<spdlog::logger> log,
                            const std::function<void(const ProcessorStats&)>& on_stats,
                            std::chrono::milliseconds stats_interval) {
+  // Every stored answer must fit the store's bound on one event, whatever the API sends.
+  if (options.response_bytes_max == 0 ||
+      options.response_bytes_max > limits::response_bytes_stored_max) {
+    return fail(Errc::invalid_input,
+                fmt::format("response bytes max must be between 1 and {}, not {}",
+                            limits::response_bytes_stored_max, options.response_bytes_max));
+  }
   for (;;) {
     auto term = run_term(open_store, options, stop, log, on_stats, stats_interval);
     // A processor whose lease was taken over has stopped acting; as a standby it waits to

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "api_broker/assert.hpp"
 #include "api_broker/broker/checkpoint.hpp"
@@ -36,6 +39,18 @@ bool is_terminal_event(std::size_t event_index) {
 std::string idempotency_key(const Envelope& request) {
   return request.external_uuid ? events::to_string(*request.external_uuid)
                                : fmt::format("api-broker-{}", events::to_int(request.id));
+}
+
+// `body` as stored: cut so that its JSON form takes at most `encoded_max` bytes (the store
+// bounds the encoded event, and a control byte takes six there), never inside a UTF-8
+// sequence. `cut` says the client already cut it at a byte count. True: it was cut.
+std::pair<std::string, bool> fit_body(std::string body, bool cut, std::size_t encoded_max) {
+  std::string_view whole = body;
+  if (cut) whole = events::without_cut_sequence(whole);
+  const std::size_t keep = events::json_string_prefix(whole, encoded_max);
+  const bool truncated = cut || keep < body.size();
+  body.resize(keep);
+  return {std::move(body), truncated};
 }
 
 }  // namespace
@@ -336,18 +351,21 @@ void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
   }
   http::Response& response = *answer;
   if (response.status >= 200 && response.status < 300) {
+    auto [body, truncated] =
+        fit_body(std::move(response.body), response.truncated, options_.response_bytes_max);
     append(request, active,
            events::ApiResponse{.attempt = attempt,
-                               .response = std::move(response.body),
+                               .response = std::move(body),
                                .status = response.status,
-                               .truncated = response.truncated},
+                               .truncated = truncated},
            false);
     return;
   }
   const std::size_t excerpt_max =
       std::min(limits::failure_body_bytes_max, options_.response_bytes_max);
-  std::string excerpt = response.body.substr(0, excerpt_max);
-  const bool truncated = response.truncated || response.body.size() > excerpt_max;
+  const bool cut = response.truncated || response.body.size() > excerpt_max;
+  if (response.body.size() > excerpt_max) response.body.resize(excerpt_max);
+  auto [excerpt, truncated] = fit_body(std::move(response.body), cut, excerpt_max);
   append(request, active,
          events::ApiFailure{.attempt = attempt,
                             .failure = fmt::format("HTTP {}", response.status),

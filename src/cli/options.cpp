@@ -105,10 +105,13 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
                      "Ignore the checkpoint and start after this event id");
   command
       .add_option("--response-bytes-max", args.response_bytes_max,
-                  fmt::format("Bytes of a response body stored in an api-response event, 1 to {} "
+                  fmt::format("Bytes of a response body stored in an api-response event, "
+                              "counted as stored (JSON: a control byte takes 6), 1 to {} "
                               "(longer ones are cut and marked truncated; an api-failure keeps "
-                              "at most {} bytes of its body)",
-                              limits::response_read_bytes_max, limits::failure_body_bytes_max))
+                              "at most {} bytes of its body; a body over {} bytes is not read "
+                              "and fails the attempt)",
+                              limits::response_bytes_stored_max, limits::failure_body_bytes_max,
+                              limits::response_read_bytes_max))
       ->capture_default_str();
   command
       .add_option("--lease-ttl", args.lease_ttl,
@@ -134,9 +137,11 @@ Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {
     if (!id) return fail(std::move(id).error());
     options.start_after = *id;
   }
-  if (args.response_bytes_max == 0 || args.response_bytes_max > limits::response_read_bytes_max) {
-    return fail(Errc::invalid_input, fmt::format("--response-bytes-max must be between 1 and {}",
-                                                 limits::response_read_bytes_max));
+  if (args.response_bytes_max == 0 || args.response_bytes_max > limits::response_bytes_stored_max) {
+    return fail(Errc::invalid_input,
+                fmt::format("--response-bytes-max must be between 1 and {} (the store takes "
+                            "events up to {} bytes)",
+                            limits::response_bytes_stored_max, limits::payload_bytes_max));
   }
   options.response_bytes_max = args.response_bytes_max;
   // NaN fails both comparisons, so test for the valid range.

@@ -25,6 +25,60 @@ std::string dump(const json& value) {
   return value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
+// The length of the UTF-8 sequence that starts `text` if it is well-formed (RFC 3629: no
+// overlong form, no surrogate, at most U+10FFFF, as nlohmann-json's decoder checks), else 0.
+std::size_t utf8_sequence_length(std::string_view text) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length = 0;
+  unsigned char low = 0x80;  // the range of the second byte
+  unsigned char high = 0xbf;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    if (lead == 0xe0) low = 0xa0;   // overlong
+    if (lead == 0xed) high = 0x9f;  // surrogates
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    if (lead == 0xf0) low = 0x90;   // overlong
+    if (lead == 0xf4) high = 0x8f;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (text.size() < length || byte(1) < low || byte(1) > high) return 0;
+  for (std::size_t i = 2; i < length; ++i) {
+    if (byte(i) < 0x80 || byte(i) > 0xbf) return 0;
+  }
+  return length;
+}
+
+struct Unit {
+  std::size_t length;  // bytes of the text
+  std::size_t cost;    // bytes of its JSON form
+};
+
+// The first character of `text` (REQUIRES: not empty) and what dump() makes of it.
+Unit json_string_unit(std::string_view text) {
+  const auto c = static_cast<unsigned char>(text.front());
+  if (c < 0x80) {
+    switch (c) {
+      case '"':
+      case '\\':
+      case '\b':
+      case '\f':
+      case '\n':
+      case '\r':
+      case '\t':
+        return {1, 2};
+      default:
+        return {1, c < 0x20 ? std::size_t{6} : std::size_t{1}};
+    }
+  }
+  if (const std::size_t length = utf8_sequence_length(text); length > 0) return {length, length};
+  return {1, 3};  // U+FFFD, at most one per byte
+}
+
 // Reads the fields of one payload object and remembers the first problem.
 class FieldReader {
  public:
@@ -269,6 +323,29 @@ std::string printable(std::string_view text, std::size_t max_bytes) {
 }
 
 std::string json_string(std::string_view text) { return dump(json(std::string(text))); }
+
+std::size_t json_string_prefix(std::string_view text, std::size_t encoded_bytes_max) {
+  std::size_t encoded = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto [length, cost] = json_string_unit(text.substr(i));
+    if (cost > encoded_bytes_max - encoded) break;
+    encoded += cost;
+    i += length;
+  }
+  return i;
+}
+
+std::string_view without_cut_sequence(std::string_view text) {
+  const std::size_t from = text.size() < 3 ? 0 : text.size() - 3;
+  for (std::size_t j = text.size(); j-- > from;) {
+    const auto c = static_cast<unsigned char>(text[j]);
+    if (c >= 0x80 && c <= 0xbf) continue;  // a continuation byte: look further back
+    const std::size_t length = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
+    return length > text.size() - j ? text.substr(0, j) : text;
+  }
+  return text;
+}
 
 std::string format_time(TimePoint time) {
   const auto micros = time.time_since_epoch().count();

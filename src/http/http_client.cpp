@@ -79,7 +79,8 @@ struct Call {
   Connection* connection = nullptr;  // the connection serving it, if any
   std::list<std::shared_ptr<Call>>::iterator queue_position;
   bool queued = false;
-  bool retried = false;  // already sent again after a stale keep-alive connection
+  bool retried = false;               // already sent again after a stale keep-alive connection
+  std::size_t interim_responses = 0;  // 1xx answers skipped so far
   bool finished = false;
 };
 
@@ -97,7 +98,8 @@ struct Connection {
   std::optional<Parser> parser;
   std::shared_ptr<Call> call;
   ConnectionState state = ConnectionState::connecting;
-  bool reused = false;  // the current call took it from the idle list
+  bool reused = false;           // the current call took it from the idle list
+  std::uint64_t idle_epoch = 0;  // counts the times it went idle: tells a stale idle timer
   std::list<std::shared_ptr<Connection>>::iterator position;  // in pool->connections
 };
 
@@ -111,6 +113,10 @@ struct Pool {
   std::list<std::shared_ptr<Connection>> connections;  // every open connection
   std::vector<Connection*> idle;                       // LIFO: the most recent is warmest
   std::list<std::shared_ptr<Call>> waiting;            // FIFO
+  // Set when a new connection found no descriptor: open no more than this until the retry
+  // timer fires.
+  std::optional<std::size_t> shortage_cap;
+  std::optional<asio::steady_timer> shortage_retry;
 };
 
 // True when the peer of an idle connection has closed it (or sent bytes nobody asked for):
@@ -253,6 +259,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       pool->connections.clear();
       pool->idle.clear();
       pool->waiting.clear();
+      if (pool->shortage_retry) pool->shortage_retry->cancel();
     }
     pools_.clear();
   }
@@ -264,6 +271,14 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     for (const auto& [key, pool] : pools_) open += pool->connections.size();
     return open;
   }
+
+  std::size_t idle_connections() const {
+    std::size_t idle = 0;
+    for (const auto& [key, pool] : pools_) idle += pool->idle.size();
+    return idle;
+  }
+
+  std::uint64_t local_shortages() const { return local_shortages_; }
 
  private:
   enum class Delivery : std::uint8_t { now, later };
@@ -297,9 +312,13 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
           continue;
         }
         pool.idle.pop_back();
+        ++connection->idle_epoch;  // its idle timer, if it fires, finds it busy
+        connection->connect_timer.cancel();
         connection->reused = true;
         send(*connection->position, dequeue(pool));
-      } else if (pool.connections.size() < options_.connections_max) {
+      } else if (pool.connections.size() <
+                 std::min(options_.connections_max,
+                          pool.shortage_cap.value_or(options_.connections_max))) {
         open_connection(pool, dequeue(pool));
       } else {
         break;
@@ -415,6 +434,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void on_connect(const std::shared_ptr<Connection>& connection, error_code ec) {
     API_BROKER_ASSERT(connection->state == ConnectionState::connecting);
+    if (is_local_shortage(ec)) {
+      wait_for_a_descriptor(connection);
+      return;
+    }
     if (ec) {
       connection->pool->resolved.reset();  // the name may point elsewhere now
       connection_failed(
@@ -479,6 +502,22 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       return;
     }
     auto& message = parser.get();
+    // An interim answer (100 Continue, 103 Early Hints) comes before the final one, on the
+    // same connection: skip it and read on (RFC 9110 15.2). 101 Switching Protocols is no
+    // interim answer for us: it ends the call as an answer, and the connection with it.
+    const unsigned status = message.result_int();
+    if (status / 100 == 1 && status != 101) {
+      auto& call = *connection->call;
+      if (++call.interim_responses > limits::http_interim_responses_max) {
+        connection_failed(connection,
+                          fmt::format("malformed response: more than {} interim (1xx) responses",
+                                      limits::http_interim_responses_max),
+                          false);
+        return;
+      }
+      read(connection);
+      return;
+    }
     Response response;
     response.status = static_cast<int>(message.result_int());
     response.body_bytes = message.body().size;
@@ -490,19 +529,70 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                                                        std::chrono::system_clock::now());
     }
     // Bytes after the response would be a second, unrequested response: do not reuse.
-    const bool keep_alive = parser.keep_alive() && connection->buffer.size() == 0;
+    const bool keep_alive =
+        parser.keep_alive() && connection->buffer.size() == 0 && response.status != 101;
     connection->parser.reset();
 
     auto call = detach(*connection);
     Pool& pool = *connection->pool;
     if (keep_alive) {
-      connection->state = ConnectionState::idle;
-      pool.idle.push_back(connection.get());
+      make_idle(connection);
     } else {
       drop(*connection);
     }
     dispatch(pool);
+    while (pool.idle.size() > options_.idle_connections_max) drop(*pool.idle.front());  // oldest
     complete(std::move(call), std::move(response), Delivery::now);
+  }
+
+  // `connection` served its call and stays open for the next: it waits in the idle list, and
+  // is closed if it is still there after idle_timeout.
+  void make_idle(const std::shared_ptr<Connection>& connection) {
+    connection->state = ConnectionState::idle;
+    connection->pool->idle.push_back(connection.get());
+    const std::uint64_t epoch = ++connection->idle_epoch;
+    if (options_.idle_timeout.count() <= 0) return;
+    connection->connect_timer.expires_after(options_.idle_timeout);
+    connection->connect_timer.async_wait(
+        on(connection, [epoch](Impl& self, const std::shared_ptr<Connection>& c, error_code ec) {
+          if (ec || c->state != ConnectionState::idle || c->idle_epoch != epoch) return;
+          self.drop(*c);
+        }));
+  }
+
+  // A socket could not be opened for want of a descriptor or of kernel memory: the process's
+  // shortage, not the API's failure.
+  static bool is_local_shortage(error_code ec) {
+    return ec == boost::system::errc::too_many_files_open ||
+           ec == boost::system::errc::too_many_files_open_in_system ||
+           ec == boost::system::errc::no_buffer_space ||
+           ec == boost::system::errc::not_enough_memory;
+  }
+
+  // The new `connection` found no descriptor: its call goes back to the head of the queue,
+  // and the pool opens no more connections than it has left until the retry timer fires; a
+  // connection of its own that closes meanwhile makes room at once, and an idle one serves.
+  void wait_for_a_descriptor(const std::shared_ptr<Connection>& connection) {
+    Pool& pool = *connection->pool;
+    auto call = detach(*connection);
+    API_BROKER_ASSERT(call != nullptr);
+    drop(*connection);
+    ++local_shortages_;
+    pool.waiting.push_front(call);
+    call->queue_position = pool.waiting.begin();
+    call->queued = true;
+    pool.shortage_cap = pool.connections.size();
+    if (!pool.shortage_retry) {
+      pool.shortage_retry.emplace(executor_, limits::http_shortage_retry_delay);
+      pool.shortage_retry->async_wait([weak = weak_from_this(), pool = &pool](error_code) {
+        auto self = weak.lock();
+        if (!self || self->closed_) return;
+        pool->shortage_retry.reset();
+        pool->shortage_cap.reset();
+        self->dispatch(*pool);
+      });
+    }
+    dispatch(pool);
   }
 
   static bool is_closed_by_peer(error_code ec) {
@@ -594,6 +684,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   asio::any_io_executor executor_;
   ClientOptions options_;
   std::uint64_t next_id_ = 0;
+  std::uint64_t local_shortages_ = 0;
   bool closed_ = false;
   std::unordered_map<CallId, std::shared_ptr<Call>> calls_;
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
@@ -617,5 +708,9 @@ void Client::cancel(CallId id) { impl_->cancel(id); }
 std::size_t Client::in_flight() const { return impl_->in_flight(); }
 
 std::size_t Client::open_connections() const { return impl_->open_connections(); }
+
+std::size_t Client::idle_connections() const { return impl_->idle_connections(); }
+
+std::uint64_t Client::local_shortages() const { return impl_->local_shortages(); }
 
 }  // namespace api_broker::http

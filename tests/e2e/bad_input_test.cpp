@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "api_broker/limits.hpp"
 #include "e2e/broker_fixture.hpp"
 #include "unit/http/test_server.hpp"
 
@@ -165,6 +166,7 @@ TEST_P(BadInput, OutOfRangeOptionsAreOneLineErrors) {
       {"process", "--response-bytes-max", "0"},
       {"process", "--response-bytes-max", "-1"},
       {"process", "--response-bytes-max", "99999999999"},
+      {"process", "--response-bytes-max", "16777216"},  // more than the store takes (issue 15)
       {"process", "--response-bytes-max", "lots"},
       {"process", "--lease-ttl", "nan"},
       {"process", "--lease-ttl", "0"},
@@ -222,15 +224,121 @@ TEST_P(BadInput, HugeNonUtf8AnswersAreCappedMarkedAndStored) {
       ++responses;
       EXPECT_EQ(payload["truncated"], true);
       const std::string stored = payload["response"];
-      // 1000 bytes kept: "ok", then every byte that is not UTF-8 as U+FFFD (3 bytes each).
+      // 1000 bytes stored: "ok", then every byte that is not UTF-8 as U+FFFD (3 bytes each),
+      // as many as fit.
       EXPECT_EQ(stored.substr(0, 2), "ok");
-      EXPECT_EQ(stored.size(), 2 + 998 * 3) << stored.substr(0, 40);
+      EXPECT_EQ(stored.size(), 2 + 332 * 3) << stored.substr(0, 40);
     }
     if (event["class"] == "api-failure") {
       ++failures;
       EXPECT_EQ(payload["status"], 503);
       EXPECT_EQ(payload["truncated"], true);
-      EXPECT_EQ(payload["body"].get<std::string>().size(), 2 + 510 * 3);
+      EXPECT_EQ(payload["body"].get<std::string>().size(), 2 + 170 * 3);
+    }
+  }
+  EXPECT_EQ(responses, 2);
+  EXPECT_EQ(failures, 1);
+}
+
+// Issue 15: the cap applied to the raw body, so 1 MB of control bytes (6 MB in JSON) made an
+// event the store refused: "event dropped", and the request stayed open forever. Now, at the
+// largest cap, whatever the API answers is stored, cut to fit once encoded and marked, without
+// splitting a UTF-8 sequence, and every request finishes.
+TEST_P(BadInput, AnswersOfControlBytesFitTheStoreAtTheLargestCap) {
+  const std::string controls(1'000'000, '\x01');
+  std::string euros = "x";  // 5 MB: over the cap, which then falls inside a sequence
+  while (euros.size() < 5'000'000) euros += "\xe2\x82\xac";
+  http::test::TestServer server([&](const http::test::SeenRequest& request) {
+    http::test::Reply reply;
+    reply.body = request.body == "euros" ? euros : controls;
+    reply.status = request.body == "fail" ? 503 : 200;
+    return reply;
+  });
+  ASSERT_EQ(cli({"configure", "--retries", "0", "--timeout", "60"}).exit_code, 0);
+  for (const char* body : {"controls", "euros", "fail"}) {
+    ASSERT_EQ(cli({"insert", "request", body}).exit_code, 0);
+  }
+  const std::size_t cap = limits::response_bytes_stored_max;
+  auto processor = start_processor(fmt::format("http://127.0.0.1:{}", server.port()),
+                                   {"--response-bytes-max", std::to_string(cap)});
+  auto verified = wait_until_all_finished(120s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+  EXPECT_NE(verified.out.find("2 succeeded, 1 failed"), std::string::npos) << verified.out;
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
+  EXPECT_EQ(read_file(dir.file("processor.err")).find("event dropped"), std::string::npos);
+
+  auto listed = cli({"list", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  int responses = 0, failures = 0;
+  for (const auto& event : events_of(listed)) {
+    const auto& payload = event["payload"];
+    EXPECT_LE(payload.dump().size(), limits::payload_bytes_max);
+    if (event["class"] == "api-response") {
+      ++responses;
+      EXPECT_EQ(payload["truncated"], true);
+      const std::string stored = payload["response"];
+      if (stored.front() == 'x') {  // the euros: whole signs only, none replaced
+        EXPECT_EQ(stored.size(), 1 + (cap - 1) / 3 * 3);
+        EXPECT_EQ(stored.substr(stored.size() - 3), "\xe2\x82\xac");
+        EXPECT_EQ(stored.find("\xef\xbf\xbd"), std::string::npos);
+      } else {  // the control bytes: as many as fit in the cap, 6 bytes each in JSON
+        EXPECT_EQ(stored, std::string(cap / 6, '\x01'));
+      }
+    }
+    if (event["class"] == "api-failure") {
+      ++failures;
+      EXPECT_EQ(payload["status"], 503);
+      EXPECT_EQ(payload["truncated"], true);
+      EXPECT_EQ(payload["body"], std::string(limits::failure_body_bytes_max / 6, '\x01'));
+    }
+  }
+  EXPECT_EQ(responses, 2);
+  EXPECT_EQ(failures, 1);
+}
+
+// Issue 15: a 103 Early Hints before the 200 was recorded as api-failure HTTP 103 and the
+// request failed "not retried", although the API did the work. Interim answers are skipped;
+// 101 Switching Protocols, not expected, is a failure.
+TEST_P(BadInput, InterimAnswersBeforeTheFinalOneAreSkipped) {
+  http::test::TestServer server([&](const http::test::SeenRequest& request) {
+    http::test::Reply reply;
+    if (request.body == "switch") {
+      reply.raw = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n";
+      reply.close_after = true;
+      return reply;
+    }
+    reply.raw =
+        "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\ndone";
+    return reply;
+  });
+  ASSERT_EQ(cli({"configure", "--retries", "2", "--timeout", "20"}).exit_code, 0);
+  for (const char* body : {"early", "hints", "switch"}) {
+    ASSERT_EQ(cli({"insert", "request", body}).exit_code, 0);
+  }
+  auto processor = start_processor(fmt::format("http://127.0.0.1:{}", server.port()));
+  auto verified = wait_until_all_finished(60s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+  EXPECT_NE(verified.out.find("2 succeeded, 1 failed"), std::string::npos) << verified.out;
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
+
+  auto listed = cli({"list", "--json"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  int responses = 0, failures = 0;
+  for (const auto& event : events_of(listed)) {
+    const auto& payload = event["payload"];
+    if (event["class"] == "api-response") {
+      ++responses;
+      EXPECT_EQ(payload["status"], 200);
+      EXPECT_EQ(payload["response"], "done");
+      EXPECT_EQ(payload["attempt"], 0);
+    }
+    if (event["class"] == "api-failure") {
+      ++failures;
+      EXPECT_EQ(payload["status"], 101);
     }
   }
   EXPECT_EQ(responses, 2);

@@ -70,9 +70,12 @@ class BrokerFixture {
     return {};
   }
 
+  // `launcher` goes before the binary (e.g. {"prlimit", "--nofile=64:64", "--"}).
   std::unique_ptr<Child> start_processor(const std::string& url,
-                                         std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv{api_broker_bin()};
+                                         std::vector<std::string> extra = {},
+                                         std::vector<std::string> launcher = {}) {
+    std::vector<std::string> argv = std::move(launcher);
+    argv.push_back(api_broker_bin());
     argv.insert(argv.end(), store_args.begin(), store_args.end());
     argv.insert(argv.end(), {"process", "--api-url", url, "--lease-ttl", "1"});
     argv.insert(argv.end(), extra.begin(), extra.end());

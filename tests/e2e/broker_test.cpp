@@ -114,6 +114,32 @@ TEST_P(Broker, RequestsBeyondTheInFlightBoundWaitTheirTurn) {
   EXPECT_NE(verified.out.find("40 succeeded"), std::string::npos) << verified.out;
 }
 
+// Issue 15: with few descriptors and many calls at once, thousands of requests ended "retries
+// exhausted ... Too many open files" against an API that answered every call it got. Now the
+// processor opens no more connections than its open-files limit allows, and the other calls
+// wait for one: every request succeeds at its first attempt.
+TEST_P(Broker, FewDescriptorsDelayCallsButFailNone) {
+  const std::string url = start_api({"--api-min-latency", "0.2", "--api-max-latency", "0.3"});
+  ASSERT_FALSE(url.empty()) << read_file(dir.file("api.err"));
+  ASSERT_EQ(cli({"configure", "--retries", "3", "--timeout", "60"}).exit_code, 0);
+  constexpr int requests = 150;  // more calls at once than the processor has descriptors
+  ASSERT_EQ(insert_requests(requests).size(), static_cast<std::size_t>(requests));
+  auto processor = start_processor(url, {}, {"prlimit", "--nofile=64:64", "--"});
+  auto verified = wait_until_all_finished(120s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+  EXPECT_NE(verified.out.find(std::to_string(requests) + " succeeded"), std::string::npos)
+      << verified.out;
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
+  const std::string log = read_file(dir.file("processor.err"));
+  EXPECT_NE(log.find("open-files limit 64: at most 32 connections"), std::string::npos) << log;
+  auto listed = cli({"list"});
+  EXPECT_EQ(count_in(listed.out, "api-failure"), 0u) << listed.out;
+  EXPECT_EQ(count_in(listed.out, "api-timeout"), 0u) << listed.out;
+  EXPECT_EQ(count_in(listed.out, " api-request "), static_cast<std::uint64_t>(requests))
+      << "an attempt after the first";
+}
+
 TEST_P(Broker, MalformedApiUrlIsAOneLineError) {
   for (const char* bad : {"ftp://example.com", "http://", "not a url", "https://127.0.0.1"}) {
     auto out = cli({"process", "--api-url", bad});

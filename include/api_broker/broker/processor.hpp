@@ -23,8 +23,10 @@ namespace api_broker::broker {
 struct ProcessorOptions {
   http::Url api;                               // POST <api>/api
   std::optional<events::EventId> start_after;  // overrides the stored checkpoint
-  std::size_t response_bytes_max = 64 * 1024;  // body stored per api-response / failure
-  std::chrono::milliseconds lease_ttl{3000};   // a dead processor's lease expires after this
+  // Bytes of the JSON form of the body stored per api-response / failure; 1 to
+  // limits::response_bytes_stored_max (run_processor refuses others).
+  std::size_t response_bytes_max = limits::response_bytes_stored_default;
+  std::chrono::milliseconds lease_ttl{3000};  // a dead processor's lease expires after this
   std::string lease_name = "processor";
   bool standby = true;  // wait for the lease instead of exiting
   // Requests in flight at most; newer ones wait, parked (an id and a policy each).

@@ -34,6 +34,14 @@ std::string envelope_to_json(const Envelope& envelope);
 std::string envelope_to_line(const Envelope& envelope);
 // `text` as a JSON string literal, quotes included (bytes that are not UTF-8 become U+FFFD).
 std::string json_string(std::string_view text);
+// The length of the longest prefix of `text` whose JSON string form, as encode_payload writes
+// it (quotes excluded), takes at most `encoded_bytes_max` bytes: a control byte takes six
+// (\u001f), a byte that is not UTF-8 three (U+FFFD), '"' and '\\' two. The prefix never ends
+// inside a UTF-8 sequence. A byte that is not UTF-8 is counted at its largest cost, so the
+// real form may be shorter, never longer.
+std::size_t json_string_prefix(std::string_view text, std::size_t encoded_bytes_max);
+// `text` without the UTF-8 sequence its end cuts short, if any: for a text cut at a byte count.
+std::string_view without_cut_sequence(std::string_view text);
 // `text` quoted in a one-line message: its first `max_bytes` bytes, printable ASCII as it is,
 // every other byte as \xNN, and "..." when it was cut.
 std::string printable(std::string_view text, std::size_t max_bytes = 64);

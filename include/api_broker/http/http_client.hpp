@@ -36,8 +36,13 @@ struct ClientOptions {
   std::size_t body_bytes_stored_max = limits::response_bytes_stored_default;
   // A longer body fails the call ("response body larger than N bytes"); it is not read.
   std::size_t body_bytes_read_max = limits::response_read_bytes_max;
-  // Open connections per (host, port); further calls wait in a FIFO queue. At least 1.
+  // Open connections per (host, port); further calls wait in a FIFO queue. At least 1. Each
+  // takes a descriptor: see limits::http_connections_for.
   std::size_t connections_max = limits::http_connections_max;
+  // Idle keep-alive connections kept per (host, port); one more going idle closes the oldest.
+  std::size_t idle_connections_max = limits::http_idle_connections_max;
+  // An idle connection unused this long is closed; 0 = kept until the server closes it.
+  std::chrono::milliseconds idle_timeout = limits::http_idle_timeout;
   // Unfinished calls (queued or on a connection); post() beyond fails with Errc::unavailable.
   // Above requests_in_flight_max because an attempt that timed out may still be in flight.
   std::size_t calls_max = 4 * limits::requests_in_flight_max;
@@ -63,12 +68,21 @@ using ResponseHandler = std::function<void(Result<Response>)>;
 //   "response body larger than N bytes", "cannot resolve host 'h': ...", "cannot connect to
 //   h:p: ...", "connect to h:p timed out after N ms", "connection closed during the response",
 //   "malformed response: ...", "too many calls in flight (N)".
+// Interim answers (1xx but 101) are skipped: the call's answer is the final one that follows.
+// 101 Switching Protocols is an answer like any other, and its connection is closed.
+//
+// Descriptors: a new connection that cannot be opened for want of a descriptor (EMFILE,
+// ENFILE) or of socket memory is not a failure of the call: the call goes back to the head of
+// the queue and waits for a connection of its pool to free (or for a new try after
+// limits::http_shortage_retry_delay); until then the pool opens no more connections than it
+// has. The call's `limit` still bounds the whole call.
 // Destroying the client cancels every call without running their handlers (the owner is
 // going away): no handler runs during or after destruction.
 //
 // Keep-alive: idle connections are reused newest first; one the server has closed is noticed
-// before reuse (a non-blocking peek) and dropped. A call whose reused connection fails while
-// the request is being written is sent once more on a new connection; once the request was
+// before reuse (a non-blocking peek) and dropped. At most idle_connections_max stay idle per
+// pool (the oldest is closed), each for at most idle_timeout. A call whose reused connection fails
+// while the request is being written is sent once more on a new connection; once the request was
 // written whole it is never sent again (the server may have acted on it, and the broker
 // records every send). Every other failure is reported: retry policy belongs to the caller.
 class Client {
@@ -97,6 +111,11 @@ class Client {
   std::size_t in_flight() const;
   // Connections open or opening, busy or idle, over all pools.
   std::size_t open_connections() const;
+  // Idle keep-alive connections, over all pools.
+  std::size_t idle_connections() const;
+  // New connections that could not be opened for want of a descriptor or socket memory
+  // since the client was made (their calls waited instead of failing).
+  std::uint64_t local_shortages() const;
 
  private:
   class Impl;

@@ -6,6 +6,10 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/null_sink.h>
 
+#include <string>
+
+#include "api_broker/events/codec.hpp"
+
 namespace api_broker::broker {
 namespace {
 
@@ -204,6 +208,41 @@ TEST(ProcessorCore, SendsAndAppendsNothingOnceTheLeaseIsLost) {
   core.on_answer(2, 0, http::Response{.status = 200});
   EXPECT_TRUE(ports.calls.empty());
   EXPECT_TRUE(ports.appended.empty());
+
+// Issue 15: the body was capped in raw bytes, so an answer of control bytes (six bytes each in
+// JSON) made an api-response the store refused; the request then never finished.
+TEST(ProcessorCore, StoredAnswersFitTheirCapOnceEncoded) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{.response_bytes_max = 600}, policy(3), quiet());
+  core.on_events({ports.request(), ports.request()}, true);
+  core.on_events(ports.commit(), true);  // both attempts called
+  ASSERT_EQ(ports.calls.size(), 2u);
+  // given a 2xx body of control bytes, and a 503 body of them that the client cut in the
+  // middle of a UTF-8 sequence
+  core.on_answer(1, 0, http::Response{.status = 200, .body = std::string(600, '\x01')});
+  core.on_answer(2, 0, http::Response{.status = 503, .body = "\x01\xe2\x82", .truncated = true});
+  // then the response keeps 100 of them (600 bytes in JSON), marked truncated
+  ASSERT_EQ(ports.appended.size(), 2u);
+  const auto& response = std::get<events::ApiResponse>(ports.appended[0].event);
+  EXPECT_EQ(response.response, std::string(100, '\x01'));
+  EXPECT_TRUE(response.truncated);
+  EXPECT_LE(events::encode_payload(ports.appended[0].event).size(), 600u + 100);
+  // and the failure's excerpt drops the cut sequence instead of storing U+FFFD for it
+  const auto& failure = std::get<events::ApiFailure>(ports.appended[1].event);
+  EXPECT_EQ(failure.body, "\x01");
+  EXPECT_TRUE(failure.truncated);
+}
+
+TEST(ProcessorCore, WholeAnswerUnderTheCapIsNotMarkedTruncated) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{.response_bytes_max = 6}, policy(3), quiet());
+  core.on_events({ports.request()}, true);
+  core.on_events(ports.commit(), true);
+  core.on_answer(1, 0, http::Response{.status = 200, .body = "\x01"});
+  ASSERT_EQ(ports.appended.size(), 1u);
+  const auto& response = std::get<events::ApiResponse>(ports.appended[0].event);
+  EXPECT_EQ(response.response, "\x01");
+  EXPECT_FALSE(response.truncated);
 }
 
 }  // namespace

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 #include "api_broker/limits.hpp"
 
 namespace api_broker::events {
@@ -138,6 +141,75 @@ TEST(Codec, InvalidUtf8InABodyIsReplacedNotFatal) {
   auto decoded = decode_payload("api-response", payload);
   ASSERT_TRUE(decoded);
   EXPECT_EQ(std::get<ApiResponse>(*decoded).response.substr(0, 2), "ok");
+}
+
+// Issue 15: an answer cut in raw bytes could still be too large once encoded (a control byte
+// takes six bytes in JSON); the processor cuts by the encoded size instead.
+TEST(Codec, PrefixFitsTheEncodedSize) {
+  // given a text whose JSON form is six times its size
+  const std::string controls(1000, '\x01');
+  // when its prefix for 100 encoded bytes is taken
+  const std::size_t keep = json_string_prefix(controls, 100);
+  // then it is 16 control bytes: 96 encoded bytes, a 17th would take 102
+  EXPECT_EQ(keep, 16u);
+  EXPECT_EQ(json_string(controls.substr(0, keep)).size(), 96u + 2);
+}
+
+TEST(Codec, PrefixCountsEscapesAndReplacements) {
+  EXPECT_EQ(json_string_prefix("abc", 3), 3u);
+  EXPECT_EQ(json_string_prefix("abc", 2), 2u);
+  EXPECT_EQ(json_string_prefix("a\"b", 3), 2u);  // '"' takes two
+  EXPECT_EQ(json_string_prefix("a\"b", 4), 3u);
+  EXPECT_EQ(json_string_prefix("\n\t", 4), 2u);
+  EXPECT_EQ(json_string_prefix("\xff\xfe", 5), 1u);  // each becomes U+FFFD, 3 bytes
+  EXPECT_EQ(json_string_prefix("\x7f", 1), 1u);      // DEL is not escaped
+  EXPECT_EQ(json_string_prefix("", 0), 0u);
+  EXPECT_EQ(json_string_prefix("x", 0), 0u);
+}
+
+TEST(Codec, PrefixNeverSplitsAUtf8Sequence) {
+  // given "x" and euro signs (3 bytes each)
+  std::string euros = "x";
+  for (int i = 0; i < 10; ++i) euros += "\xe2\x82\xac";
+  // when the bound falls inside a sequence
+  for (std::size_t bound = 0; bound <= euros.size(); ++bound) {
+    const std::size_t keep = json_string_prefix(euros, bound);
+    // then the prefix ends before it, and stays UTF-8 (no U+FFFD appears)
+    EXPECT_EQ(keep, bound == 0 ? 0 : 1 + (bound - 1) / 3 * 3) << bound;
+    EXPECT_EQ(json_string(euros.substr(0, keep)).find("\xef\xbf\xbd"), std::string::npos);
+  }
+}
+
+TEST(Codec, PrefixBoundHoldsForAnyBytes) {
+  // given texts of every kind of byte: ASCII, controls, UTF-8 of each length, broken sequences,
+  // overlong forms and surrogates
+  const std::vector<std::string> texts = {
+      "plain",
+      std::string("\0\x01\x1f \"\\/", 7),
+      "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+      "\xe2\x82\xe2\x82\xac\xf0\x9f\x98",
+      "\xc0\xaf\xe0\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80\xf8\x88\x80\x80\x80",
+      "\x80\x80\xbf\xc2",
+  };
+  for (const std::string& text : texts) {
+    for (std::size_t bound = 0; bound <= 6 * text.size(); ++bound) {
+      // when the prefix for `bound` encoded bytes is taken
+      const std::size_t keep = json_string_prefix(text, bound);
+      // then its JSON form fits
+      EXPECT_LE(json_string(text.substr(0, keep)).size(), bound + 2) << bound;
+    }
+    EXPECT_EQ(json_string_prefix(text, 6 * text.size()), text.size());
+  }
+}
+
+TEST(Codec, CutSequenceAtTheEndIsDropped) {
+  EXPECT_EQ(without_cut_sequence("ab\xe2\x82"), "ab");
+  EXPECT_EQ(without_cut_sequence("ab\xe2"), "ab");
+  EXPECT_EQ(without_cut_sequence("ab\xf0\x9f\x98"), "ab");
+  EXPECT_EQ(without_cut_sequence("ab\xe2\x82\xac"), "ab\xe2\x82\xac");
+  EXPECT_EQ(without_cut_sequence("ab\xc3\xa9"), "ab\xc3\xa9");
+  EXPECT_EQ(without_cut_sequence("abc"), "abc");
+  EXPECT_EQ(without_cut_sequence(""), "");
 }
 
 TEST(Codec, EventIdsParse) {

@@ -8,11 +8,17 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -535,6 +541,190 @@ TEST_F(HttpClientTest, HandlerMayDestroyTheClient) {
   run_idle(io_);
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(client, nullptr);
+}
+
+// Issue 15: a 103 Early Hints before the 200 was taken as the answer, and the request failed
+// as "HTTP 103" although the API did the work.
+TEST_F(HttpClientTest, InterimAnswersAreSkipped) {
+  TestServer server([](const SeenRequest&) {
+    Reply reply;
+    reply.raw =
+        "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+        "HTTP/1.1 100 Continue\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Length: 4\r\nX-Final: yes\r\n\r\ndone";
+    return reply;
+  });
+  Client client(io_.get_executor());
+  for (int i = 0; i < 2; ++i) {
+    auto result = call(client, server.url());
+    ASSERT_TRUE(result) << result.error().message;
+    EXPECT_EQ(result->status, 200);
+    EXPECT_EQ(result->body, "done");
+  }
+  EXPECT_EQ(server.accepts(), 1u);  // the connection served both: nothing was left unread
+  EXPECT_EQ(client.open_connections(), 1u);
+}
+
+TEST_F(HttpClientTest, EndlessInterimAnswersFailTheCall) {
+  TestServer server([](const SeenRequest&) {
+    Reply reply;
+    for (std::size_t i = 0; i <= limits::http_interim_responses_max; ++i) {
+      reply.raw += "HTTP/1.1 103 Early Hints\r\n\r\n";
+    }
+    reply.raw += "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    return reply;
+  });
+  Client client(io_.get_executor());
+  auto result = call(client, server.url());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().message,
+            fmt::format("malformed response: more than {} interim (1xx) responses",
+                        limits::http_interim_responses_max));
+  EXPECT_EQ(client.open_connections(), 0u);
+}
+
+// 101 Switching Protocols is not expected: it is the call's answer (the caller records a
+// failure), and the connection, switched to another protocol, is not used again.
+TEST_F(HttpClientTest, SwitchingProtocolsIsAnAnswerThatClosesTheConnection) {
+  TestServer server([](const SeenRequest&) {
+    Reply reply;
+    reply.raw =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    return reply;
+  });
+  Client client(io_.get_executor());
+  auto result = call(client, server.url());
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->status, 101);
+  EXPECT_EQ(client.open_connections(), 0u);
+}
+
+// Issue 15: the processor opened a connection per call whatever its open-files limit.
+TEST(HttpConnectionsFor, LeavesTheReserveAndStaysWithinTheBound) {
+  EXPECT_EQ(limits::http_connections_for(0), 1u);
+  EXPECT_EQ(limits::http_connections_for(1), 1u);
+  EXPECT_EQ(limits::http_connections_for(10), 5u);
+  EXPECT_EQ(limits::http_connections_for(64), 32u);
+  EXPECT_EQ(limits::http_connections_for(1024), 1024u - limits::descriptors_reserved);
+  EXPECT_EQ(limits::http_connections_for(1u << 20), limits::http_connections_max);
+  EXPECT_EQ(limits::http_connections_for(~std::uint64_t{0}), limits::http_connections_max);
+}
+
+// Issue 15: after a burst thousands of idle keep-alive connections stayed open.
+TEST_F(HttpClientTest, IdleConnectionsBeyondTheCapAreClosed) {
+  TestServer server([](const SeenRequest& seen) {
+    Reply reply = respond(200, seen.body);
+    reply.delay = 20ms;  // the calls overlap: ten connections
+    return reply;
+  });
+  ClientOptions options;
+  options.connections_max = 10;
+  options.idle_connections_max = 3;
+  Client client(io_.get_executor(), options);
+  int succeeded = 0;
+  for (int i = 0; i < 10; ++i) {
+    client.post(server.url(), "/", "x", {}, 0ms, [&](Result<Response> result) {
+      if (result && result->status == 200) ++succeeded;
+    });
+  }
+  ASSERT_TRUE(run_until(io_, [&] { return succeeded == 10; }));
+  EXPECT_LE(client.idle_connections(), 3u);
+  EXPECT_EQ(client.open_connections(), client.idle_connections());
+}
+
+TEST_F(HttpClientTest, IdleConnectionIsClosedAfterTheIdleTimeout) {
+  TestServer server([](const SeenRequest&) { return respond(200, "ok"); });
+  ClientOptions options;
+  options.idle_timeout = 1ms;
+  Client client(io_.get_executor(), options);
+  auto result = call(client, server.url());
+  ASSERT_TRUE(result) << result.error().message;
+  ASSERT_TRUE(run_until(io_, [&] { return client.open_connections() == 0; }));
+  auto again = call(client, server.url());  // a new connection serves the next call
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(server.accepts(), 2u);
+}
+
+// A TestServer in a child process: the descriptors it takes are not the test's.
+class ForkedServer {
+ public:
+  explicit ForkedServer(TestServer::Handler handler) {
+    int fds[2];
+    if (::pipe(fds) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::close(fds[0]);
+      TestServer server(std::move(handler));
+      const std::uint16_t port = server.port();
+      if (::write(fds[1], &port, sizeof port) != sizeof port) ::_exit(1);
+      for (;;) ::pause();  // until the parent kills it
+    }
+    ::close(fds[1]);
+    if (pid_ > 0 && ::read(fds[0], &port_, sizeof port_) != sizeof port_) port_ = 0;
+    ::close(fds[0]);
+  }
+  ~ForkedServer() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+  ForkedServer(const ForkedServer&) = delete;
+  ForkedServer& operator=(const ForkedServer&) = delete;
+
+  Url url() const { return Url{"127.0.0.1", port_, ""}; }
+  std::uint16_t port() const { return port_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::uint16_t port_ = 0;
+};
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n;
+}
+
+// Issue 15: with too few descriptors, calls failed "Too many open files" (and the processor
+// burnt their retries) although the API answered every call it got. Now a call that finds no
+// descriptor waits for a connection of the pool to free.
+TEST_F(HttpClientTest, CallsWaitForADescriptorInsteadOfFailing) {
+  ForkedServer server([](const SeenRequest& seen) {
+    Reply reply = respond(200, seen.body);
+    reply.delay = 10ms;
+    return reply;
+  });
+  ASSERT_NE(server.port(), 0);
+  ClientOptions options;
+  options.connections_max = 100;  // more than the descriptors left: the limit decides
+  Client client(io_.get_executor(), options);
+  // given a process that may open only four more descriptors
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = open_descriptors() + 4;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  // when 40 calls are made at once
+  int finished = 0;
+  std::vector<std::string> failures;
+  std::size_t open_max = 0;
+  for (int i = 0; i < 40; ++i) {
+    client.post(server.url(), "/", std::to_string(i), {}, 0ms, [&, i](Result<Response> result) {
+      ++finished;
+      open_max = std::max(open_max, client.open_connections());
+      if (!result) failures.push_back(result.error().message);
+      if (result && result->body != std::to_string(i)) failures.push_back("wrong body");
+    });
+  }
+  const bool done = run_until(io_, [&] { return finished == 40; });
+  setrlimit(RLIMIT_NOFILE, &saved);
+  // then every call succeeds, on the connections that could be opened
+  ASSERT_TRUE(done);
+  EXPECT_TRUE(failures.empty()) << failures.front();
+  EXPECT_GT(client.local_shortages(), 0u);
+  EXPECT_LE(open_max, 4u);
 }
 
 }  // namespace

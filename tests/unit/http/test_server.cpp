@@ -14,6 +14,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/read.hpp>
@@ -103,6 +104,12 @@ asio::awaitable<void> TestServer::session(tcp::socket socket, std::size_t number
     }
     if (reply.action == Reply::Action::close) break;
     if (reply.action == Reply::Action::hang) continue;  // the client sends nothing more
+    if (!reply.raw.empty()) {
+      co_await asio::async_write(socket, asio::buffer(reply.raw),
+                                 asio::redirect_error(asio::use_awaitable, ec));
+      if (ec || reply.close_after) break;
+      continue;
+    }
 
     bhttp::response<bhttp::string_body> response{static_cast<bhttp::status>(reply.status),
                                                  request.version()};

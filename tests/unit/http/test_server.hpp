@@ -44,6 +44,9 @@ struct Reply {
   bool chunked = false;
   bool until_close = false;  // no Content-Length, not chunked: the body ends when it closes
   bool close_after = false;  // close after responding, without saying Connection: close
+  // When not empty: the bytes written as the answer, instead of a response built from the
+  // fields above (e.g. an interim 1xx answer followed by the final one).
+  std::string raw;
 };
 
 class TestServer {
