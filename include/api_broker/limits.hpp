@@ -28,6 +28,10 @@ inline constexpr std::size_t response_read_bytes_max = 16 * 1024 * 1024;
 inline constexpr std::size_t response_bytes_stored_default = 64 * 1024;
 // Bytes of a non-2xx answer's body kept in an api-failure event (at most the stored cap).
 inline constexpr std::size_t failure_body_bytes_max = 512;
+// Longest a SQLite writer waits for another process's write lock (sleeping 1 ms, 2 ms, ...
+// up to sqlite_busy_sleep_max between tries) before "database is locked".
+inline constexpr std::chrono::milliseconds sqlite_busy_wait_max{60000};
+inline constexpr std::chrono::milliseconds sqlite_busy_sleep_max{100};
 // Longest Retry-After the broker honours.
 inline constexpr std::chrono::seconds retry_after_max{3600};
 // Open connections the HTTP client keeps to the API: one per request in flight, so that
