@@ -128,7 +128,7 @@ TEST_P(Broker, LateAnswersCountWhileTheRequestIsOpenButNotAfterTheLastTimeout) {
   EXPECT_EQ(verified.exit_code, 0) << verified.out;
   EXPECT_NE(verified.out.find("1 succeeded, 1 failed"), std::string::npos) << verified.out;
   auto listed = cli({"list"});
-  EXPECT_NE(listed.out.find(R"(request-succeeded cause=2 {"attempts":1,"attempt":0})"),
+  EXPECT_NE(listed.out.find(R"(request-succeeded cause=2 {"attempt":0,"attempts":1})"),
             std::string::npos)
       << listed.out;
   EXPECT_NE(listed.out.find("retries exhausted: attempt 0 timed out"), std::string::npos)
