@@ -146,7 +146,8 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
       ->envname("API_URL")
       ->capture_default_str();
   command.add_option("--start-after", args.start_after,
-                     "Ignore the checkpoint and start after this event id");
+                     "Start after this event id, with the policy in force there, instead of at the "
+                     "checkpoint");
   command
       .add_option("--response-bytes-max", args.response_bytes_max,
                   fmt::format("Bytes of a response body stored in an api-response event, 1 to {} "
