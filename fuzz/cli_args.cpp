@@ -2,7 +2,8 @@
 // with the real option definitions (src/cli/options.cpp): the input is a command and its
 // arguments, one per line. Nothing crashes or throws past CLI11's ParseError; what the
 // checks accept is in range and round-trips:
-// - insert: the event's payload decodes back to it, a UUID or id prints back as given;
+// - insert: the event's payload decodes back to it, a UUID or id prints back as given, and a
+//   JSON DATA is stored as given (the decoded event encodes back to the same JSON value);
 // - configure: the policy applies, and the policy it gives converts back to itself;
 // - process: the URL prints back to itself, the caps and the lease are within their bounds.
 
@@ -48,7 +49,7 @@ void check_insert(const cli::InsertArgs& args) {
   auto decoded = events::decode_payload(tag, events::encode_payload(event->event));
   API_BROKER_ASSERT(decoded.has_value());
   API_BROKER_ASSERT(events::encode_payload(*decoded) == events::encode_payload(event->event));
-  if (args.external_uuid.empty()) {
+  if (!args.external_uuid) {
     API_BROKER_ASSERT(!event->external_uuid.has_value());
   } else {
     API_BROKER_ASSERT(*events::parse_uuid(events::to_string(*event->external_uuid)) ==

@@ -46,10 +46,6 @@ void Auditor::add(const events::Envelope& envelope) {
           open_.emplace(id, core::start(envelope, policy_));
         } else if constexpr (std::is_same_v<T, events::Simple>) {
         } else {
-          if constexpr (std::is_same_v<T, events::ApiRequest>) ++report_.attempts;
-          if constexpr (std::is_same_v<T, events::ApiResponse>) ++report_.responses;
-          if constexpr (std::is_same_v<T, events::ApiFailure>) ++report_.failures;
-          if constexpr (std::is_same_v<T, events::ApiTimeout>) ++report_.timeouts;
           const std::uint64_t cause = events::to_int(envelope.causation_id);
           const auto it = open_.find(cause);
           if (it == open_.end()) {
@@ -64,6 +60,12 @@ void Auditor::add(const events::Envelope& envelope) {
             }
             return;
           }
+          // Counted only for an open request: an answer inserted for no request (or after
+          // the end) is a violation, not an attempt.
+          if constexpr (std::is_same_v<T, events::ApiRequest>) ++report_.attempts;
+          if constexpr (std::is_same_v<T, events::ApiResponse>) ++report_.responses;
+          if constexpr (std::is_same_v<T, events::ApiFailure>) ++report_.failures;
+          if constexpr (std::is_same_v<T, events::ApiTimeout>) ++report_.timeouts;
           core::RequestState& state = it->second;
           if constexpr (std::is_same_v<T, events::ApiRequest>) check_delay(state, envelope, e);
           state = core::evolve(std::move(state), envelope);

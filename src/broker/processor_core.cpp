@@ -144,6 +144,9 @@ void ProcessorCore::fold_configuration(const Envelope& envelope,
 }
 
 void ProcessorCore::fold(const Envelope& envelope) {
+  if (log_->should_log(spdlog::level::debug)) {
+    log_->debug("read {}", events::printable(events::envelope_to_line(envelope), 300));
+  }
   if (const auto* configuration = std::get_if<events::Configuration>(&envelope.event)) {
     fold_configuration(envelope, *configuration);
     return;

@@ -32,7 +32,7 @@ void add_configure(CLI::App& app, Context& context) {
     context.run = [&context, args]() -> int {
       auto event = to_configuration_event(*args);
       if (!event) return report(event.error());
-      auto store = context.open_store();
+      auto store = context.open_store(store::Access::write);
       if (!store) return report(store.error());
       auto id = (*store)->append(*event);
       if (!id) return report(id.error());
@@ -60,7 +60,7 @@ void add_process(CLI::App& app, Context& context) {
       store::StopSignal stop;
       store::StopOnSignals on_signals(stop);
       auto done = broker::run_processor(
-          [&] { return context.open_store(); }, *options, stop, log,
+          [&] { return context.open_store(store::Access::write); }, *options, stop, log,
           [&](const broker::ProcessorStats& s) {
             log->info(
                 "requests {} · attempts {} · succeeded {} · failed {} · in flight {} · waiting {}",

@@ -4,6 +4,11 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <poll.h>
+
+#include <cerrno>
+#include <cstdio>
+
 namespace api_broker::cli {
 
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, store::LogLevel level) {
@@ -12,6 +17,35 @@ std::shared_ptr<spdlog::logger> make_logger(const std::string& name, store::LogL
   // LogLevel debug..off map onto spdlog's debug..off, one above trace.
   log->set_level(static_cast<spdlog::level::level_enum>(static_cast<int>(level) + 1));
   return log;
+}
+
+bool print_line(std::string_view line, bool flush) {
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fputc('\n', stdout);
+  if (flush) std::fflush(stdout);
+  return std::ferror(stdout) == 0;
+}
+
+StopWhenStdoutCloses::StopWhenStdoutCloses(store::StopSignal& stop)
+    : thread_([this, &stop] {
+        // With no events asked for, poll reports only POLLERR / POLLHUP: for a pipe, that its
+        // reader closed it. A terminal or a file never reports them.
+        pollfd entries[2] = {{1, 0, 0}, {done_.fd(), POLLIN, 0}};
+        while (!done_.stop_requested()) {
+          const int rc = ::poll(entries, 2, -1);
+          if (rc < 0 && errno == EINTR) continue;
+          if (rc < 0 || (entries[1].revents & POLLIN) != 0) return;
+          if ((entries[0].revents & (POLLERR | POLLHUP)) != 0) {
+            stop.request_stop();
+            return;
+          }
+          if ((entries[0].revents & POLLNVAL) != 0) return;  // no standard output at all
+        }
+      }) {}
+
+StopWhenStdoutCloses::~StopWhenStdoutCloses() {
+  done_.request_stop();
+  thread_.join();
 }
 
 int report(const Error& error) {
@@ -28,8 +62,12 @@ int report(const Error& error) {
   }
 }
 
-Result<std::unique_ptr<store::EventStore>> Context::open_store() const {
+Result<std::unique_ptr<store::EventStore>> Context::open_store(store::Access access) const {
   store::StoreOptions options = store;
+  options.access = access;
+  auto resolved = store::resolve_driver(driver, options.url);
+  if (!resolved) return fail(std::move(resolved).error());
+  options.driver = std::move(*resolved);
   if (!log_level.empty()) {
     auto level = store::parse_log_level(log_level);
     if (!level) return fail(std::move(level).error());
@@ -44,10 +82,11 @@ Result<std::unique_ptr<store::EventStore>> Context::open_store() const {
 }
 
 void add_global_options(CLI::App& app, Context& context) {
-  app.add_option("--eventstore-driver", context.store.driver,
-                 "Event store backend: sqlite (default), postgresql or mongodb")
-      ->envname("EVENTSTORE_DRIVER")
-      ->capture_default_str();
+  app.add_option("--eventstore-driver", context.driver,
+                 "Event store backend: sqlite, postgresql or mongodb; default: the scheme of "
+                 "--eventstore-url (postgresql://, postgres://, mongodb://, mongodb+srv://), "
+                 "else sqlite")
+      ->envname("EVENTSTORE_DRIVER");
   app.add_option("--eventstore-db-path", context.store.db_path, "SQLite database file")
       ->envname("EVENTSTORE_DB_PATH")
       ->capture_default_str();
@@ -73,10 +112,12 @@ void add_global_options(CLI::App& app, Context& context) {
          "(mongodb)")
       ->envname("EVENTSTORE_DB_NAME");
   app.add_option("--eventstore-url", context.store.url,
-                 "Full connection URL (postgresql://..., mongodb://...)")
+                 "Full connection URL (postgresql://..., mongodb://...; its scheme names the "
+                 "driver), or a libpq conninfo with --eventstore-driver postgresql")
       ->envname("EVENTSTORE_URL");
-  app.add_option("--eventstore-loglevel", context.log_level,
-                 "Log every store call at this level and above: debug|info|warn|error|crit")
+  app.add_option(
+         "--eventstore-loglevel", context.log_level,
+         fmt::format("Log every store call at this level and above: {}", store::log_level_names))
       ->envname("EVENTSTORE_LOGLEVEL");
   app.add_option("--eventstore-sync", context.sync,
                  "full: every commit survives power loss (default); normal: faster, the last "

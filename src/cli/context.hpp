@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <thread>
 
 #include "api_broker/result.hpp"
 #include "api_broker/store/event_store.hpp"
@@ -27,13 +29,14 @@ enum ExitCode : int {
 
 struct Context {
   store::StoreOptions store;
+  std::string driver;     // --eventstore-driver; empty: from the URL's scheme, else sqlite
   std::string log_level;  // empty: no logging decorator
   std::string sync = "full";
   // Set by the chosen subcommand's callback; main() runs it after parsing.
   std::function<int()> run;
 
-  // Opens the configured store, or prints the error.
-  Result<std::unique_ptr<store::EventStore>> open_store() const;
+  // Opens the configured store for `access` (read: it must exist, and is opened read-only).
+  Result<std::unique_ptr<store::EventStore>> open_store(store::Access access) const;
 };
 
 // Prints "api-broker: <message>" to stderr and returns the exit code for the error.
@@ -41,6 +44,25 @@ int report(const Error& error);
 
 // A logger that writes to stderr at `level` and above.
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, store::LogLevel level);
+
+// Writes `line` and a newline to standard output (flushed when `flush`). False once standard
+// output is closed (EPIPE: its reader went away, as in `list --follow | head -2`): the
+// command then ends quietly with exit 0.
+bool print_line(std::string_view line, bool flush);
+
+// While alive, raises `stop` when standard output is a pipe whose reader went away, so that
+// a follower waiting for the next event ends without having to write first.
+class StopWhenStdoutCloses {
+ public:
+  explicit StopWhenStdoutCloses(store::StopSignal& stop);
+  ~StopWhenStdoutCloses();
+  StopWhenStdoutCloses(const StopWhenStdoutCloses&) = delete;
+  StopWhenStdoutCloses& operator=(const StopWhenStdoutCloses&) = delete;
+
+ private:
+  store::StopSignal done_;  // raised by the destructor to end the thread
+  std::thread thread_;
+};
 
 void add_global_options(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);

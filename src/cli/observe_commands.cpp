@@ -5,6 +5,7 @@
 #include <map>
 
 #include "api_broker/broker/audit.hpp"
+#include "api_broker/broker/resume_point.hpp"
 #include "api_broker/core/request_machine.hpp"
 #include "api_broker/events/codec.hpp"
 #include "context.hpp"
@@ -23,7 +24,8 @@ void add_watch_requests(CLI::App& app, Context& context) {
       "Follow the log and print one line per request state change (waiting, in_flight, "
       "backing_off, succeeded, failed), from the same state machine as the processor, until "
       "Ctrl-C");
-  command->add_option("--start-after", args->start_after, "Start after this event id");
+  command->add_option("--start-after", args->start_after,
+                      "Start after this event id, with the policy in force there");
   command->add_flag("--json", args->json, "Print JSON lines");
   command->callback([&context, args] {
     context.run = [&context, args]() -> int {
@@ -33,9 +35,15 @@ void add_watch_requests(CLI::App& app, Context& context) {
         if (!id) return report(id.error());
         after = *id;
       }
-      auto store = context.open_store();
+      auto store = context.open_store(store::Access::read);
       if (!store) return report(store.error());
+      // Starting mid-log, requests after `after` follow the policy in force there.
       core::Policy policy;
+      if (!args->start_after.empty()) {
+        auto resumed = broker::load_resume_point(**store, "processor", after);
+        if (!resumed) return report(resumed.error());
+        policy = resumed->policy;
+      }
       // Memory: one state per unfinished request; finished ones are dropped.
       std::map<std::uint64_t, std::pair<core::RequestState, core::Phase>> requests;
       auto print = [&](const events::Envelope& envelope, std::uint64_t request,
@@ -43,20 +51,22 @@ void add_watch_requests(CLI::App& app, Context& context) {
         const std::size_t attempts = state.attempts.size();
         const auto attempt = attempts == 0 ? 0 : attempts - 1;
         if (args->json) {
-          fmt::print(
-              R"({{"request":{},"phase":"{}","attempt":{},"attempts":{},"event":{},"at":"{}"}})"
-              "\n",
-              request, core::to_string(phase), attempt, attempts, events::to_int(envelope.id),
-              events::format_time(envelope.created));
-        } else {
-          fmt::print("{} request {} {} (attempt {}, {} started) at event {}\n",
-                     events::format_time(envelope.created), request, core::to_string(phase),
-                     attempt, attempts, events::to_int(envelope.id));
+          return print_line(
+              fmt::format(
+                  R"({{"request":{},"phase":"{}","attempt":{},"attempts":{},"event":{},"at":"{}"}})",
+                  request, core::to_string(phase), attempt, attempts, events::to_int(envelope.id),
+                  events::format_time(envelope.created)),
+              true);
         }
-        std::fflush(stdout);
+        return print_line(
+            fmt::format("{} request {} {} (attempt {}, {} started) at event {}",
+                        events::format_time(envelope.created), request, core::to_string(phase),
+                        attempt, attempts, events::to_int(envelope.id)),
+            true);
       };
       store::StopSignal stop;
       store::StopOnSignals on_signals(stop);
+      StopWhenStdoutCloses on_closed_output(stop);
       auto done = store::follow(
           **store, after, stop,
           [&](const events::Envelope& envelope) {
@@ -67,10 +77,10 @@ void add_watch_requests(CLI::App& app, Context& context) {
             if (std::holds_alternative<events::Request>(envelope.event)) {
               auto state = core::start(envelope, policy);
               const core::Phase phase = core::phase(state);
-              print(envelope, events::to_int(envelope.id), state, phase);
+              const bool open = print(envelope, events::to_int(envelope.id), state, phase);
               requests.emplace(events::to_int(envelope.id),
                                std::make_pair(std::move(state), phase));
-              return true;
+              return open;
             }
             const auto it = requests.find(events::to_int(envelope.causation_id));
             if (it == requests.end()) return true;
@@ -78,10 +88,10 @@ void add_watch_requests(CLI::App& app, Context& context) {
             state = core::evolve(std::move(state), envelope);
             const core::Phase phase = core::phase(state);
             const bool terminal = core::is_terminal(state);
-            if (phase != shown) print(envelope, it->first, state, phase);
+            const bool open = phase == shown || print(envelope, it->first, state, phase);
             shown = phase;
             if (terminal) requests.erase(it);
-            return true;
+            return open;
           },
           [](const Error& error) {
             fmt::print(stderr, "api-broker: {}\n", error.message);
@@ -111,7 +121,7 @@ void add_verify(CLI::App& app, Context& context) {
   command->add_flag("--json", args->json, "Print the report as JSON");
   command->callback([&context, args] {
     context.run = [&context, args]() -> int {
-      auto store = context.open_store();
+      auto store = context.open_store(store::Access::read);
       if (!store) return report(store.error());
       auto result =
           broker::audit(**store, broker::AuditOptions{.require_finished = args->all_finished});

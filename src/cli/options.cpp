@@ -8,6 +8,7 @@
 #include "api_broker/events/codec.hpp"
 #include "api_broker/events/utf8.hpp"
 #include "api_broker/http/url.hpp"
+#include "api_broker/store/open_store.hpp"
 
 namespace api_broker::cli {
 
@@ -16,9 +17,38 @@ Result<events::EventId> optional_event_id(std::string_view text) {
   return events::parse_event_id(text);
 }
 
-Result<std::optional<events::Uuid>> optional_uuid(std::string_view text) {
-  if (text.empty()) return std::optional<events::Uuid>{};
-  auto uuid = events::parse_uuid(text);
+namespace {
+
+// Numbers on the command line are decimal: CLI11 would read 0x10 as 16 and 0b11 as 3.
+CLI::Validator decimal() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        for (const char c : text) {
+          const bool fits =
+              (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E';
+          if (!fits) return "'" + events::printable(text) + "' is not a decimal number";
+        }
+        return {};
+      },
+      "DECIMAL", "decimal");
+}
+
+// --external-uuid: the text given, even "" (which optional_uuid refuses).
+void add_uuid_option(CLI::App& command, std::optional<std::string>& target,
+                     const std::string& description) {
+  command.add_option_function<std::string>(
+      "--external-uuid", [&target](const std::string& text) { target = text; }, description);
+}
+
+}  // namespace
+
+Result<std::optional<events::Uuid>> optional_uuid(const std::optional<std::string>& text) {
+  if (!text) return std::optional<events::Uuid>{};
+  if (text->empty()) {
+    return fail(Errc::invalid_input,
+                "--external-uuid is empty: give a UUID, or leave the option out for none");
+  }
+  auto uuid = events::parse_external_uuid(*text);
   if (!uuid) return fail(std::move(uuid).error());
   return std::optional<events::Uuid>{*uuid};
 }
@@ -35,7 +65,7 @@ Result<events::Event> event_from_cli(std::string_view class_tag, std::string_vie
   if (class_tag == "request") return events::Event{events::Request{text}};
   if (class_tag == "response") return events::Event{events::ApiResponse{.response = text}};
   if (class_tag == "failure") return events::Event{events::ApiFailure{.failure = text}};
-  auto event = events::decode_payload(class_tag, data);
+  auto event = events::decode_input_payload(class_tag, data);
   if (!event && event.error().message.rfind("unknown event class", 0) == 0) {
     std::string known;
     for (const auto name : events::class_names()) known += fmt::format(" {}", name);
@@ -50,9 +80,9 @@ Result<events::Event> event_from_cli(std::string_view class_tag, std::string_vie
 void add_insert_options(CLI::App& command, InsertArgs& args) {
   command.add_option("CLASS", args.class_tag, "Event class")->required();
   command.add_option("DATA", args.data, "Event data (see above)")->required();
-  command.add_option("--external-uuid", args.external_uuid,
-                     "Client-chosen UUID; a second insert with the same one fails (exit 3) "
-                     "and stores nothing");
+  add_uuid_option(command, args.external_uuid,
+                  "Client-chosen UUID (not the nil one); a second insert with the same one fails "
+                  "(exit 3) and stores nothing");
   command.add_option("--causation", args.causation, "Id of the event that caused this one");
 }
 
@@ -75,17 +105,31 @@ Result<events::NewEvent> to_new_event(const InsertArgs& args) {
 
 void add_configure_options(CLI::App& command, ConfigureArgs& args) {
   events::Configuration& c = args.configuration;
-  command.add_option("--retries", c.retries, "Attempts after the first one");
-  command.add_option("--timeout", c.timeout, "Seconds per attempt; 0 = none");
-  command.add_option("--backoff-initial", c.backoff_initial, "Seconds before the first retry");
-  command.add_option("--backoff-multiplier", c.backoff_multiplier,
-                     "Growth of the delay per retry (>= 1)");
-  command.add_option("--backoff-max", c.backoff_max, "Longest delay between attempts, s");
-  command.add_option("--backoff-jitter", c.backoff_jitter,
-                     "Fraction (0..1) of each delay taken off at random");
-  command.add_option("--deadline", c.deadline,
-                     "Seconds from a request to its last attempt's end; 0 = none");
-  command.add_option("--external-uuid", args.external_uuid, "Client-chosen UUID, unique");
+  command.add_option("--retries", c.retries, "Attempts after the first one")->check(decimal());
+  command
+      .add_option("--timeout", c.timeout,
+                  "Seconds per attempt; 0 = none. An answer that comes after its attempt's "
+                  "timeout still counts while the request is open (during the backoff, or while "
+                  "a later attempt runs); the last attempt's timeout fails the request and "
+                  "cancels its call")
+      ->check(decimal());
+  command.add_option("--backoff-initial", c.backoff_initial, "Seconds before the first retry")
+      ->check(decimal());
+  command
+      .add_option("--backoff-multiplier", c.backoff_multiplier,
+                  "Growth of the delay per retry (>= 1)")
+      ->check(decimal());
+  command.add_option("--backoff-max", c.backoff_max, "Longest delay between attempts, s")
+      ->check(decimal());
+  command
+      .add_option("--backoff-jitter", c.backoff_jitter,
+                  "Fraction (0..1) of each delay taken off at random")
+      ->check(decimal());
+  command
+      .add_option("--deadline", c.deadline,
+                  "Seconds from a request to its last attempt's end; 0 = none")
+      ->check(decimal());
+  add_uuid_option(command, args.external_uuid, "Client-chosen UUID (not the nil one), unique");
 }
 
 Result<events::NewEvent> to_configuration_event(const ConfigureArgs& args) {
@@ -102,7 +146,8 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
       ->envname("API_URL")
       ->capture_default_str();
   command.add_option("--start-after", args.start_after,
-                     "Ignore the checkpoint and start after this event id");
+                     "Start after this event id, with the policy in force there, instead of at the "
+                     "checkpoint");
   command
       .add_option("--response-bytes-max", args.response_bytes_max,
                   fmt::format("Bytes of a response body stored in an api-response event, "
@@ -112,19 +157,26 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
                               "and fails the attempt)",
                               limits::response_bytes_stored_max, limits::failure_body_bytes_max,
                               limits::response_read_bytes_max))
+      ->check(decimal())
       ->capture_default_str();
   command
       .add_option("--lease-ttl", args.lease_ttl,
                   "Seconds after which a dead processor's lease can be taken over")
+      ->check(decimal())
       ->capture_default_str();
   command
       .add_option("--in-flight-max", args.in_flight_max,
                   "Requests in flight at most; newer ones wait their turn")
+      ->check(decimal())
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
   command.add_flag("--no-standby", args.no_standby,
                    "Exit (code 1) instead of waiting when another processor holds the lease");
-  command.add_option("--log-level", args.log_level, "debug|info|warn|error")->capture_default_str();
+  command
+      .add_option(
+          "--log-level", args.log_level,
+          fmt::format("{} (debug: one line per event the processor reads)", store::log_level_names))
+      ->capture_default_str();
 }
 
 Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {

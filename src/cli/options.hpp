@@ -21,16 +21,19 @@ namespace api_broker::cli {
 // An optional id option: "" is none (no_event), anything else must be an event id.
 Result<events::EventId> optional_event_id(std::string_view text);
 
-// An optional --external-uuid: "" is none, anything else must be a UUID.
-Result<std::optional<events::Uuid>> optional_uuid(std::string_view text);
+// An optional --external-uuid: not given (nullopt) is none; given, it must be a UUID other
+// than the nil one ("" is refused: the client believes it is protected).
+Result<std::optional<events::Uuid>> optional_uuid(const std::optional<std::string>& text);
 
 // `insert CLASS DATA`: simple and request take text (the prototype's), and so do its aliases
 // response and failure (the text of attempt 0); every other class takes its JSON payload.
-// DATA must be UTF-8 (JSON cannot hold other bytes as they are).
+// DATA must be UTF-8 (JSON cannot hold other bytes as they are); a JSON payload holds only
+// its class's fields, each once (events::decode_input_payload).
 Result<events::Event> event_from_cli(std::string_view class_tag, std::string_view data);
 
 struct InsertArgs {
-  std::string class_tag, data, external_uuid, causation;
+  std::string class_tag, data, causation;
+  std::optional<std::string> external_uuid;  // nullopt: not given
 };
 void add_insert_options(CLI::App& command, InsertArgs& args);
 // The event to append; a configuration must be one the processor applies (core::apply).
@@ -38,8 +41,8 @@ void add_insert_options(CLI::App& command, InsertArgs& args);
 Result<events::NewEvent> to_new_event(const InsertArgs& args);
 
 struct ConfigureArgs {
-  events::Configuration configuration;  // -1: keep the value in force
-  std::string external_uuid;
+  events::Configuration configuration;       // -1: keep the value in force
+  std::optional<std::string> external_uuid;  // nullopt: not given
 };
 void add_configure_options(CLI::App& command, ConfigureArgs& args);
 // The configuration event, checked as the processor will apply it (core::apply).

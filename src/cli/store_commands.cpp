@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <string>
 
 #include "api_broker/events/codec.hpp"
 #include "context.hpp"
@@ -13,20 +14,46 @@ namespace {
 
 using events::EventId;
 
+// DATA `-`: standard input, at most the payload bound.
+Result<std::string> read_standard_input() {
+  std::string data;
+  char buffer[65536];
+  while (true) {
+    const std::size_t got = std::fread(buffer, 1, sizeof buffer, stdin);
+    data.append(buffer, got);
+    if (data.size() > limits::payload_bytes_max) {
+      return fail(Errc::invalid_input,
+                  fmt::format("standard input (DATA -) is larger than {} bytes",
+                              limits::payload_bytes_max));
+    }
+    if (got < sizeof buffer) break;
+  }
+  if (std::ferror(stdin) != 0) {
+    return fail(Errc::invalid_input, "cannot read standard input (DATA -)");
+  }
+  return data;
+}
+
 void add_insert(CLI::App& app, Context& context) {
   auto args = std::make_shared<InsertArgs>();
   auto* command = app.add_subcommand(
       "insert",
       "Append one event and print its id. CLASS is simple, request (DATA is the text / the body "
       "to POST), response, failure (prototype aliases: DATA is the text of attempt 0), or any "
-      "other class with DATA as its JSON payload.");
+      "other class with DATA as its JSON payload (only the class's fields, each once). DATA - "
+      "reads standard input (up to 4 MiB).");
   add_insert_options(*command, *args);
   command->callback([&context, args] {
     context.run = [&context, args]() -> int {
+      if (args->data == "-") {
+        auto data = read_standard_input();
+        if (!data) return report(data.error());
+        args->data = std::move(*data);
+      }
       auto new_event = to_new_event(*args);
       if (!new_event) return report(new_event.error());
       const EventId causation = new_event->causation_id;
-      auto store = context.open_store();
+      auto store = context.open_store(store::Access::write);
       if (!store) return report(store.error());
       if (causation != events::no_event) {
         if (auto cause = (*store)->get(causation); !cause) {
@@ -68,10 +95,18 @@ void add_list(CLI::App& app, Context& context) {
     context.run = [&context, args]() -> int {
       auto after = optional_event_id(args->start_after);
       if (!after) return report(after.error());
-      auto store = context.open_store();
+      auto store = context.open_store(store::Access::read);
       if (!store) return report(store.error());
       store::StopSignal stop;
       store::StopOnSignals on_signals(stop);
+      StopWhenStdoutCloses on_closed_output(stop);
+      bool output_closed = false;
+      auto print = [&](const events::Envelope& envelope, bool flush) {
+        output_closed = !print_line(
+            args->json ? events::envelope_to_json(envelope) : events::envelope_to_line(envelope),
+            flush);
+        return !output_closed;
+      };
       if (!args->follow) {
         // Reading up to the current end is finite: stop the follow there.
         auto last = (*store)->last_id();
@@ -84,9 +119,7 @@ void add_list(CLI::App& app, Context& context) {
         auto done = store::follow(
             **store, *after, stop,
             [&](const events::Envelope& envelope) {
-              fmt::print("{}\n", args->json ? events::envelope_to_json(envelope)
-                                            : events::envelope_to_line(envelope));
-              return events::to_int(envelope.id) < events::to_int(end);
+              return print(envelope, false) && events::to_int(envelope.id) < events::to_int(end);
             },
             [&](const Error& error) {
               fmt::print(stderr, "api-broker: {}\n", error.message);
@@ -95,16 +128,11 @@ void add_list(CLI::App& app, Context& context) {
             });
         std::fflush(stdout);
         if (!done) return report(done.error());
-        return corrupt_seen ? exit_failure : exit_ok;
+        return corrupt_seen && !output_closed ? exit_failure : exit_ok;
       }
       auto done = store::follow(
           **store, *after, stop,
-          [&](const events::Envelope& envelope) {
-            fmt::print("{}\n", args->json ? events::envelope_to_json(envelope)
-                                          : events::envelope_to_line(envelope));
-            std::fflush(stdout);
-            return true;
-          },
+          [&](const events::Envelope& envelope) { return print(envelope, true); },
           [&](const Error& error) {
             fmt::print(stderr, "api-broker: {}\n", error.message);
             return true;
@@ -122,9 +150,9 @@ void add_resolve(CLI::App& app, Context& context) {
   command->add_option("UUID", *uuid_text, "The external UUID")->required();
   command->callback([&context, uuid_text] {
     context.run = [&context, uuid_text]() -> int {
-      auto uuid = events::parse_uuid(*uuid_text);
+      auto uuid = events::parse_external_uuid(*uuid_text);
       if (!uuid) return report(uuid.error());
-      auto store = context.open_store();
+      auto store = context.open_store(store::Access::read);
       if (!store) return report(store.error());
       auto id = (*store)->resolve(*uuid);
       if (!id) return report(id.error());
@@ -144,7 +172,7 @@ void add_watch(CLI::App& app, Context& context) {
     context.run = [&context, start_after]() -> int {
       auto after = optional_event_id(*start_after);
       if (!after) return report(after.error());
-      auto store = context.open_store();
+      auto store = context.open_store(store::Access::read);
       if (!store) return report(store.error());
       if (start_after->empty()) {
         auto last = (*store)->last_id();
@@ -153,11 +181,8 @@ void add_watch(CLI::App& app, Context& context) {
       }
       store::StopSignal stop;
       store::StopOnSignals on_signals(stop);
-      auto print_id = [](std::uint64_t id) {
-        fmt::print("{}\n", id);
-        std::fflush(stdout);
-        return true;
-      };
+      StopWhenStdoutCloses on_closed_output(stop);
+      auto print_id = [](std::uint64_t id) { return print_line(std::to_string(id), true); };
       auto done = store::follow(
           **store, *after, stop,
           [&](const events::Envelope& envelope) { return print_id(events::to_int(envelope.id)); },

@@ -57,6 +57,14 @@ std::uint32_t attempts_started(const RequestState& state) {
   return static_cast<std::uint32_t>(state.attempts.size());
 }
 
+// ": <failure text>" for a reason, unless the text only repeats the status ("HTTP 503", as
+// the processor records a non-2xx answer): "failed with HTTP 503: HTTP 503" says it twice.
+std::string failure_detail(const Attempt& attempt) {
+  if (attempt.failure.empty()) return {};
+  if (attempt.status != 0 && attempt.failure == fmt::format("HTTP {}", attempt.status)) return {};
+  return fmt::format(": {}", attempt.failure);
+}
+
 // How an attempt that did not succeed ended, for reasons.
 std::string ending(std::uint32_t number, const Attempt& attempt) {
   if (attempt.result == AttemptResult::timed_out)
@@ -64,8 +72,7 @@ std::string ending(std::uint32_t number, const Attempt& attempt) {
   std::string text = attempt.status == 0
                          ? fmt::format("attempt {} failed", number)
                          : fmt::format("attempt {} failed with HTTP {}", number, attempt.status);
-  if (!attempt.failure.empty()) fmt::format_to(std::back_inserter(text), ": {}", attempt.failure);
-  return text;
+  return text + failure_detail(attempt);
 }
 
 Finish failed(const RequestState& state, std::string reason) {
@@ -122,10 +129,9 @@ Plan plan(const RequestState& state) {
                     attempt.result == AttemptResult::timed_out);
   API_BROKER_ASSERT(attempt.finished_at.has_value());
   if (attempt.result == AttemptResult::failed && !attempt.retryable) {
-    std::string reason =
-        fmt::format("attempt {} failed with HTTP {}, which is not retried", newest, attempt.status);
-    if (!attempt.failure.empty())
-      fmt::format_to(std::back_inserter(reason), ": {}", attempt.failure);
+    std::string reason = fmt::format("attempt {} failed with HTTP {}, which is not retried", newest,
+                                     attempt.status) +
+                         failure_detail(attempt);
     return Plan{.kind = Plan::Kind::finish, .finish = failed(state, std::move(reason))};
   }
   if (state.attempts.size() == std::size_t{state.policy.retries} + 1) {
@@ -193,7 +199,10 @@ class Fold {
     }
     attempt->answered_at = envelope_.created;
     if (!attempt->finished_at) attempt->finished_at = envelope_.created;
-    attempt->result = AttemptResult::succeeded;  // even after a timeout: a late answer counts
+    // Even after its timeout: an answer read before the terminal event counts (during the
+    // backoff, or while a later attempt runs). Once the last attempt timed out, the request
+    // is due to fail and the processor cancels the call, so no answer follows the failure.
+    attempt->result = AttemptResult::succeeded;
     if (!state_.succeeded_attempt) state_.succeeded_attempt = event.attempt;
   }
 
@@ -317,9 +326,9 @@ std::string_view to_string(Phase phase) {
     case Phase::waiting:
       return "waiting";
     case Phase::in_flight:
-      return "in flight";
+      return "in_flight";
     case Phase::backing_off:
-      return "backing off";
+      return "backing_off";
     case Phase::succeeded:
       return "succeeded";
     case Phase::failed:

@@ -2,12 +2,16 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
 #include <ctime>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <span>
+#include <vector>
 
 #include "api_broker/limits.hpp"
 
@@ -274,8 +278,28 @@ std::span<const std::string_view> class_names() { return class_tags; }
 
 std::string encode_payload(const Event& event) { return dump(payload_json(event)); }
 
-Result<Event> decode_payload(std::string_view class_tag, std::string_view payload,
-                             std::size_t bytes_max) {
+namespace {
+
+// The fields of each class, in the order of class_tags.
+std::span<const std::string_view> class_fields(std::size_t index) {
+  static constexpr std::string_view configuration[] = {
+      "retries",     "timeout",        "backoff_initial", "backoff_multiplier",
+      "backoff_max", "backoff_jitter", "deadline"};
+  static constexpr std::string_view simple[] = {"message"};
+  static constexpr std::string_view request[] = {"request"};
+  static constexpr std::string_view attempt[] = {"attempt"};
+  static constexpr std::string_view response[] = {"attempt", "response", "status", "truncated"};
+  static constexpr std::string_view failure[] = {"attempt", "failure",     "status",
+                                                 "body",    "retry_after", "truncated"};
+  static constexpr std::string_view succeeded[] = {"attempts", "attempt"};
+  static constexpr std::string_view failed[] = {"attempts", "reason"};
+  static constexpr std::array<std::span<const std::string_view>, std::variant_size_v<Event>> all = {
+      configuration, simple, request, attempt, response, failure, attempt, succeeded, failed};
+  return all[index];
+}
+
+Result<Event> decode(std::string_view class_tag, std::string_view payload, std::size_t bytes_max,
+                     bool strict) {
   std::size_t index = class_tags.size();
   for (std::size_t i = 0; i < class_tags.size(); ++i) {
     if (class_tags[i] == class_tag) index = i;
@@ -287,14 +311,55 @@ Result<Event> decode_payload(std::string_view class_tag, std::string_view payloa
     return fail(Errc::invalid_input,
                 fmt::format("{} payload is larger than {} bytes", class_tag, bytes_max));
   }
-  const json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  // Keys seen in each open object: a second one would silently replace the first.
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  const json::parser_callback_t watch_keys = [&](int, json::parse_event_t event, json& parsed) {
+    if (!strict) return true;
+    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
+    if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
+    if (event == json::parse_event_t::key && !open_objects.empty()) {
+      const auto& key = parsed.get_ref<const std::string&>();
+      if (!open_objects.back().insert(key).second && duplicate.empty()) duplicate = key;
+    }
+    return true;
+  };
+  const json j = json::parse(payload, watch_keys, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     return fail(Errc::invalid_input, fmt::format("{} payload is not valid JSON", class_tag));
   }
   if (!j.is_object()) {
     return fail(Errc::invalid_input, fmt::format("{} payload is not a JSON object", class_tag));
   }
+  if (!duplicate.empty()) {
+    return fail(Errc::invalid_input,
+                fmt::format("{} payload has the key '{}' twice", class_tag, printable(duplicate)));
+  }
+  if (strict) {
+    const auto fields = class_fields(index);
+    for (const auto& [key, value] : j.items()) {
+      if (std::find(fields.begin(), fields.end(), key) == fields.end()) {
+        std::string known;
+        for (const auto field : fields) known += fmt::format(" {}", field);
+        return fail(Errc::invalid_input,
+                    fmt::format("{} payload has the unknown field '{}' (its fields:{})", class_tag,
+                                printable(key), known));
+      }
+    }
+  }
   return decode_object(index, j);
+}
+
+}  // namespace
+
+Result<Event> decode_payload(std::string_view class_tag, std::string_view payload,
+                             std::size_t bytes_max) {
+  return decode(class_tag, payload, bytes_max, false);
+}
+
+Result<Event> decode_input_payload(std::string_view class_tag, std::string_view payload,
+                                   std::size_t bytes_max) {
+  return decode(class_tag, payload, bytes_max, true);
 }
 
 Result<EventId> parse_event_id(std::string_view text) {

@@ -47,6 +47,22 @@ Result<Uuid> parse_uuid(std::string_view text) {
   return uuid;
 }
 
+Result<void> check_external_uuid(const Uuid& uuid) {
+  if (uuid == Uuid{}) {
+    return fail(Errc::invalid_input,
+                "the nil UUID 00000000-0000-0000-0000-000000000000 cannot be an external UUID "
+                "(it reads as none); choose another one");
+  }
+  return {};
+}
+
+Result<Uuid> parse_external_uuid(std::string_view text) {
+  auto uuid = parse_uuid(text);
+  if (!uuid) return uuid;
+  if (auto valid = check_external_uuid(*uuid); !valid) return fail(std::move(valid).error());
+  return uuid;
+}
+
 std::string to_string(const Uuid& uuid) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string text;

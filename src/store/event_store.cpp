@@ -12,6 +12,11 @@
 namespace api_broker::store {
 
 Result<EventId> EventStore::append(const NewEvent& event) {
+  if (event.external_uuid) {
+    if (auto valid = events::check_external_uuid(*event.external_uuid); !valid) {
+      return fail(std::move(valid).error());
+    }
+  }
   auto ids = append_batch(std::span<const NewEvent>(&event, 1));
   if (!ids) return fail(std::move(ids).error());
   return ids->front();

@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <cstdlib>
+#include <utility>
 
+#include "api_broker/events/codec.hpp"
 #include "api_broker/store/logging_store.hpp"
 #include "api_broker/store/memory_store.hpp"
 #include "api_broker/store/mongo_store.hpp"
@@ -15,18 +18,67 @@ namespace api_broker::store {
 Result<LogLevel> parse_log_level(std::string_view text) {
   if (text == "debug") return LogLevel::debug;
   if (text == "info") return LogLevel::info;
-  if (text == "warn" || text == "warning") return LogLevel::warn;
+  if (text == "warn") return LogLevel::warn;
   if (text == "error") return LogLevel::error;
-  if (text == "crit" || text == "critical") return LogLevel::crit;
+  if (text == "crit") return LogLevel::crit;
   if (text == "off") return LogLevel::off;
-  return fail(Errc::invalid_input,
-              fmt::format("unknown log level '{}' (use debug, info, warn, error or crit)", text));
+  return fail(Errc::invalid_input, fmt::format("unknown log level '{}' (use one of {})",
+                                               events::printable(text), log_level_names));
 }
+
+Result<std::string> resolve_driver(std::string_view driver, std::string_view url) {
+  if (url.empty()) return std::string(driver.empty() ? "sqlite" : driver);
+  std::string_view named;
+  for (const auto& [scheme, name] :
+       {std::pair{"postgresql://", "postgresql"}, std::pair{"postgres://", "postgresql"},
+        std::pair{"mongodb://", "mongodb"}, std::pair{"mongodb+srv://", "mongodb"}}) {
+    if (url.starts_with(scheme)) named = name;
+  }
+  if (driver.empty()) {
+    if (!named.empty()) return std::string(named);
+    return fail(Errc::invalid_input,
+                "--eventstore-url has no postgresql:// or mongodb:// scheme: say which store it "
+                "is with --eventstore-driver");
+  }
+  if (driver == "sqlite") {
+    return fail(Errc::invalid_input,
+                "--eventstore-url is for postgresql and mongodb; sqlite takes "
+                "--eventstore-db-path");
+  }
+  if (!named.empty() && named != driver) {
+    return fail(Errc::invalid_input,
+                fmt::format("--eventstore-url is a {} URL, but --eventstore-driver is '{}'", named,
+                            events::printable(driver)));
+  }
+  return std::string(driver);
+}
+
+namespace {
+
+// A port given on its own: 1 to 65535 in decimal digits.
+Result<void> check_port(std::string_view port) {
+  unsigned value = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || value == 0 ||
+      value > 65535) {
+    return fail(Errc::invalid_input,
+                fmt::format("--eventstore-db-port must be a port number from 1 to 65535, not '{}'",
+                            events::printable(port)));
+  }
+  return {};
+}
+
+}  // namespace
 
 Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options) {
   Result<std::unique_ptr<EventStore>> store = fail(Errc::invalid_input, "no driver");
+  if (!options.db_port.empty() && (options.driver == "postgresql" || options.driver == "mongodb")) {
+    if (auto port = check_port(options.db_port); !port) return fail(std::move(port).error());
+  }
   if (options.driver == "sqlite") {
-    store = open_sqlite_store(SqliteOptions{.path = options.db_path, .durable = options.durable});
+    store = open_sqlite_store(SqliteOptions{.path = options.db_path,
+                                            .durable = options.durable,
+                                            .read_only = options.access == Access::read});
   } else if (options.driver == "memory") {
     store = std::unique_ptr<EventStore>(std::make_unique<MemoryStore>());
   } else if (options.driver == "postgresql") {

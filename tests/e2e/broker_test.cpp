@@ -104,6 +104,64 @@ TEST_P(Broker, NonRetryableAndUnreachableApisFinishAsFailed) {
   EXPECT_NE(listed.out.find("connection refused"), std::string::npos) << listed.out;
 }
 
+// Issue 15 #8: an answer after its attempt's timeout counts while the request is open (here,
+// during the backoff); the last attempt's timeout fails the request, its call is cancelled
+// and nothing is recorded after the terminal event.
+TEST_P(Broker, LateAnswersCountWhileTheRequestIsOpenButNotAfterTheLastTimeout) {
+  const std::string url = start_api(
+      {"--api-min-latency", "0.8", "--api-max-latency", "0.8", "--api-failure-rate", "0"});
+  ASSERT_FALSE(url.empty()) << read_file(dir.file("api.err"));
+  ASSERT_EQ(cli({"configure", "--retries", "1", "--timeout", "0.2", "--backoff-initial", "30",
+                 "--backoff-jitter", "0"})
+                .exit_code,
+            0);
+  ASSERT_EQ(cli({"insert", "request", "late"}).out, "2\n");
+  ASSERT_EQ(cli({"configure", "--retries", "0"}).exit_code, 0);
+  ASSERT_EQ(cli({"insert", "request", "last"}).out, "4\n");
+  auto processor = start_processor(url);
+  auto verified = wait_until_all_finished(30s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+  // Both calls have had their answer time before the log is read for the last time.
+  for (int i = 0; i < 200 && count_in(read_file(calls_log()), "\n") < 2; ++i) {
+    std::this_thread::sleep_for(50ms);
+  }
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
+  verified = cli({"verify", "--all-finished"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out;
+  EXPECT_NE(verified.out.find("1 succeeded, 1 failed"), std::string::npos) << verified.out;
+  auto listed = cli({"list"});
+  EXPECT_NE(listed.out.find(R"(request-succeeded cause=2 {"attempt":0,"attempts":1})"),
+            std::string::npos)
+      << listed.out;
+  EXPECT_NE(listed.out.find("retries exhausted: attempt 0 timed out"), std::string::npos)
+      << listed.out;
+  EXPECT_EQ(count_in(listed.out, "api-response cause=4"), 0u) << listed.out;
+}
+
+// Issue 15: `process --log-level debug` logs each event it reads; a reason names its status
+// once ("failed with HTTP 503", not "failed with HTTP 503: HTTP 503").
+TEST_P(Broker, DebugLogsEveryEventReadAndReasonsSayTheStatusOnce) {
+  const std::string url = start_api({"--api-failure-rate", "1", "--api-silent-failure-rate", "0"});
+  ASSERT_FALSE(url.empty()) << read_file(dir.file("api.err"));
+  ASSERT_EQ(cli({"configure", "--retries", "0"}).exit_code, 0);
+  ASSERT_EQ(insert_requests(1).size(), 1u);
+  auto processor = start_processor(url, {"--log-level", "debug"});
+  auto verified = wait_until_all_finished(30s);
+  EXPECT_EQ(verified.exit_code, 0) << verified.out;
+  processor->signal(SIGINT);
+  EXPECT_EQ(processor->wait(10s), 0);
+  auto listed = cli({"list"});
+  EXPECT_NE(listed.out.find("retries exhausted: attempt 0 failed with HTTP 503\""),
+            std::string::npos)
+      << listed.out;
+  EXPECT_EQ(count_in(listed.out, "HTTP 503: HTTP 503"), 0u) << listed.out;
+  const std::string log = read_file(dir.file("processor.err"));
+  for (const char* read : {"read 2 ", "read 3 ", "read 4 ", "read 5 "}) {
+    EXPECT_NE(log.find(read), std::string::npos) << read << " missing in " << log;
+  }
+}
+
 TEST_P(Broker, RequestsBeyondTheInFlightBoundWaitTheirTurn) {
   const std::string url = start_api({"--api-min-latency", "0.05", "--api-max-latency", "0.1"});
   auto processor = start_processor(url, {"--in-flight-max", "4"});

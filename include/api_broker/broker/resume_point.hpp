@@ -9,8 +9,11 @@
 
 namespace api_broker::broker {
 
-// After `start_after` when given (with the default policy), else at the checkpoint saved under
-// `name`, else at the beginning. Errc::corrupt for a stored checkpoint that does not decode.
+// After `start_after` when given, with the policy in force there (the configuration events up
+// to it folded, from the checkpoint saved under `name` when that is not beyond it), else at
+// the checkpoint saved under `name`, else at the beginning. Errc::corrupt for a stored
+// checkpoint that does not decode, unless `start_after` replaces it.
+// Any view of the log that starts mid-log (the processor, watch-requests) starts here.
 Result<Checkpoint> load_resume_point(store::EventStore& store, std::string_view name,
                                      std::optional<events::EventId> start_after);
 

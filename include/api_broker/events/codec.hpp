@@ -24,6 +24,12 @@ std::string encode_payload(const Event& event);
 Result<Event> decode_payload(std::string_view class_tag, std::string_view payload,
                              std::size_t bytes_max = limits::payload_bytes_max);
 
+// A payload given as input (`insert CLASS JSON`): decode_payload, and also Errc::invalid_input
+// for a key that stands twice in an object and for a field the class does not have, so that
+// what is stored is what was given. (Events read back from a store use decode_payload.)
+Result<Event> decode_input_payload(std::string_view class_tag, std::string_view payload,
+                                   std::size_t bytes_max = limits::payload_bytes_max);
+
 // An id given as text: decimal digits only, at most 2^64 - 1 (0 is no_event).
 Result<EventId> parse_event_id(std::string_view text);
 

@@ -20,6 +20,11 @@ struct Uuid {
 // Accepts the canonical form in either case, with optional surrounding braces.
 Result<Uuid> parse_uuid(std::string_view text);
 std::string to_string(const Uuid& uuid);
+// An external UUID given as input (the command line, a store's append): parse_uuid, and not
+// the nil UUID, which the prototype read as "no UUID" (Errc::invalid_input).
+Result<Uuid> parse_external_uuid(std::string_view text);
+// Errc::invalid_input for the nil UUID, which cannot serve as an external UUID.
+Result<void> check_external_uuid(const Uuid& uuid);
 // A random (version 4) UUID, from the OS's random source.
 Uuid random_uuid();
 

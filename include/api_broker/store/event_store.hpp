@@ -48,7 +48,7 @@ class EventStore {
 
   // Appends `event` and returns its id. If `event.external_uuid` is already stored,
   // returns Errc::duplicate with related_id set to that event's id, and writes nothing.
-  // By default, a batch of one.
+  // By default, a batch of one; the nil UUID is Errc::invalid_input (it reads as none).
   virtual Result<EventId> append(const NewEvent& event);
 
   // Appends all of `batch` in one transaction, ids in order, or nothing (a duplicate UUID

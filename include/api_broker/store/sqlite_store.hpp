@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "api_broker/limits.hpp"
 #include "api_broker/store/event_store.hpp"
 
 namespace api_broker::store {
@@ -15,13 +16,19 @@ struct SqliteOptions {
   std::string path = "api-broker.db";
   // true: synchronous=FULL, a committed event survives power loss (DESIGN.md "Semantics").
   bool durable = true;
-  std::chrono::milliseconds busy_timeout{10000};
+  // true: the file must already be an api-broker store; it is opened read-only (it may sit on
+  // a read-only filesystem) and nothing is created.
+  bool read_only = false;
+  // How long a writer waits for another one's write lock, sleeping with growing backoff.
+  std::chrono::milliseconds busy_timeout = limits::sqlite_busy_wait_max;
 };
 
 // The schema version this build writes and reads (PRAGMA user_version).
 inline constexpr int sqlite_schema_version = 2;
 
-// Opens (creating if needed, mode 0600) and checks the schema: a usable store or an Error.
+// Opens and checks the schema: a usable store or an Error. A writer creates the file (mode
+// 0600) where there is none; a file that is not an api-broker store (not SQLite, or SQLite
+// with other tables) is refused, never written over.
 Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& options);
 
 }  // namespace api_broker::store

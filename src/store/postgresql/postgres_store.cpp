@@ -705,6 +705,25 @@ class PostgresStore final : public EventStore {
 
 }  // namespace
 
+namespace {
+
+// Settings whose value libpq wants numeric (a port may be a comma-separated list, one per host).
+bool is_numeric_setting(std::string_view keyword) {
+  return keyword == "connect_timeout" || keyword == "port" || keyword == "keepalives_idle" ||
+         keyword == "keepalives_interval" || keyword == "keepalives_count" ||
+         keyword == "tcp_user_timeout";
+}
+
+// Decimal digits, or a comma-separated list of them (empty items allowed, as libpq does).
+bool numeric_list(const char* text) {
+  for (const char* c = text; *c != '\0'; ++c) {
+    if (!((*c >= '0' && *c <= '9') || *c == ',' || *c == ' ')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<EventStore>> open_postgres_store(const PostgresOptions& options) {
   if (!options.url.empty()) {
     char* problem = nullptr;
@@ -715,7 +734,24 @@ Result<std::unique_ptr<EventStore>> open_postgres_store(const PostgresOptions& o
       return fail(Errc::invalid_input, fmt::format("invalid postgresql connection string '{}': {}",
                                                    redact_password(options.url), why));
     }
+    // libpq reads a non-numeric connect_timeout or port only when it connects, and then as
+    // a failure to connect: they are bad input, said as such.
+    std::string bad;
+    for (const PQconninfoOption* option = parsed; option->keyword != nullptr; ++option) {
+      if (option->val == nullptr || !is_numeric_setting(option->keyword)) continue;
+      if (!numeric_list(option->val) && bad.empty()) {
+        bad = fmt::format("{}={} is not a number", option->keyword, pg::one_line(option->val));
+      }
+    }
     PQconninfoFree(parsed);
+    if (!bad.empty()) {
+      return fail(Errc::invalid_input, fmt::format("invalid postgresql connection string '{}': {}",
+                                                   redact_password(options.url), bad));
+    }
+  }
+  if (!options.port.empty() && !numeric_list(options.port.c_str())) {
+    return fail(Errc::invalid_input, fmt::format("the postgresql port '{}' is not a number",
+                                                 pg::one_line(options.port)));
   }
   const std::string timeout =
       std::to_string(std::max<std::int64_t>(options.connect_timeout.count(), 1));

@@ -3,11 +3,14 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "api_broker/events/codec.hpp"
@@ -81,8 +84,8 @@ std::string_view column_text(sqlite3_stmt* statement, int column) {
 
 class SqliteStore final : public EventStore {
  public:
-  SqliteStore(Database db, std::string path)
-      : db_(std::move(db)), path_(std::move(path)), watch_(path_) {}
+  SqliteStore(Database db, std::string path, std::unique_ptr<SqliteOptions> options)
+      : options_(std::move(options)), db_(std::move(db)), path_(std::move(path)), watch_(path_) {}
 
   Result<void> prepare_statements() {
     const std::pair<Statement*, const char*> statements[] = {
@@ -397,6 +400,7 @@ class SqliteStore final : public EventStore {
     }
   }
 
+  std::unique_ptr<SqliteOptions> options_;  // the busy handler's; outlives db_
   Database db_;
   std::string path_;
   WalWatch watch_;
@@ -433,8 +437,30 @@ Result<int> user_version(sqlite3* db, const std::string& path) {
   return sqlite3_column_int(raw, 0);
 }
 
-// Creates the schema once, safely when several processes open a new file at the same time.
-Result<void> ensure_schema(sqlite3* db, const std::string& path) {
+// Whether the schema of a database without api-broker's version holds any table: then it is
+// someone else's database, not a new file.
+Result<bool> has_tables(sqlite3* db, const std::string& path) {
+  sqlite3_stmt* raw = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &raw, nullptr) !=
+      SQLITE_OK) {
+    return fail(Errc::unavailable, fmt::format("sqlite database {}: {}", path, sqlite3_errmsg(db)));
+  }
+  Statement statement(raw);
+  if (sqlite3_step(raw) != SQLITE_ROW) {
+    return fail(Errc::unavailable, fmt::format("sqlite database {}: {}", path, sqlite3_errmsg(db)));
+  }
+  return sqlite3_column_int(raw, 0) > 0;
+}
+
+Error not_a_store(const std::string& path, std::string_view why) {
+  return Error{
+      Errc::corrupt,
+      fmt::format("{} is not an api-broker event store ({}); it was left as it is", path, why)};
+}
+
+// Checks the schema version; a writer creates the schema once, safely when several
+// processes open a new file at the same time.
+Result<void> ensure_schema(sqlite3* db, const std::string& path, bool read_only) {
   auto version = user_version(db, path);
   if (!version) return fail(std::move(version).error());
   if (*version == sqlite_schema_version) return {};
@@ -444,13 +470,34 @@ Result<void> ensure_schema(sqlite3* db, const std::string& path) {
                             "understands ({}); use a newer api-broker",
                             path, *version, sqlite_schema_version));
   }
+  // Version 1 differs only in the leases a reader never touches: read it as it is.
+  if (read_only && *version == 1) return {};
+  if (read_only) {
+    auto tables = has_tables(db, path);
+    if (!tables) return fail(std::move(tables).error());
+    return fail(not_a_store(
+        path, *tables ? "a SQLite database of something else" : "an empty SQLite database"));
+  }
   if (auto begun = exec_sql(db, path, "BEGIN IMMEDIATE"); !begun) return begun;
   version = user_version(db, path);
   Result<void> result;
   if (!version) {
     result = fail(std::move(version).error());
-  } else if (*version == 0 || *version == 1) {
-    result = exec_sql(db, path, *version == 0 ? schema_sql : migration_v2_sql);
+  } else if (*version == 1) {
+    result = exec_sql(db, path, migration_v2_sql);
+    if (result) {
+      result = exec_sql(db, path,
+                        fmt::format("PRAGMA user_version = {}", sqlite_schema_version).c_str());
+    }
+  } else if (*version == 0) {
+    auto tables = has_tables(db, path);
+    if (!tables) {
+      result = fail(std::move(tables).error());
+    } else if (*tables) {
+      result = fail(not_a_store(path, "a SQLite database of something else"));
+    } else {
+      result = exec_sql(db, path, schema_sql);
+    }
     if (result) {
       result = exec_sql(db, path,
                         fmt::format("PRAGMA user_version = {}", sqlite_schema_version).c_str());
@@ -461,6 +508,41 @@ Result<void> ensure_schema(sqlite3* db, const std::string& path) {
     return result;
   }
   return exec_sql(db, path, "COMMIT");
+}
+
+// Waits for another connection's lock: sleeps 1 ms, 2 ms, 4 ms ... up to
+// limits::sqlite_busy_sleep_max, with jitter so that hundreds of waiting processes do not
+// retry in step, until `busy_timeout` has passed. Returns 0 to give up (SQLITE_BUSY).
+int wait_when_busy(void* context, int tries) {
+  const auto& options = *static_cast<const SqliteOptions*>(context);
+  thread_local std::chrono::steady_clock::time_point first;
+  thread_local unsigned seed = 0;
+  const auto now = std::chrono::steady_clock::now();
+  if (tries == 0) {
+    first = now;
+    if (seed == 0) seed = static_cast<unsigned>(::getpid()) * 2654435761U;
+  }
+  if (now - first >= options.busy_timeout) return 0;
+  const long cap = static_cast<long>(limits::sqlite_busy_sleep_max.count());
+  const long base = tries >= 7 ? cap : std::min(cap, 1L << tries);
+  seed = seed * 1103515245U + 12345U;
+  const long sleep_ms =
+      base / 2 + static_cast<long>((seed >> 8) % static_cast<unsigned>(base / 2 + 1));
+  sqlite3_sleep(static_cast<int>(std::max(1L, sleep_ms)));
+  return 1;
+}
+
+// A URI that opens `path` as immutable (a read-only filesystem, where no -shm can be made).
+std::string immutable_uri(const std::string& path) {
+  std::string uri = "file:";
+  for (const char c : path) {
+    if (c == '?' || c == '#' || c == '%') {
+      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    } else {
+      uri += c;
+    }
+  }
+  return uri + "?immutable=1";
 }
 
 }  // namespace
@@ -474,6 +556,30 @@ Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& optio
       return fail(Errc::invalid_input,
                   fmt::format("sqlite database {} is a directory, not a file", path));
     }
+    if (info.st_size == 0 && options.read_only) {
+      return fail(not_a_store(path, "an empty file"));
+    }
+    if (info.st_size > 0) {  // 0: a writer that has just created it
+      static constexpr char magic[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f',
+                                         'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
+      char header[sizeof magic] = {};
+      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        return fail(Errc::unavailable,
+                    fmt::format("cannot open sqlite database {}: {}", path, std::strerror(errno)));
+      }
+      const ssize_t got = ::pread(fd, header, sizeof header, 0);
+      ::close(fd);
+      if (got != static_cast<ssize_t>(sizeof header) ||
+          std::memcmp(header, magic, sizeof magic) != 0) {
+        return fail(not_a_store(path, "not a SQLite database"));
+      }
+    }
+  } else if (options.read_only) {
+    return fail(Errc::unavailable,
+                fmt::format("sqlite database {} does not exist (only commands that write create "
+                            "one)",
+                            path));
   } else {
     // Create it readable by its owner only; SQLite gives -wal and -shm the same mode.
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -483,27 +589,41 @@ Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& optio
     }
     ::close(fd);
   }
-  if (::access(path.c_str(), R_OK | W_OK) != 0) {
+  if (::access(path.c_str(), options.read_only ? R_OK : R_OK | W_OK) != 0) {
     return fail(Errc::unavailable,
                 fmt::format("cannot open sqlite database {}: {}", path, std::strerror(errno)));
   }
+  // On a read-only filesystem no -shm can be made, and no one can write: open it immutable.
+  struct statvfs filesystem {};
+  const bool read_only_filesystem = options.read_only &&
+                                    ::statvfs(path.c_str(), &filesystem) == 0 &&
+                                    (filesystem.f_flag & ST_RDONLY) != 0;
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int flags = (options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE) |
+                    SQLITE_OPEN_NOMUTEX | (read_only_filesystem ? SQLITE_OPEN_URI : 0);
+  const std::string name = read_only_filesystem ? immutable_uri(path) : path;
+  const int rc = sqlite3_open_v2(name.c_str(), &raw, flags, nullptr);
   Database db(raw);
   if (rc != SQLITE_OK) {
     return fail(Errc::unavailable, fmt::format("cannot open sqlite database {}: {}", path,
                                                raw ? sqlite3_errmsg(raw) : "out of memory"));
   }
   sqlite3_extended_result_codes(db.get(), 1);
-  sqlite3_busy_timeout(db.get(), static_cast<int>(options.busy_timeout.count()));
-  if (auto ok = exec_sql(db.get(), path, "PRAGMA journal_mode = WAL"); !ok) {
+  // `options` outlives the handle's busy waits only during this call: keep a copy with it.
+  auto store_options = std::make_unique<SqliteOptions>(options);
+  sqlite3_busy_handler(db.get(), wait_when_busy, store_options.get());
+  if (!options.read_only) {
+    if (auto ok = exec_sql(db.get(), path, "PRAGMA journal_mode = WAL"); !ok) {
+      return fail(std::move(ok).error());
+    }
+    const char* sync =
+        options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+    if (auto ok = exec_sql(db.get(), path, sync); !ok) return fail(std::move(ok).error());
+  }
+  if (auto ok = ensure_schema(db.get(), path, options.read_only); !ok) {
     return fail(std::move(ok).error());
   }
-  const char* sync = options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
-  if (auto ok = exec_sql(db.get(), path, sync); !ok) return fail(std::move(ok).error());
-  if (auto ok = ensure_schema(db.get(), path); !ok) return fail(std::move(ok).error());
-  auto store = std::make_unique<SqliteStore>(std::move(db), path);
+  auto store = std::make_unique<SqliteStore>(std::move(db), path, std::move(store_options));
   if (auto ok = store->prepare_statements(); !ok) return fail(std::move(ok).error());
   return std::unique_ptr<EventStore>(std::move(store));
 }

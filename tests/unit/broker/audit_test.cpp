@@ -139,6 +139,51 @@ TEST(Audit, ApiEventNotCausedByARequestIsReported) {
   EXPECT_EQ(report.violations_total, 2u) << texts(report);
 }
 
+TEST(Audit, AnswersOfNoRequestAreNotCountedAsAttempts) {  // issue 15
+  Log log = with_policy();
+  const auto r = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, r);
+  log.add(2ms, events::ApiResponse{.attempt = 0, .response = "gnip"}, r);
+  log.add(3ms, events::RequestSucceeded{.attempts = 1, .attempt = 0}, r);
+  // `insert response x` and friends, pointing at no request.
+  log.add(4ms, events::ApiResponse{.attempt = 0, .response = "stray"}, 0);
+  log.add(5ms, events::ApiFailure{.attempt = 0, .failure = "stray"}, 0);
+  log.add(6ms, events::ApiRequest{0}, 0);
+  log.add(7ms, events::ApiTimeout{0}, 0);
+  const AuditReport report = log.audit();
+  EXPECT_EQ(report.violations_total, 4u) << texts(report);
+  EXPECT_EQ(report.attempts, 1u);
+  EXPECT_EQ(report.responses, 1u);
+  EXPECT_EQ(report.failures, 0u);
+  EXPECT_EQ(report.timeouts, 0u);
+}
+
+TEST(Audit, LateAnswerDuringTheBackoffIsASuccessAndNothingAfterTheFailureIsExpected) {
+  Log log = with_policy();  // retries 2, timeout 1 s, backoff 0.1 s
+  const auto late = log.add(0ms, events::Request{"ping"});
+  log.add(1ms, events::ApiRequest{0}, late);
+  log.add(1001ms, events::ApiTimeout{0}, late);
+  log.add(1050ms, events::ApiResponse{.attempt = 0, .response = "gnip"}, late);
+  log.add(1051ms, events::RequestSucceeded{.attempts = 1, .attempt = 0}, late);
+  EXPECT_TRUE(log.audit().ok()) << texts(log.audit());
+  Log last = with_policy();
+  const auto r = last.add(0ms, events::Request{"ping"});
+  last.add(0ms, events::ApiRequest{0}, r);
+  last.add(1000ms, events::ApiTimeout{0}, r);
+  last.add(1100ms, events::ApiRequest{1}, r);
+  last.add(2100ms, events::ApiTimeout{1}, r);
+  last.add(2300ms, events::ApiRequest{2}, r);
+  last.add(3300ms, events::ApiTimeout{2}, r);
+  last.add(3300ms, events::RequestFailed{.attempts = 3, .reason = "retries exhausted"}, r);
+  EXPECT_TRUE(last.audit().ok()) << texts(last.audit());
+  last.add(3500ms, events::ApiResponse{.attempt = 2, .response = "gnip"}, r);  // not cancelled
+  const AuditReport report = last.audit();
+  EXPECT_EQ(report.violations_total, 1u) << texts(report);
+  EXPECT_NE(texts(report).find("api-response after the request's terminal event"),
+            std::string::npos)
+      << texts(report);
+}
+
 TEST(Audit, FailedWhileRetriesRemainIsReported) {
   Log log = with_policy();
   const auto r = log.add(0ms, events::Request{"ping"});

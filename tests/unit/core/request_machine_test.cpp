@@ -258,6 +258,46 @@ TEST(RequestMachine, LateResponseAfterTimeoutIsASuccess) {
   EXPECT_EQ(late.answered_at, t0 + 3s);
 }
 
+// Issue 15 #8: the rule for late answers, as README ("The policy") and `configure --help` say.
+TEST(RequestMachine, LateResponseDuringTheBackoffIsASuccess) {
+  Scenario(steady(Policy{.retries = 1, .attempt_timeout = 2s, .backoff_initial = 10s}))
+      .given({requested, at(t0, ApiRequest{.attempt = 0}), at(t0 + 2s, ApiTimeout{.attempt = 0}),
+              at(t0 + 3s, response(0))})
+      .when(t0 + 3s)
+      .then({Finish{.outcome = Outcome::succeeded, .attempts = 1, .attempt = 0}});
+}
+
+TEST(RequestMachine, TimeoutOfTheLastAttemptFailsTheRequestWithoutWaitingForALateAnswer) {
+  Scenario(steady(Policy{.retries = 0, .attempt_timeout = 2s}))
+      .given({requested, at(t0, ApiRequest{.attempt = 0}), at(t0 + 2s, ApiTimeout{.attempt = 0})})
+      .when(t0 + 2s)
+      .then({Finish{.outcome = Outcome::failed,
+                    .attempts = 1,
+                    .reason = "retries exhausted: attempt 0 timed out"}});
+}
+
+TEST(RequestMachine, LateResponseRecordedBeforeTheTerminalEventStillCounts) {
+  // The answer raced the decision to fail: read before any terminal event, the request is
+  // still open, so it counts.
+  Scenario(steady(Policy{.retries = 0, .attempt_timeout = 2s}))
+      .given({requested, at(t0, ApiRequest{.attempt = 0}), at(t0 + 2s, ApiTimeout{.attempt = 0}),
+              at(t0 + 2001ms, response(0))})
+      .when(t0 + 2001ms)
+      .then({Finish{.outcome = Outcome::succeeded, .attempts = 1, .attempt = 0}});
+}
+
+TEST(RequestMachineAnomalies, LateResponseAfterTheFailureIsNotCounted) {
+  Scenario scenario(steady(Policy{.retries = 0, .attempt_timeout = 2s}));
+  scenario
+      .given({requested, at(t0, ApiRequest{.attempt = 0}), at(t0 + 2s, ApiTimeout{.attempt = 0}),
+              at(t0 + 2s, request_failed(1, "retries exhausted: attempt 0 timed out")),
+              at(t0 + 3s, response(0))})
+      .when(t0 + 3s)
+      .anomalies({"api-response after the terminal event 103 (request failed)"})
+      .then({});
+  EXPECT_EQ(phase(scenario.state()), Phase::failed);
+}
+
 TEST(RequestMachine, ResponseAfterSuccessDoesNotRestart) {
   Scenario(steady(Policy{.retries = 3, .attempt_timeout = 2s}))
       .given({requested, at(t0, ApiRequest{.attempt = 0}), at(t0 + 2s, ApiTimeout{.attempt = 0}),
@@ -288,6 +328,23 @@ TEST(RequestMachine, NoRetriesFailsAfterTheFirstFailure) {
                     .attempts = 1,
                     .reason = "retries exhausted: attempt 0 failed with HTTP 503: Service "
                               "Unavailable"}});
+}
+
+TEST(RequestMachine, ReasonDoesNotRepeatTheStatus) {  // issue 15: "HTTP 503: HTTP 503"
+  Scenario(Policy{.retries = 0})
+      .given(
+          {requested, at(t0, ApiRequest{.attempt = 0}), at(t0 + 1s, failure(0, 503, "HTTP 503"))})
+      .when(t0 + 1s)
+      .then({Finish{.outcome = Outcome::failed,
+                    .attempts = 1,
+                    .reason = "retries exhausted: attempt 0 failed with HTTP 503"}});
+  Scenario(Policy{.retries = 3})
+      .given(
+          {requested, at(t0, ApiRequest{.attempt = 0}), at(t0 + 1s, failure(0, 404, "HTTP 404"))})
+      .when(t0 + 1s)
+      .then({Finish{.outcome = Outcome::failed,
+                    .attempts = 1,
+                    .reason = "attempt 0 failed with HTTP 404, which is not retried"}});
 }
 
 TEST(RequestMachine, NoAnswerFailureNamesNoStatus) {
@@ -467,7 +524,9 @@ TEST(RequestMachine, PhaseFollowsTheRequest) {
   scenario.given({at(t0 + 3s, failure(1, 503))});
   EXPECT_EQ(phase(scenario.state()), Phase::failed);  // retries exhausted, not yet recorded
   EXPECT_FALSE(is_terminal(scenario.state()));
-  EXPECT_EQ(to_string(Phase::backing_off), "backing off");
+  // As watch-requests prints them and its help names them (issue 15).
+  EXPECT_EQ(to_string(Phase::backing_off), "backing_off");
+  EXPECT_EQ(to_string(Phase::in_flight), "in_flight");
 }
 
 TEST(RequestMachine, FinishMapsToItsTerminalEvent) {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api_broker/limits.hpp"
@@ -122,6 +123,46 @@ TEST(Codec, MalformedPayloadsAreRejectedWithAReason) {
     EXPECT_EQ(decoded.error().code, Errc::invalid_input);
     EXPECT_FALSE(decoded.error().message.empty());
   }
+}
+
+// Issue 15: what `insert CLASS JSON` stores is what was given, or nothing.
+TEST(Codec, InputPayloadWithAKeyTwiceIsRefused) {
+  for (const auto& [tag, payload] : std::vector<std::pair<const char*, const char*>>{
+           {"configuration", R"({"retries":1,"retries":5})"},
+           {"api-failure", R"({"attempt":0,"failure":"a","failure":"b"})"},
+           {"request-failed", R"({"attempts":1,"reason":"x","attempts":1})"}}) {
+    auto decoded = decode_input_payload(tag, payload);
+    ASSERT_FALSE(decoded) << payload;
+    EXPECT_EQ(decoded.error().code, Errc::invalid_input);
+    EXPECT_NE(decoded.error().message.find("twice"), std::string::npos) << decoded.error().message;
+  }
+  auto duplicate = decode_input_payload("configuration", R"({"retries":1,"retries":5})");
+  EXPECT_EQ(duplicate.error().message, "configuration payload has the key 'retries' twice");
+}
+
+TEST(Codec, InputPayloadWithAnUnknownFieldIsRefusedNamingIt) {
+  auto decoded = decode_input_payload("configuration", R"({"retries":2,"retry":9})");
+  ASSERT_FALSE(decoded);
+  EXPECT_EQ(decoded.error().code, Errc::invalid_input);
+  EXPECT_NE(decoded.error().message.find("unknown field 'retry'"), std::string::npos)
+      << decoded.error().message;
+  EXPECT_FALSE(decode_input_payload("api-timeout", R"({"attempt":0,"note":"x"})"));
+  EXPECT_FALSE(decode_input_payload("simple", R"({"message":"x","extra":{}})"));
+}
+
+TEST(Codec, InputPayloadsWithTheirFieldsOnlyDecodeAsTheStoreReadsThem) {
+  // The prototype's configuration, with only retries and timeout, still loads either way.
+  for (const char* payload : {R"({"retries":3,"timeout":5})", R"({"retries":3})",
+                              R"({"retries":3,"timeout":5,"backoff_initial":0.5,"deadline":0})"}) {
+    auto input = decode_input_payload("configuration", payload);
+    auto stored = decode_payload("configuration", payload);
+    ASSERT_TRUE(input) << input.error().message;
+    ASSERT_TRUE(stored) << stored.error().message;
+    EXPECT_EQ(encode_payload(*input), encode_payload(*stored));
+  }
+  // Read back from a store, a payload with a field of a newer version still decodes.
+  EXPECT_TRUE(decode_payload("configuration", R"({"retries":3,"added_later":1})"));
+  EXPECT_TRUE(decode_payload("configuration", R"({"retries":1,"retries":5})"));
 }
 
 TEST(Codec, UnknownClassIsNamed) {

@@ -25,6 +25,16 @@ TEST(Uuid, RejectsMalformedText) {
   }
 }
 
+TEST(Uuid, TheNilUuidIsNoExternalUuid) {  // issue 15: the prototype read it as none
+  auto nil = parse_external_uuid("00000000-0000-0000-0000-000000000000");
+  ASSERT_FALSE(nil);
+  EXPECT_EQ(nil.error().code, Errc::invalid_input);
+  EXPECT_NE(nil.error().message.find("nil UUID"), std::string::npos) << nil.error().message;
+  EXPECT_TRUE(parse_uuid("00000000-0000-0000-0000-000000000000"));  // as text, it is a UUID
+  EXPECT_TRUE(parse_external_uuid("00000000-0000-4000-8000-000000000000"));
+  EXPECT_FALSE(parse_external_uuid(""));
+}
+
 TEST(Uuid, RandomUuidsAreVersion4AndDistinct) {
   const Uuid a = random_uuid();
   const Uuid b = random_uuid();
