@@ -208,6 +208,7 @@ TEST(ProcessorCore, SendsAndAppendsNothingOnceTheLeaseIsLost) {
   core.on_answer(2, 0, http::Response{.status = 200});
   EXPECT_TRUE(ports.calls.empty());
   EXPECT_TRUE(ports.appended.empty());
+}
 
 // Issue 15: the body was capped in raw bytes, so an answer of control bytes (six bytes each in
 // JSON) made an api-response the store refused; the request then never finished.
