@@ -60,7 +60,7 @@ constexpr std::chrono::seconds drain_timeout{5};
 constexpr std::size_t drain_bytes_max = 4 * body_bytes_max;
 constexpr std::size_t drain_chunk_bytes = 64 * 1024;
 
-enum class Outcome : std::uint8_t { ok, unavailable, dropped };
+enum class Outcome : std::uint8_t { ok, unavailable, dropped, stale };
 
 std::string_view to_log_text(Outcome outcome) {
   switch (outcome) {
@@ -70,6 +70,8 @@ std::string_view to_log_text(Outcome outcome) {
       return "503";
     case Outcome::dropped:
       return "dropped";
+    case Outcome::stale:
+      return "stale";
   }
   return "?";
 }
@@ -85,13 +87,19 @@ std::int64_t unix_micros_now() {
   return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
 }
 
-// The Api-Broker-Attempt header api-broker's processor sends (0-based), if valid.
-std::optional<std::uint32_t> attempt_of(const Request& request) {
-  const auto text = request["Api-Broker-Attempt"];
-  std::uint32_t attempt = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), attempt);
+// A header of api-broker's processor holding a decimal number, if valid.
+template <typename T>
+std::optional<T> number_header(const Request& request, std::string_view name) {
+  const auto text = request[beast::string_view(name.data(), name.size())];
+  T value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return attempt;
+  return value;
+}
+
+// The Api-Broker-Attempt header (0-based).
+std::optional<std::uint32_t> attempt_of(const Request& request) {
+  return number_header<std::uint32_t>(request, "Api-Broker-Attempt");
 }
 
 // What happens to one POST /api, drawn when it arrives.
@@ -413,8 +421,14 @@ class Server::Impl {
   asio::awaitable<std::optional<Response>> call_api(Connection& connection, Request& request) {
     const std::string key(request["Idempotency-Key"]);
     const Arrival arrival{.t_us = unix_micros_now(), .attempt = attempt_of(request)};
-    const Plan plan = draw_plan();
+    Plan plan = draw_plan();
     count_call(key);
+    if (is_stale(request)) {
+      plan.outcome = Outcome::stale;
+      record_outcome(key, plan, arrival);
+      co_return reply(request, http::status::conflict,
+                      fmt::format("stale lease epoch: a newer one ({}) was seen", epoch_max_));
+    }
 
     beast::error_code error;
     if (plan.latency_seconds > 0) {
@@ -442,8 +456,20 @@ class Server::Impl {
       case Outcome::dropped:
         connection.close();
         co_return std::nullopt;
+      case Outcome::stale:  // answered above
+        break;
     }
     co_return std::nullopt;
+  }
+
+  // With reject_stale_epochs: the call's lease epoch is below the largest seen so far.
+  bool is_stale(const Request& request) {
+    if (!options_.reject_stale_epochs) return false;
+    const auto epoch = number_header<std::uint64_t>(request, "Api-Broker-Lease-Epoch");
+    if (!epoch) return false;
+    if (*epoch < epoch_max_) return true;
+    epoch_max_ = *epoch;
+    return false;
   }
 
   // Always three draws per call, in arrival order, so the sequence does not depend on rates.
@@ -499,6 +525,9 @@ class Server::Impl {
         case Outcome::dropped:
           ++stats_.dropped;
           break;
+        case Outcome::stale:
+          ++stats_.stale;
+          break;
       }
     }
     if (calls_log_) {
@@ -514,10 +543,10 @@ class Server::Impl {
   std::string stats_json() const {
     const Stats stats = this->stats();
     return fmt::format(
-        "{{\"calls\":{},\"succeeded\":{},\"failed\":{},\"dropped\":{},\"in_flight\":{},"
-        "\"keys\":{},\"max_calls_per_key\":{},\"keys_overflow\":{}}}",
-        stats.calls, stats.succeeded, stats.failed, stats.dropped, stats.in_flight, stats.keys,
-        stats.max_calls_per_key, stats.keys_overflow);
+        "{{\"calls\":{},\"succeeded\":{},\"failed\":{},\"dropped\":{},\"stale\":{},"
+        "\"in_flight\":{},\"keys\":{},\"max_calls_per_key\":{},\"keys_overflow\":{}}}",
+        stats.calls, stats.succeeded, stats.failed, stats.dropped, stats.stale, stats.in_flight,
+        stats.keys, stats.max_calls_per_key, stats.keys_overflow);
   }
 
   std::string keys_json() const {
@@ -538,6 +567,7 @@ class Server::Impl {
   // Used only on the loop's thread.
   std::mt19937_64 random_;
   std::optional<detail::CallsLog> calls_log_;  // flushed by stop() after the thread ends
+  std::uint64_t epoch_max_ = 0;                // the largest Api-Broker-Lease-Epoch seen
   std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> keys_;
   std::unordered_set<Connection*> connections_;
   std::size_t sessions_ = 0;  // coroutines spawned for connections and not finished

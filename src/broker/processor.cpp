@@ -38,11 +38,13 @@ class AsioPorts final : public ProcessorPorts {
         api_(options.api),
         http_(io.get_executor(),
               http::ClientOptions{.body_bytes_stored_max = options.response_bytes_max,
-                                  .connections_max = connections_max}) {}
+                                  .connections_max = connections_max,
+                                  .may_send = [this] { return lease_held(); }}) {}
 
-  void attach(ProcessorCore* core, StoreWorker* worker) {
+  void attach(ProcessorCore* core, StoreWorker* worker, std::uint64_t lease_epoch) {
     core_ = core;
     worker_ = worker;
+    lease_epoch_ = lease_epoch;
   }
 
   TimePoint now() override { return utc_now(); }
@@ -70,7 +72,8 @@ class AsioPorts final : public ProcessorPorts {
     const http::CallId id = http_.post(
         api_, "/api", std::string(call.body),
         {{"Idempotency-Key", std::string(call.idempotency_key)},
-         {"Api-Broker-Attempt", std::to_string(call.attempt)}},
+         {"Api-Broker-Attempt", std::to_string(call.attempt)},
+         {"Api-Broker-Lease-Epoch", std::to_string(lease_epoch_)}},
         call.limit,
         [this, request = call.request, attempt = call.attempt](Result<http::Response> answer) {
           core_->on_answer(request, attempt, std::move(answer));
@@ -92,6 +95,7 @@ class AsioPorts final : public ProcessorPorts {
   http::Client http_;
   ProcessorCore* core_ = nullptr;
   StoreWorker* worker_ = nullptr;
+  std::uint64_t lease_epoch_ = 0;  // sent with every call: a fencing token the API may check
   std::map<std::uint64_t, asio::steady_timer> timers_;
 };
 
@@ -185,7 +189,7 @@ Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& opt
               [&] { asio::post(io, [&processor] { processor.on_lease_renewed(); }); },
           .on_warning = [&](const std::string& line) { log->warn("{}", line); },
       });
-  ports.attach(&processor, worker.get());
+  ports.attach(&processor, worker.get(), lease->epoch);
 
   // Stop: raised from a signal handler; watched on the loop through its descriptor.
   asio::posix::stream_descriptor stop_watch(io, ::dup(stop.fd()));

@@ -346,6 +346,13 @@ void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
   if (active.pending && is_terminal_event(active.pending->event_index)) return;  // decided
   if (!answer) {
     if (answer.error().code == Errc::cancelled) return;
+    if (answer.error().code == Errc::fenced) {  // not sent: the lease was not known to be held
+      if (!lease_lost_ && !stopping_) {
+        active.held_back = attempt;
+        held_back_.insert(request);
+      }
+      return;
+    }
     report_unreachable(answer.error().message);
     append(request, active,
            events::ApiFailure{.attempt = attempt, .failure = answer.error().message, .status = 0},

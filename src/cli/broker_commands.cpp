@@ -99,6 +99,9 @@ void add_brittle_api(CLI::App& app, Context& context) {
       ->add_option("--api-silent-failure-rate", args->options.silent_failure_rate,
                    "Share of failures that drop the connection without an answer (0..1)")
       ->capture_default_str();
+  serve->add_flag("--api-reject-stale-epochs", args->options.reject_stale_epochs,
+                  "Answer 409 to a call whose Api-Broker-Lease-Epoch is below one seen before "
+                  "(a processor that lost its lease: fencing tokens, as a partner may check them)");
   auto* seed = serve->add_option("--seed", args->seed, "Seed for reproducible runs");
   serve->add_option("--calls-log", args->options.calls_log_path,
                     "Append one JSON line per call to this file");

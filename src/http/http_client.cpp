@@ -466,6 +466,14 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     connection->state = ConnectionState::writing;
     auto& call = connection->call;
     API_BROKER_ASSERT(call != nullptr);
+    // The last moment before the request leaves: a call may have waited here (for a
+    // connection, or while this process was paused) past the time it may still be sent.
+    if (options_.may_send && !options_.may_send()) {
+      const std::shared_ptr<Call> held = call;  // abort_call() detaches it from the connection
+      abort_call(held, fail(Errc::fenced, "not sent: the sender may no longer send it"),
+                 Delivery::later);  // write() may run inside post()
+      return;
+    }
     // The handler holds the call: the serializer reads its request until the write ends.
     bhttp::async_write(connection->socket, call->request,
                        on(connection, [call](Impl& self, const std::shared_ptr<Connection>& c,

@@ -50,8 +50,12 @@ struct Options {
   // client sending sequentially) give the same latencies and outcomes. Absent, a seed is
   // drawn from std::random_device (see Server::seed()).
   std::optional<std::uint64_t> seed = std::nullopt;
+  // Fencing tokens, as a partner API may check them: a call whose Api-Broker-Lease-Epoch
+  // header is below the largest epoch seen so far was sent by a processor that has lost its
+  // lease; it is answered 409 without doing the work (outcome "stale").
+  bool reject_stale_epochs = false;
   // Given, one JSON line per POST /api is appended here when its outcome is applied:
-  // {"t_us":<unix microseconds>,"key":"<Idempotency-Key>","outcome":"ok|503|dropped",
+  // {"t_us":<unix microseconds>,"key":"<Idempotency-Key>","outcome":"ok|503|dropped|stale",
   //  "latency_ms":<double>,"received_us":<unix microseconds when the call was read>,
   //  "attempt":<the Api-Broker-Attempt header, 0-based, or null>}. Buffered; flushed every
   // 100 ms and when the server stops.
@@ -59,12 +63,13 @@ struct Options {
 };
 
 // Counters of POST /api calls since the server started. calls == succeeded + failed +
-// dropped + in_flight, except for calls abandoned by stop(), which stay in no bucket.
+// dropped + stale + in_flight, except for calls abandoned by stop(), which stay in no bucket.
 struct Stats {
   std::uint64_t calls = 0;
   std::uint64_t succeeded = 0;  // answered 200
   std::uint64_t failed = 0;     // answered 503
   std::uint64_t dropped = 0;    // closed unanswered
+  std::uint64_t stale = 0;      // answered 409: a lease epoch below one seen before
   std::uint64_t in_flight = 0;  // waiting for their latency to elapse
   std::uint64_t keys = 0;       // distinct Idempotency-Key values counted
   std::uint64_t max_calls_per_key = 0;

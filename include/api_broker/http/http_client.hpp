@@ -48,6 +48,9 @@ struct ClientOptions {
   std::size_t calls_max = 4 * limits::requests_in_flight_max;
   // Resolving plus connecting one new connection; 0 = no bound other than the call's limit.
   std::chrono::milliseconds connect_timeout{5000};
+  // Asked right before each request is written; false fails the call with Errc::fenced and
+  // sends nothing (the processor: its lease is not known to be held). Unset: always send.
+  std::function<bool()> may_send;
 };
 
 enum class CallId : std::uint64_t {};

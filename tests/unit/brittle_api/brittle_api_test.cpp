@@ -338,6 +338,37 @@ TEST(BrittleApi, SameSeedGivesSameOutcomes) {
   }
 }
 
+// Fencing tokens (issue 15): a call from a processor that lost its lease carries an older
+// epoch than its successor's; a partner that checks them refuses it without doing the work.
+TEST(BrittleApi, RejectsCallsWithAStaleLeaseEpochWhenAsked) {
+  auto server = start_server(Options{.reject_stale_epochs = true});
+  ASSERT_TRUE(server);
+  auto send = [&](const char* epoch) {
+    std::map<std::string, std::string> headers{{"Idempotency-Key", "k"}};
+    if (epoch != nullptr) headers["Api-Broker-Lease-Epoch"] = epoch;
+    Exchange exchange = Client(server->port()).send(http::verb::post, "/api", "ab", headers);
+    EXPECT_TRUE(exchange.response) << exchange.error.message();
+    return exchange.response ? exchange.response->result_int() : 0U;
+  };
+  EXPECT_EQ(send("3"), 200U);
+  EXPECT_EQ(send("4"), 200U);  // a successor
+  EXPECT_EQ(send("3"), 409U);  // the old holder, continued after a pause
+  EXPECT_EQ(send("4"), 200U);
+  EXPECT_EQ(send(nullptr), 200U);  // no token: not concerned
+  EXPECT_EQ(server->stats().stale, 1U);
+  EXPECT_EQ(get_json(server->port(), "/stats")["stale"], 1);
+
+  auto plain = start_server();  // without the option, epochs are ignored
+  ASSERT_TRUE(plain);
+  std::map<std::string, std::string> old{{"Api-Broker-Lease-Epoch", "1"}};
+  ASSERT_TRUE(Client(plain->port())
+                  .send(http::verb::post, "/api", "x", {{"Api-Broker-Lease-Epoch", "2"}})
+                  .response);
+  auto exchange = Client(plain->port()).send(http::verb::post, "/api", "x", old);
+  ASSERT_TRUE(exchange.response);
+  EXPECT_EQ(exchange.response->result_int(), 200U);
+}
+
 TEST(BrittleApi, StatsCountCallsAndIdempotencyKeys) {
   auto server = start_server();
   ASSERT_TRUE(server);

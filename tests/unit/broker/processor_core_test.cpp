@@ -192,6 +192,21 @@ TEST(ProcessorCore, HoldsACallBackUntilTheLeaseIsRenewed) {
   EXPECT_EQ(ports.calls.size(), 1u);
 }
 
+// The HTTP client asks again right before writing (a call may wait for a connection, or the
+// process may be paused, past the lease): a call it did not send goes out after a renewal.
+TEST(ProcessorCore, ACallNotSentForWantOfTheLeaseGoesOutAfterARenewal) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  core.on_events({ports.request()}, true);
+  core.on_events(ports.commit(), true);
+  ASSERT_EQ(ports.calls.size(), 1u);
+  core.on_answer(1, 0, fail(Errc::fenced, "not sent"));
+  EXPECT_TRUE(ports.appended.empty());  // not an answer of the API
+  core.on_lease_renewed();
+  ASSERT_EQ(ports.calls.size(), 2u);
+  EXPECT_EQ(ports.calls[1], (std::pair<std::uint64_t, std::uint32_t>{1, 0}));
+}
+
 TEST(ProcessorCore, SendsAndAppendsNothingOnceTheLeaseIsLost) {
   FakePorts ports;
   ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());

@@ -115,6 +115,23 @@ TEST_F(HttpClientTest, RoundTripCarriesBodyAndHeaders) {
   EXPECT_EQ(client.in_flight(), 0u);
 }
 
+// Issue 15: a processor paused past its lease sent, once continued, the calls it had started
+// before the pause. The sender is asked right before each request is written.
+TEST_F(HttpClientTest, ACallTheSenderMayNoLongerSendIsNotWritten) {
+  TestServer server([](const SeenRequest& seen) { return respond(200, seen.body); });
+  bool may = false;
+  Client client(io_.get_executor(), ClientOptions{.may_send = [&] { return may; }});
+  auto refused = call(client, server.url());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::fenced) << refused.error().message;
+  EXPECT_FALSE(server.last_request().has_value());
+  EXPECT_EQ(client.in_flight(), 0u);
+  may = true;
+  auto sent = call(client, server.url(), "now");
+  ASSERT_TRUE(sent) << sent.error().message;
+  EXPECT_EQ(server.last_request()->body, "now");
+}
+
 TEST_F(HttpClientTest, CallerMaySetContentType) {
   TestServer server([](const SeenRequest&) { return respond(204, ""); });
   Client client(io_.get_executor());
