@@ -11,7 +11,10 @@
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
+#include "api_broker/store/sqlite_store.hpp"
 #include "conformance/store_backends.hpp"
+#include "support/process.hpp"
+#include "support/temp_dir.hpp"
 
 namespace api_broker::testing {
 namespace {
@@ -304,6 +307,42 @@ TEST_P(StoreConformance, FencedAppendOfANeverTakenLeaseIsRefused) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, Errc::fenced);
   EXPECT_EQ(events::to_int(*store_->last_id()), 0u);
+}
+
+// Schema version 2 added the lease epoch: a version-1 file is migrated when a writer opens
+// it, its events and leases kept; a reader reads it as it is.
+TEST(SqliteStoreSchema, AVersionOneFileIsMigratedInPlace) {
+  TempDir dir;
+  const std::string path = dir.file("v1.db");
+  {
+    auto store = store::open_sqlite_store(store::SqliteOptions{.path = path});
+    ASSERT_TRUE(store) << store.error().message;
+    ASSERT_TRUE((*store)->append(simple("kept")));
+  }
+  // Back to the version-1 layout, with a lease held the old way.
+  const Output downgraded =
+      run({"sqlite3", path,
+           "ALTER TABLE leases DROP COLUMN epoch; INSERT INTO leases VALUES ('processor', 'old', "
+           "0); PRAGMA user_version = 1;"});
+  ASSERT_EQ(downgraded.exit_code, 0) << downgraded.err;
+  {
+    auto reader = store::open_sqlite_store(store::SqliteOptions{.path = path, .read_only = true});
+    ASSERT_TRUE(reader) << reader.error().message;
+    EXPECT_EQ(events::to_int(*(*reader)->last_id()), 1u);
+  }
+  EXPECT_EQ(run({"sqlite3", path, "PRAGMA user_version"}).out, "1\n");
+  auto store = store::open_sqlite_store(store::SqliteOptions{.path = path});
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ(run({"sqlite3", path, "PRAGMA user_version"}).out, "2\n");
+  auto got = (*store)->get(EventId{1});
+  ASSERT_TRUE(got);
+  EXPECT_EQ(std::get<events::Simple>(got->event).message, "kept");
+  auto lease = (*store)->acquire_lease("processor", "new", 10s);  // the old one has expired
+  ASSERT_TRUE(lease) << lease.error().message;
+  EXPECT_EQ(lease->owner, "new");
+  EXPECT_EQ(lease->epoch, 1u);
+  const std::vector<NewEvent> one = {simple("fenced")};
+  EXPECT_TRUE((*store)->append_batch_fenced(one, store::Fence{"processor", "new", 1}));
 }
 
 TEST_P(StoreConformance, FollowDeliversStoredThenNewEventsUntilStopped) {

@@ -185,6 +185,32 @@ TEST_F(PostgresStoreTest, ASchemaNewerThanThisBuildIsRefused) {
       << store.error().message;
 }
 
+// Schema version 2 added the lease epoch and api_broker_append_fenced(): a version-1
+// database is migrated in place when opened, its events and leases kept.
+TEST_F(PostgresStoreTest, AVersionOneDatabaseIsMigratedInPlace) {
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(store->append(simple("kept")));
+  }
+  ASSERT_TRUE(
+      fixture_.sql("DROP FUNCTION api_broker_append_fenced; ALTER TABLE leases DROP COLUMN epoch; "
+                   "INSERT INTO leases VALUES ('processor', 'old', now() - interval '1 hour'); "
+                   "UPDATE schema_version SET version = 1"));
+  auto store = open();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(*fixture_.sql("SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+  EXPECT_EQ(*fixture_.sql("SELECT count(*) FROM events"), std::vector<std::string>{"1"});
+  auto lease = store->acquire_lease("processor", "new", 10s);  // the old one has expired
+  ASSERT_TRUE(lease) << lease.error().message;
+  EXPECT_EQ(lease->owner, "new");
+  EXPECT_EQ(lease->epoch, 1u);
+  const std::vector<NewEvent> one = {simple("fenced")};
+  EXPECT_TRUE(store->append_batch_fenced(one, store::Fence{"processor", "new", 1}));
+  EXPECT_EQ(store->append_batch_fenced(one, store::Fence{"processor", "old", 0}).error().code,
+            Errc::fenced);
+}
+
 TEST_F(PostgresStoreTest, AnEventsTableItDidNotCreateIsRefused) {
   ASSERT_TRUE(fixture_.sql("CREATE TABLE events (id serial, payload jsonb)"));
   auto store = store::open_postgres_store(fixture_.options());
