@@ -43,11 +43,12 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   ctest --test-dir build-asan --output-on-failure -j2 --timeout 900
 echo "== fuzzing: every libFuzzer target of fuzz/ for ${FUZZ_SECONDS:-10} s (clang, ASan + UBSan)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
-echo "== build (ThreadSanitizer: the store, the processor and the end-to-end tests)"
+echo "== build (ThreadSanitizer: the store, the store worker, the processor and the end-to-end tests)"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPI_BROKER_TSAN=ON \
   -DAPI_BROKER_BENCH=OFF >/dev/null
-cmake --build build-tsan -j"$(nproc)" --target api-broker store_conformance_test broker_e2e_test
+cmake --build build-tsan -j"$(nproc)" --target api-broker store_conformance_test broker_e2e_test \
+  broker_test
 echo "== store and broker tests under ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j2 --timeout 900 \
-  -R 'StoreConformance|Broker'
+  -R 'StoreConformance|Broker|StoreWorker'
 echo "== all tests passed"
