@@ -347,6 +347,7 @@ void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
   if (!answer) {
     if (answer.error().code == Errc::cancelled) return;
     if (answer.error().code == Errc::fenced) {  // not sent: the lease was not known to be held
+      --stats_.attempts_started;                // counted again when it goes out
       if (!lease_lost_ && !stopping_) {
         active.held_back = attempt;
         held_back_.insert(request);

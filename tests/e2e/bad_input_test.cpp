@@ -57,6 +57,23 @@ class BadInput : public ::testing::TestWithParam<std::string>, public BrokerFixt
     use_backend(GetParam());
     if (!unavailable.empty()) GTEST_SKIP() << GetParam() << " skipped: " << unavailable;
   }
+
+  // Runs a processor against the test server on `port` until the requests inserted so far
+  // finish as `outcome` ("2 succeeded, 1 failed"), stops it, and returns the log's events.
+  std::vector<nlohmann::json> process_until_finished(std::uint16_t server_port, const char* outcome,
+                                                     std::vector<std::string> flags = {},
+                                                     std::chrono::seconds bound = 60s) {
+    auto processor =
+        start_processor(fmt::format("http://127.0.0.1:{}", server_port), std::move(flags));
+    auto verified = wait_until_all_finished(bound);
+    EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
+    EXPECT_NE(verified.out.find(outcome), std::string::npos) << verified.out;
+    processor->signal(SIGINT);
+    EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
+    auto listed = cli({"list", "--json"});
+    EXPECT_EQ(listed.exit_code, 0) << listed.err;
+    return events_of(listed);
+  }
 };
 
 const std::vector<std::string> sql_shaped = {
@@ -207,18 +224,9 @@ TEST_P(BadInput, HugeNonUtf8AnswersAreCappedMarkedAndStored) {
   for (const char* body : {"plain", "chunked", "fail"}) {
     ASSERT_EQ(cli({"insert", "request", body}).exit_code, 0);
   }
-  auto processor = start_processor(fmt::format("http://127.0.0.1:{}", server.port()),
-                                   {"--response-bytes-max", "1000"});
-  auto verified = wait_until_all_finished(60s);
-  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
-  EXPECT_NE(verified.out.find("2 succeeded, 1 failed"), std::string::npos) << verified.out;
-  processor->signal(SIGINT);
-  EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
-
-  auto listed = cli({"list", "--json"});
-  ASSERT_EQ(listed.exit_code, 0) << listed.err;
   int responses = 0, failures = 0;
-  for (const auto& event : events_of(listed)) {
+  for (const auto& event : process_until_finished(server.port(), "2 succeeded, 1 failed",
+                                                  {"--response-bytes-max", "1000"})) {
     const auto& payload = event["payload"];
     if (event["class"] == "api-response") {
       ++responses;
@@ -259,19 +267,11 @@ TEST_P(BadInput, AnswersOfControlBytesFitTheStoreAtTheLargestCap) {
     ASSERT_EQ(cli({"insert", "request", body}).exit_code, 0);
   }
   const std::size_t cap = limits::response_bytes_stored_max;
-  auto processor = start_processor(fmt::format("http://127.0.0.1:{}", server.port()),
-                                   {"--response-bytes-max", std::to_string(cap)});
-  auto verified = wait_until_all_finished(120s);
-  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
-  EXPECT_NE(verified.out.find("2 succeeded, 1 failed"), std::string::npos) << verified.out;
-  processor->signal(SIGINT);
-  EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
+  const auto events = process_until_finished(server.port(), "2 succeeded, 1 failed",
+                                             {"--response-bytes-max", std::to_string(cap)}, 120s);
   EXPECT_EQ(read_file(dir.file("processor.err")).find("event dropped"), std::string::npos);
-
-  auto listed = cli({"list", "--json"});
-  ASSERT_EQ(listed.exit_code, 0) << listed.err;
   int responses = 0, failures = 0;
-  for (const auto& event : events_of(listed)) {
+  for (const auto& event : events) {
     const auto& payload = event["payload"];
     EXPECT_LE(payload.dump().size(), limits::payload_bytes_max);
     if (event["class"] == "api-response") {
@@ -318,17 +318,8 @@ TEST_P(BadInput, InterimAnswersBeforeTheFinalOneAreSkipped) {
   for (const char* body : {"early", "hints", "switch"}) {
     ASSERT_EQ(cli({"insert", "request", body}).exit_code, 0);
   }
-  auto processor = start_processor(fmt::format("http://127.0.0.1:{}", server.port()));
-  auto verified = wait_until_all_finished(60s);
-  EXPECT_EQ(verified.exit_code, 0) << verified.out << read_file(dir.file("processor.err"));
-  EXPECT_NE(verified.out.find("2 succeeded, 1 failed"), std::string::npos) << verified.out;
-  processor->signal(SIGINT);
-  EXPECT_EQ(processor->wait(10s), 0) << read_file(dir.file("processor.err"));
-
-  auto listed = cli({"list", "--json"});
-  ASSERT_EQ(listed.exit_code, 0) << listed.err;
   int responses = 0, failures = 0;
-  for (const auto& event : events_of(listed)) {
+  for (const auto& event : process_until_finished(server.port(), "2 succeeded, 1 failed")) {
     const auto& payload = event["payload"];
     if (event["class"] == "api-response") {
       ++responses;
