@@ -28,6 +28,8 @@ struct SimulationReport {
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
   std::uint64_t crashes = 0;
+  std::uint64_t pauses = 0;     // of the acting processor, each longer than the lease's TTL
+  std::uint64_t takeovers = 0;  // by a standby, of the lease of a paused processor
   std::uint64_t store_faults = 0;
   std::uint64_t parked = 0;  // requests that waited for a place
   std::uint64_t steps = 0;   // scheduler tasks run
