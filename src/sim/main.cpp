@@ -24,7 +24,8 @@ using api_broker::sim::SimulationReport;
 
 struct Totals {
   std::uint64_t runs = 0, failed = 0, requests = 0, events = 0, attempts = 0, api_calls = 0,
-                crashes = 0, pauses = 0, takeovers = 0, store_faults = 0, parked = 0, steps = 0;
+                crashes = 0, pauses = 0, takeovers = 0, lost_fenced = 0, lost_renewing = 0,
+                held_back = 0, store_faults = 0, parked = 0, steps = 0;
   double simulated_hours = 0;
   void add(const SimulationReport& r) {
     ++runs;
@@ -36,6 +37,9 @@ struct Totals {
     crashes += r.crashes;
     pauses += r.pauses;
     takeovers += r.takeovers;
+    lost_fenced += r.lost_fenced;
+    lost_renewing += r.lost_renewing;
+    held_back += r.held_back;
     store_faults += r.store_faults;
     parked += r.parked;
     steps += r.steps;
@@ -125,6 +129,10 @@ int main(int argc, char** argv) {
       totals.requests, totals.events, totals.attempts, totals.api_calls, totals.crashes,
       totals.pauses, totals.takeovers, totals.store_faults, totals.parked, totals.simulated_hours,
       totals.steps);
+  fmt::print(
+      "  lease: {} processors found out they lost it by a fenced commit, {} by a renewal; {} "
+      "calls held back until a renewal\n",
+      totals.lost_fenced, totals.lost_renewing, totals.held_back);
   if (!failing.empty()) {
     std::string list;
     for (std::size_t i = 0; i < failing.size() && i < 20; ++i)

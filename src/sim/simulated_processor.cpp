@@ -129,6 +129,7 @@ void SimulatedProcessor::renew(TimePoint sent) {
     return;
   }
   if (holder->owner != lease_.owner || holder->epoch != epoch_) {
+    ++stats_.lost_renewing;
     lose(fmt::format("the lease is held by '{}' at epoch {}", holder->owner, holder->epoch));
     return;
   }
@@ -149,7 +150,10 @@ void SimulatedProcessor::lose(const std::string& why) {
 
 bool SimulatedProcessor::lease_held() {
   const bool held = !lost_ && scheduler_.now() < lease_held_until_;
-  if (!held) lease_wanted_ = true;
+  if (!held) {
+    lease_wanted_ = true;
+    ++stats_.held_back;
+  }
   return held;
 }
 
@@ -274,6 +278,7 @@ void SimulatedProcessor::commit() {
     auto ids = store_.append_batch_fenced(
         committing_, store::Fence{std::string(lease_name), lease_.owner, epoch_});
     if (!ids && ids.error().code == Errc::fenced) {
+      ++stats_.lost_fenced;
       lose(ids.error().message);
       return;
     }

@@ -59,6 +59,9 @@ struct SimulatedProcessorStats {
   std::uint64_t in_flight_max_seen = 0;  // most requests with a call in flight at once
   std::set<std::uint64_t> parked;        // requests that waited for a place
   std::vector<std::string> errors;       // a processor that took the lease could not start
+  std::uint64_t lost_fenced = 0;         // processors that found out by a fenced commit
+  std::uint64_t lost_renewing = 0;       // ... by a renewal
+  std::uint64_t held_back = 0;           // times lease_held() said no
 };
 
 // The lease of one processor: its owner name (unique per boot) and TTL.

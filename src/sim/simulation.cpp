@@ -272,6 +272,9 @@ SimulationReport simulate(std::uint64_t seed, std::shared_ptr<spdlog::logger> lo
   report.failed = audit.failed;
   report.store_faults = stats.store_faults;
   report.parked = stats.parked.size();
+  report.lost_fenced = stats.lost_fenced;
+  report.lost_renewing = stats.lost_renewing;
+  report.held_back = stats.held_back;
   report.steps = scheduler.steps();
   report.simulated = scheduler.now() - start;
   report.log_digest = digest(history);

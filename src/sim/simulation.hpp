@@ -28,8 +28,11 @@ struct SimulationReport {
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
   std::uint64_t crashes = 0;
-  std::uint64_t pauses = 0;     // of the acting processor, each longer than the lease's TTL
-  std::uint64_t takeovers = 0;  // by a standby, of the lease of a paused processor
+  std::uint64_t pauses = 0;         // of the acting processor, each longer than the lease's TTL
+  std::uint64_t takeovers = 0;      // by a standby, of the lease of a paused processor
+  std::uint64_t lost_fenced = 0;    // processors that found out they lost by a fenced commit
+  std::uint64_t lost_renewing = 0;  // ... by a renewal
+  std::uint64_t held_back = 0;      // calls held back because the lease was not known held
   std::uint64_t store_faults = 0;
   std::uint64_t parked = 0;  // requests that waited for a place
   std::uint64_t steps = 0;   // scheduler tasks run
