@@ -16,9 +16,9 @@ using namespace std::chrono_literals;
 
 const TimePoint t0{std::chrono::seconds(1'800'000'000)};
 
-class PausedHolder : public ::testing::Test {
- protected:
-  PausedHolder()
+class SimulatedProcessorLease : public ::testing::Test {
+ public:
+  SimulatedProcessorLease()
       : log_(std::make_shared<spdlog::logger>("sim",
                                               std::make_shared<spdlog::sinks::null_sink_st>())),
         memory_(std::make_shared<store::MemoryLog>()),
@@ -26,7 +26,7 @@ class PausedHolder : public ::testing::Test {
         api_(scheduler_, Random(7), ApiProfile{.latency_low = 10ms, .latency_high = 10ms}) {
     memory_->clock = [this] { return scheduler_.now(); };
     options_.api = *http::parse_url("http://api.invalid");
-    faults_.latency_low = 100us;
+    faults_.latency_low = 1ms;
     faults_.latency_high = 1ms;
   }
 
@@ -60,31 +60,50 @@ class PausedHolder : public ::testing::Test {
   const Duration ttl_ = 1s;
 };
 
-TEST_F(PausedHolder, ReplacedWhilePausedItStopsWithoutCallingOrAppending) {
-  // given: "old" holds the lease, and is paused for 5 s (five TTLs) at t0 + 100 ms
-  const auto old = boot("old");
+// With a store latency of exactly 1 ms, a request inserted at t0 + 100 ms is read at 101 ms
+// and its api-request committed at 102 ms, read back at once, and sent.
+void replaced_while_paused(SimulatedProcessorLease& test, TimePoint pause_at,
+                           std::size_t events_expected) {
+  // given: "old" holds the lease (TTL 1 s), a request comes, and "old" is paused at
+  // `pause_at` for 5 s
+  const auto old = test.boot("old");
   ASSERT_TRUE(old->started());
-  scheduler_.at(t0 + 100ms, [&] { old->pause(t0 + 5100ms); });
-  // when: a request comes during the pause, and another processor takes the expired lease
-  insert_request_at(t0 + 1s, *old);
+  test.insert_request_at(t0 + 100ms, *old);
+  test.scheduler_.at(pause_at, [&] { old->pause(pause_at + 5s); });
+  // when: another processor takes the expired lease during the pause
   std::optional<store::LeaseHolder> successor;
-  scheduler_.at(t0 + 3s, [&] {
-    auto taken = store_.acquire_lease("processor", "new", 10s);
+  test.scheduler_.at(t0 + 3s, [&] {
+    auto taken = test.store_.acquire_lease("processor", "new", 10s);
     ASSERT_TRUE(taken.has_value());
     successor = *taken;
   });
-  run_until(t0 + 10s);
-  // then: the lease changed hands; "old" found out, sent nothing, and appended nothing
+  test.run_until(t0 + 10s);
+  // then: the lease changed hands; "old" found out, sent nothing, and appended nothing more
   ASSERT_TRUE(successor.has_value());
   EXPECT_EQ(successor->owner, "new");
   EXPECT_EQ(successor->epoch, 2u);
   EXPECT_TRUE(old->lost());
-  EXPECT_EQ(stats_.lost_fenced + stats_.lost_renewing, 1u);
-  EXPECT_TRUE(api_.calls().empty());
-  EXPECT_EQ(events(), 1u);  // the request only
+  EXPECT_EQ(test.stats_.lost_fenced + test.stats_.lost_renewing, 1u);
+  EXPECT_TRUE(test.api_.calls().empty());
+  EXPECT_EQ(test.events(), events_expected);
 }
 
-TEST_F(PausedHolder, NotReplacedItGoesOnWhereItWasOnceRenewed) {
+TEST_F(SimulatedProcessorLease, PausedWhileCommittingItsCommitIsFencedAfterATakeover) {
+  replaced_while_paused(*this, t0 + 101500us, 1);  // the request only
+  EXPECT_EQ(stats_.lost_fenced, 1u);
+}
+
+// A commit that succeeds but reports a failure is checked 10 ms later (113 ms), and only then
+// read back (114 ms): a pause in between leaves the api-request committed and not sent. On
+// resuming, the read-back comes before the renewal: only lease_held() stops the call.
+TEST_F(SimulatedProcessorLease, PausedBeforeReadingBackAnAttemptItDoesNotSendItAfterATakeover) {
+  faults_.commit_unacknowledged = 1.0;
+  replaced_while_paused(*this, t0 + 113500us, 2);  // the request and its api-request
+  EXPECT_EQ(stats_.lost_renewing, 1u);
+  EXPECT_GE(stats_.held_back, 1u);
+}
+
+TEST_F(SimulatedProcessorLease, NotReplacedItGoesOnWhereItWasOnceRenewed) {
   // given: "old" holds the lease, and is paused for 5 s at t0 + 100 ms; nobody takes over
   const auto old = boot("old");
   scheduler_.at(t0 + 100ms, [&] { old->pause(t0 + 5100ms); });
@@ -99,7 +118,7 @@ TEST_F(PausedHolder, NotReplacedItGoesOnWhereItWasOnceRenewed) {
   EXPECT_TRUE(std::holds_alternative<events::RequestSucceeded>(memory_->events.back().event));
 }
 
-TEST_F(PausedHolder, AStandbyWaitsForTheLeaseAndTakesItOnceTheHolderStopsRenewing) {
+TEST_F(SimulatedProcessorLease, AStandbyWaitsForTheLeaseAndTakesItOnceTheHolderStopsRenewing) {
   // given: "old" holds the lease; "new" starts as its standby
   const auto old = boot("old");
   const auto standby = boot("new");
