@@ -3,7 +3,9 @@
 // external UUID, some inserted twice) and configuration events over a window of simulated
 // time; the processor runs against the simulated API and an in-memory store with injected
 // faults, and crashes at random moments (all in-memory state dropped) to restart from the
-// store. The run goes on until nothing is left to do, then a last restart must append
+// store. It holds the processor lease (TTL drawn per seed); in some seeds it is paused past
+// its TTL, a standby takes over, and the paused one must find out it lost the lease when it
+// resumes. The run goes on until nothing is left to do, then a last restart must append
 // nothing. The report holds every violated invariant: broker::Auditor's over the log (with
 // every request required to finish) and check_calls / check_deadlines.
 
