@@ -24,7 +24,8 @@ using api_broker::sim::SimulationReport;
 
 struct Totals {
   std::uint64_t runs = 0, failed = 0, requests = 0, events = 0, attempts = 0, api_calls = 0,
-                crashes = 0, store_faults = 0, parked = 0, steps = 0;
+                crashes = 0, pauses = 0, takeovers = 0, lost_fenced = 0, lost_renewing = 0,
+                held_back = 0, store_faults = 0, parked = 0, steps = 0;
   double simulated_hours = 0;
   void add(const SimulationReport& r) {
     ++runs;
@@ -34,6 +35,11 @@ struct Totals {
     attempts += r.attempts;
     api_calls += r.api_calls;
     crashes += r.crashes;
+    pauses += r.pauses;
+    takeovers += r.takeovers;
+    lost_fenced += r.lost_fenced;
+    lost_renewing += r.lost_renewing;
+    held_back += r.held_back;
     store_faults += r.store_faults;
     parked += r.parked;
     steps += r.steps;
@@ -54,8 +60,9 @@ void print_failure(const SimulationReport& report, const std::string& program) {
 int main(int argc, char** argv) {
   CLI::App app{
       "Runs the api-broker processor in deterministic simulation: a seeded API that "
-      "fails, drops and stalls, an in-memory store with injected faults, and "
-      "processor crashes; checks every invariant after each run."};
+      "fails, drops and stalls, an in-memory store with injected faults, "
+      "processor crashes, and paused lease holders taken over by a standby; checks every invariant "
+      "after each run."};
   std::optional<std::uint64_t> seed;
   std::uint64_t seeds = 1000;
   std::uint64_t first_seed = 1;
@@ -88,10 +95,12 @@ int main(int argc, char** argv) {
     }
     fmt::print(
         "seed {}: {} requests ({} succeeded, {} failed), {} events, {} attempts, {} API calls, "
-        "{} crashes, {} store faults, {} parked, {:.1f} s simulated, log {}\n",
+        "{} crashes, {} pauses, {} takeovers, {} store faults, {} parked, {:.1f} s simulated, log "
+        "{}\n",
         report.seed, report.requests, report.succeeded, report.failed, report.events,
-        report.attempts, report.api_calls, report.crashes, report.store_faults, report.parked,
-        api_broker::to_seconds(report.simulated), report.log_digest);
+        report.attempts, report.api_calls, report.crashes, report.pauses, report.takeovers,
+        report.store_faults, report.parked, api_broker::to_seconds(report.simulated),
+        report.log_digest);
     if (!report.ok()) {
       print_failure(report, program);
       return 1;
@@ -115,10 +124,15 @@ int main(int argc, char** argv) {
   fmt::print("seeds {}..{}: {} runs, {} failed, in {:.1f} s ({:.0f} runs/s)\n", first_seed,
              first_seed + seeds - 1, totals.runs, totals.failed, wall, totals.runs / wall);
   fmt::print(
-      "  {} requests, {} events, {} attempts, {} API calls, {} processor crashes, {} store "
-      "faults, {} requests parked, {:.1f} h simulated, {} steps\n",
+      "  {} requests, {} events, {} attempts, {} API calls, {} processor crashes, {} pauses, {} "
+      "takeovers, {} store faults, {} requests parked, {:.1f} h simulated, {} steps\n",
       totals.requests, totals.events, totals.attempts, totals.api_calls, totals.crashes,
-      totals.store_faults, totals.parked, totals.simulated_hours, totals.steps);
+      totals.pauses, totals.takeovers, totals.store_faults, totals.parked, totals.simulated_hours,
+      totals.steps);
+  fmt::print(
+      "  lease: {} processors found out they lost it by a fenced commit, {} by a renewal; {} "
+      "calls held back until a renewal\n",
+      totals.lost_fenced, totals.lost_renewing, totals.held_back);
   if (!failing.empty()) {
     std::string list;
     for (std::size_t i = 0; i < failing.size() && i < 20; ++i)

@@ -4,9 +4,10 @@
 
 namespace api_broker::sim {
 
-Scheduler::Handle Scheduler::at(TimePoint at, Task task) {
+Scheduler::Handle Scheduler::at(TimePoint at, Task task, bool background) {
   const Handle handle{std::max(at, now_), order_++};
   tasks_.emplace(handle, std::move(task));
+  if (background) background_.insert(handle);
   return handle;
 }
 
@@ -14,6 +15,7 @@ bool Scheduler::run_next() {
   if (tasks_.empty()) return false;
   auto node = tasks_.extract(tasks_.begin());
   now_ = node.key().first;
+  background_.erase(node.key());
   ++steps_;
   node.mapped()();
   return true;

@@ -1,11 +1,13 @@
 #pragma once
 // Simulated time: a queue of tasks ordered by (time, order of scheduling). run_next() jumps
 // the clock to the next task and runs it, so a run of simulated hours takes milliseconds and
-// ties are broken the same way every time.
+// ties are broken the same way every time. A background task (a lease renewal, a standby's
+// poll) runs like any other but does not keep a run going: busy() counts only the others.
 
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "api_broker/events/time.hpp"
@@ -21,13 +23,18 @@ class Scheduler {
 
   TimePoint now() const { return now_; }
   // Runs `task` at `at` (at once if `at` has passed, after the tasks already due).
-  Handle at(TimePoint at, Task task);
+  Handle at(TimePoint at, Task task, bool background = false);
   Handle after(Duration delay, Task task) { return at(now_ + delay, std::move(task)); }
   // No effect if the task ran or was cancelled.
-  void cancel(const Handle& handle) { tasks_.erase(handle); }
-  // Runs the next task; false when there is none.
+  void cancel(const Handle& handle) {
+    tasks_.erase(handle);
+    background_.erase(handle);
+  }
+  // Runs the next task, background or not; false when there is none.
   bool run_next();
   bool empty() const { return tasks_.empty(); }
+  // Whether a task other than a background one is waiting.
+  bool busy() const { return tasks_.size() > background_.size(); }
   std::uint64_t steps() const { return steps_; }
 
  private:
@@ -35,6 +42,7 @@ class Scheduler {
   std::uint64_t order_ = 0;
   std::uint64_t steps_ = 0;
   std::map<Handle, Task> tasks_;
+  std::set<Handle> background_;  // those of tasks_ that are background tasks
 };
 
 }  // namespace api_broker::sim

@@ -1,5 +1,7 @@
 #include "simulated_processor.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -8,6 +10,12 @@
 namespace api_broker::sim {
 
 using namespace std::chrono_literals;
+
+constexpr std::string_view lease_name = "processor";
+
+std::chrono::milliseconds milliseconds(Duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
 
 StoreFaults draw_store_faults(Random& random) {
   StoreFaults f;
@@ -30,7 +38,8 @@ SimulatedProcessor::SimulatedProcessor(Scheduler& scheduler, SimulatedApi& api,
                                        store::MemoryStore& store, Random random, StoreFaults faults,
                                        broker::ProcessorOptions options,
                                        std::shared_ptr<spdlog::logger> log,
-                                       SimulatedProcessorStats& stats)
+                                       SimulatedProcessorStats& stats, SimulatedLease lease,
+                                       LeaseHooks hooks)
     : scheduler_(scheduler),
       api_(api),
       store_(store),
@@ -38,28 +47,137 @@ SimulatedProcessor::SimulatedProcessor(Scheduler& scheduler, SimulatedApi& api,
       faults_(faults),
       options_(std::move(options)),
       log_(std::move(log)),
-      stats_(stats) {}
+      stats_(stats),
+      lease_(std::move(lease)),
+      hooks_(std::move(hooks)) {}
+
+// A crash: the same machine's standby sees the holder's pid gone and frees its lease at once.
+// One that lost its lease does not hold it (or took it back only to find the epoch changed:
+// then it keeps it until it expires, as the real worker does).
+SimulatedProcessor::~SimulatedProcessor() {
+  if (started_ && !lost_) (void)store_.release_lease(lease_name, lease_.owner);
+}
 
 Result<void> SimulatedProcessor::start() {
-  auto resumed = broker::load_resume_point(store_, "processor", std::nullopt);
-  if (!resumed) return fail(std::move(resumed).error());
-  core_ = std::make_unique<broker::ProcessorCore>(*this, options_, resumed->policy, log_);
-  position_ = resumed->after;
-  schedule_read();
+  waiting_since_ = scheduler_.now();
+  auto holder = store_.acquire_lease(lease_name, lease_.owner, milliseconds(lease_.ttl));
+  if (holder && holder->owner == lease_.owner) return begin(*holder, scheduler_.now());
+  log_->info("{}: standby, the lease is held by another processor", lease_.owner);
+  poll_lease();
   return {};
 }
 
-Scheduler::Handle SimulatedProcessor::guarded(TimePoint at, std::function<void()> task) {
-  return scheduler_.at(at, [self = weak_from_this(), task = std::move(task)] {
-    if (self.lock()) task();  // else this processor crashed meanwhile
-  });
+// A standby asks for the lease every third of its TTL.
+void SimulatedProcessor::poll_lease() {
+  guarded(
+      scheduler_.now() + lease_.ttl / 3,
+      [this] {
+        const TimePoint sent = scheduler_.now();
+        store_call([this, sent] { take_lease(sent); }, true);
+      },
+      true);
 }
 
-Scheduler::Handle SimulatedProcessor::store_call(std::function<void()> task) {
+void SimulatedProcessor::take_lease(TimePoint sent) {
+  auto holder = store_.acquire_lease(lease_name, lease_.owner, milliseconds(lease_.ttl));
+  if (!holder || holder->owner != lease_.owner) {
+    poll_lease();
+    return;
+  }
+  if (auto begun = begin(*holder, sent); !begun) {
+    stats_.errors.push_back(begun.error().message);
+    return;
+  }
+  if (hooks_.took_over) hooks_.took_over(*this);
+}
+
+// The lease is taken: the processor reads the log from its checkpoint, as the real one does
+// once it holds the lease.
+Result<void> SimulatedProcessor::begin(const store::LeaseHolder& holder, TimePoint sent) {
+  auto resumed = broker::load_resume_point(store_, "processor", std::nullopt);
+  if (!resumed) return fail(std::move(resumed).error());
+  started_ = true;
+  epoch_ = holder.epoch;
+  lease_held_until_ = sent + lease_.ttl;
+  log_->info("{}: took the lease at epoch {}", lease_.owner, epoch_);
+  core_ = std::make_unique<broker::ProcessorCore>(*this, options_, resumed->policy, log_);
+  position_ = resumed->after;
+  schedule_read();
+  schedule_renewal(sent + lease_.ttl / 3);
+  return {};
+}
+
+void SimulatedProcessor::schedule_renewal(TimePoint at) {
+  guarded(
+      at,
+      [this] {
+        const TimePoint sent = scheduler_.now();
+        store_call([this, sent] { renew(sent); }, true);
+      },
+      true);
+}
+
+// As the store worker: a renewal that fails is tried again soon; one that finds another owner
+// or another epoch (the lease changed hands meanwhile, even if it came back) means it is lost.
+void SimulatedProcessor::renew(TimePoint sent) {
+  auto holder = random_.chance(faults_.commit_fails)
+                    ? Result<store::LeaseHolder>(fail(Errc::unavailable, "injected fault"))
+                    : store_.acquire_lease(lease_name, lease_.owner, milliseconds(lease_.ttl));
+  if (!holder) {
+    ++stats_.store_faults;
+    schedule_renewal(scheduler_.now() + std::min<Duration>(lease_.ttl / 3, 200ms));
+    return;
+  }
+  if (holder->owner != lease_.owner || holder->epoch != epoch_) {
+    ++stats_.lost_renewing;
+    lose(fmt::format("the lease is held by '{}' at epoch {}", holder->owner, holder->epoch));
+    return;
+  }
+  lease_held_until_ = sent + lease_.ttl;
+  lease_wanted_ = false;
+  core_->on_lease_renewed();
+  observe();
+  schedule_renewal(std::max(scheduler_.now(), sent + lease_.ttl / 3));
+}
+
+void SimulatedProcessor::lose(const std::string& why) {
+  log_->warn("{}: lost the lease at epoch {}: {}", lease_.owner, epoch_, why);
+  lost_ = true;
+  lease_held_until_ = TimePoint{};
+  core_->on_lease_lost();
+  if (hooks_.lost) hooks_.lost(*this);
+}
+
+bool SimulatedProcessor::lease_held() {
+  const bool held = !lost_ && scheduler_.now() < lease_held_until_;
+  if (!held) {
+    lease_wanted_ = true;
+    ++stats_.held_back;
+  }
+  return held;
+}
+
+Scheduler::Handle SimulatedProcessor::guarded(TimePoint at, std::function<void()> task,
+                                              bool background) {
+  return scheduler_.at(
+      at,
+      [self = weak_from_this(), task = std::move(task), background]() mutable {
+        const auto alive = self.lock();
+        if (!alive || alive->lost_) return;  // crashed, or stopped for good
+        if (alive->paused()) {               // resumes where it was
+          alive->guarded(alive->paused_until_, std::move(task), background);
+          return;
+        }
+        task();
+      },
+      background);
+}
+
+Scheduler::Handle SimulatedProcessor::store_call(std::function<void()> task, bool background) {
   const Duration latency = random_.chance(faults_.slow)
                                ? random_.between(faults_.slow_low, faults_.slow_high)
                                : random_.between(faults_.latency_low, faults_.latency_high);
-  return guarded(scheduler_.now() + latency, std::move(task));
+  return guarded(scheduler_.now() + latency, std::move(task), background);
 }
 
 void SimulatedProcessor::observe() {
@@ -73,18 +191,22 @@ void SimulatedProcessor::forget_call(std::map<std::uint64_t, Call>::iterator it)
 
 void SimulatedProcessor::set_timer(std::uint64_t request, TimePoint at) {
   cancel_timer(request);
-  timers_[request] = guarded(at, [this, request] {
-    timers_.erase(request);
+  const std::uint64_t generation = next_timer_++;
+  const Scheduler::Handle handle = guarded(at, [this, request, generation] {
+    const auto it = timers_.find(request);
+    if (it == timers_.end() || it->second.generation != generation) return;  // replaced
+    timers_.erase(it);
     core_->on_timer(request);
     observe();
   });
+  timers_[request] = Timer{generation, handle};
 }
 
 void SimulatedProcessor::cancel_timer(std::uint64_t request) {
   const auto it = timers_.find(request);
   if (it == timers_.end()) return;
-  scheduler_.cancel(it->second);
-  timers_.erase(it);
+  scheduler_.cancel(it->second.handle);  // no effect if a pause deferred it: the generation
+  timers_.erase(it);                     // tells then
 }
 
 std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
@@ -93,15 +215,29 @@ std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
       api_.receive(call, [self = weak_from_this(), id, request = call.request,
                           attempt = call.attempt](Result<http::Response> answer) {
         const auto alive = self.lock();
-        if (!alive) return;  // crashed: nobody hears the answer
-        alive->forget_call(alive->calls_.find(id));
-        alive->core_->on_answer(request, attempt, std::move(answer));
-        alive->observe();
+        if (!alive || alive->lost_) return;  // crashed or stopped: nobody hears the answer
+        alive->answered(id, request, attempt, std::move(answer));
       });
   calls_.emplace(id, Call{answering, call.request});
   ++calling_[call.request];
   observe();
   return id;
+}
+
+// An answer that reaches a paused processor is read when it resumes.
+void SimulatedProcessor::answered(std::uint64_t id, std::uint64_t request, std::uint32_t attempt,
+                                  Result<http::Response> answer) {
+  const auto it = calls_.find(id);
+  if (it == calls_.end()) return;
+  if (paused()) {
+    it->second.answer = guarded(paused_until_, [this, id, request, attempt, answer] {
+      answered(id, request, attempt, answer);
+    });
+    return;
+  }
+  forget_call(it);
+  core_->on_answer(request, attempt, std::move(answer));
+  observe();
 }
 
 void SimulatedProcessor::cancel_call(std::uint64_t call) {
@@ -139,9 +275,14 @@ void SimulatedProcessor::commit() {
     retry();
     return;
   } else {
-    if (auto ids = store_.append_batch(committing_); !ids) {
-      log_->error("the memory store refused a batch: {}", ids.error().message);
+    auto ids = store_.append_batch_fenced(
+        committing_, store::Fence{std::string(lease_name), lease_.owner, epoch_});
+    if (!ids && ids.error().code == Errc::fenced) {
+      ++stats_.lost_fenced;
+      lose(ids.error().message);
+      return;
     }
+    if (!ids) log_->error("the memory store refused a batch: {}", ids.error().message);
     if (random_.chance(faults_.commit_unacknowledged)) {
       ++stats_.store_faults;
       uncertain_ = true;

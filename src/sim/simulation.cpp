@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <functional>
+#include <optional>
 
 #include "api_broker/broker/audit.hpp"
 #include "api_broker/events/codec.hpp"
@@ -89,13 +91,49 @@ SimulationReport simulate(std::uint64_t seed, std::shared_ptr<spdlog::logger> lo
       faults.read_fails, faults.latency_low.count(), faults.latency_high.count(), faults.slow,
       faults.slow_low.count(), faults.slow_high.count(), faults.read_limit);
 
-  // The processor, its crashes and restarts.
+  // The processor, its crashes and restarts; its pauses, and the standby that takes over.
+  const Duration ttl = random.between(Duration(300ms), Duration(3s));
   SimulatedProcessorStats stats;
-  std::shared_ptr<SimulatedProcessor> processor;
+  std::shared_ptr<SimulatedProcessor> processor;  // the one that acts (or waits to)
+  std::shared_ptr<SimulatedProcessor> standby;    // booted while the processor was paused
+  std::vector<std::shared_ptr<SimulatedProcessor>> deposed;  // paused, overtaken, not told yet
   std::vector<Downtime> downtimes;
-  auto boot = [&] {
-    processor = std::make_shared<SimulatedProcessor>(scheduler, api, store, random.fork(), faults,
-                                                     options, log, stats);
+  std::optional<TimePoint> down_since;  // the acting processor stopped acting (a pause)
+  std::uint64_t boots = 0;
+  std::function<void()> boot;
+  auto make = [&] {
+    LeaseHooks hooks;
+    hooks.took_over = [&](SimulatedProcessor& p) {
+      // It waited for the lease: the log was not processed from when the previous holder
+      // stopped (or from when this one started waiting) until now.
+      downtimes.push_back(Downtime{down_since.value_or(p.waiting_since()), scheduler.now()});
+      down_since.reset();
+      if (&p != standby.get()) return;  // a restarted processor that had to wait
+      ++report.takeovers;
+      if (processor) deposed.push_back(std::move(processor));
+      processor = std::move(standby);
+    };
+    hooks.lost = [&](SimulatedProcessor& p) {
+      // Dropped once its task is over (it runs inside it now).
+      scheduler.after(Duration(0), [&, lost = &p] {
+        std::erase_if(deposed, [lost](const auto& d) { return d.get() == lost; });
+        if (processor.get() != lost) return;
+        // The acting processor lost its lease without a pause (a renewal slower than the
+        // TTL): as the real one, it restarts as a standby, with its state read afresh.
+        if (!down_since) down_since = scheduler.now();
+        if (standby) {
+          processor = std::move(standby);
+        } else {
+          boot();
+        }
+      });
+    };
+    return std::make_shared<SimulatedProcessor>(
+        scheduler, api, store, random.fork(), faults, options, log, stats,
+        SimulatedLease{fmt::format("sim-{}", ++boots), ttl}, std::move(hooks));
+  };
+  boot = [&] {
+    processor = make();
     if (auto started = processor->start(); !started) {
       report.violations.push_back("the processor cannot restart: " + started.error().message);
       processor.reset();
@@ -106,11 +144,42 @@ SimulationReport simulate(std::uint64_t seed, std::shared_ptr<spdlog::logger> lo
   for (std::uint64_t i = 0; i < crashes; ++i) {
     scheduler.at(start + random.between(Duration(0), window + Duration(5s)), [&] {
       if (!processor) return;  // down already
-      processor.reset();
+      processor.reset();       // releases the lease if it holds it
+      standby.reset();         // restarts with it, below
+      down_since.reset();
       ++report.crashes;
       const Duration down = random.between(Duration(1ms), Duration(3s));
       downtimes.push_back(Downtime{scheduler.now(), scheduler.now() + down});
       scheduler.after(down, boot);
+    });
+  }
+  // A pause longer than the TTL (a SIGSTOP, a long GC, a frozen VM): a standby takes over
+  // once the lease expires, and the paused one must find out, when it resumes, that it lost.
+  const std::uint64_t pauses = random.chance(0.2) ? random.between(1, 3) : 0;
+  for (std::uint64_t i = 0; i < pauses; ++i) {
+    const Duration length = ttl + random.between(Duration(0), Duration(5s));
+    scheduler.at(start + random.between(Duration(0), window + Duration(5s)), [&, length] {
+      if (!processor || !processor->started() || processor->lost() || processor->paused()) {
+        return;
+      }
+      ++report.pauses;
+      const TimePoint from = scheduler.now();
+      processor->pause(from + length);
+      down_since = from;
+      if (!standby) {
+        standby = make();
+        if (auto started = standby->start(); !started) {
+          report.violations.push_back("the standby cannot start: " + started.error().message);
+          standby.reset();
+        }
+      }
+      // Resumed before anyone took the lease over: it goes on, and was down meanwhile.
+      scheduler.at(from + length,
+                   [&, paused = std::weak_ptr<SimulatedProcessor>(processor), from, length] {
+                     if (paused.lock() != processor) return;
+                     downtimes.push_back(Downtime{from, from + length});
+                     down_since.reset();
+                   });
     });
   }
 
@@ -140,8 +209,10 @@ SimulationReport simulate(std::uint64_t seed, std::shared_ptr<spdlog::logger> lo
     }
   }
 
+  // Until nothing is left to do: lease renewals and a standby's polls go on forever, and count
+  // only while the acting processor waits for the lease.
   auto settle = [&] {
-    while (scheduler.run_next()) {
+    while ((scheduler.busy() || (processor && processor->wants_lease())) && scheduler.run_next()) {
       if (scheduler.steps() > steps_max) {
         report.violations.push_back(
             fmt::format("the run did not settle after {} steps", scheduler.steps()));
@@ -161,6 +232,11 @@ SimulationReport simulate(std::uint64_t seed, std::shared_ptr<spdlog::logger> lo
     }
   }
   processor.reset();
+  standby.reset();
+  deposed.clear();
+  for (const std::string& e : stats.errors) {
+    report.violations.push_back("a processor that took the lease cannot start: " + e);
+  }
 
   // The checks.
   const std::vector<events::Envelope>& history = memory->events;
@@ -196,6 +272,9 @@ SimulationReport simulate(std::uint64_t seed, std::shared_ptr<spdlog::logger> lo
   report.failed = audit.failed;
   report.store_faults = stats.store_faults;
   report.parked = stats.parked.size();
+  report.lost_fenced = stats.lost_fenced;
+  report.lost_renewing = stats.lost_renewing;
+  report.held_back = stats.held_back;
   report.steps = scheduler.steps();
   report.simulated = scheduler.now() - start;
   report.log_digest = digest(history);

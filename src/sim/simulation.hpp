@@ -3,7 +3,9 @@
 // external UUID, some inserted twice) and configuration events over a window of simulated
 // time; the processor runs against the simulated API and an in-memory store with injected
 // faults, and crashes at random moments (all in-memory state dropped) to restart from the
-// store. The run goes on until nothing is left to do, then a last restart must append
+// store. It holds the processor lease (TTL drawn per seed); in some seeds it is paused past
+// its TTL, a standby takes over, and the paused one must find out it lost the lease when it
+// resumes. The run goes on until nothing is left to do, then a last restart must append
 // nothing. The report holds every violated invariant: broker::Auditor's over the log (with
 // every request required to finish) and check_calls / check_deadlines.
 
@@ -28,6 +30,11 @@ struct SimulationReport {
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
   std::uint64_t crashes = 0;
+  std::uint64_t pauses = 0;         // of the acting processor, each longer than the lease's TTL
+  std::uint64_t takeovers = 0;      // by a standby, of the lease of a paused processor
+  std::uint64_t lost_fenced = 0;    // processors that found out they lost by a fenced commit
+  std::uint64_t lost_renewing = 0;  // ... by a renewal
+  std::uint64_t held_back = 0;      // calls held back because the lease was not known held
   std::uint64_t store_faults = 0;
   std::uint64_t parked = 0;  // requests that waited for a place
   std::uint64_t steps = 0;   // scheduler tasks run

@@ -53,5 +53,26 @@ TEST(Scheduler, ACancelledTaskDoesNotRun) {
   EXPECT_FALSE(ran);
 }
 
+TEST(Scheduler, BackgroundTasksRunButDoNotKeepItBusy) {
+  Scheduler scheduler(t0);
+  std::string order;
+  const auto renewal = scheduler.at(
+      t0 + 1s, [&] { order += "r"; }, true);
+  EXPECT_FALSE(scheduler.busy());
+  scheduler.at(t0 + 2s, [&] { order += "w"; });
+  EXPECT_TRUE(scheduler.busy());
+  EXPECT_TRUE(scheduler.run_next());  // the background task, first in time
+  EXPECT_EQ(order, "r");
+  EXPECT_TRUE(scheduler.busy());
+  EXPECT_TRUE(scheduler.run_next());
+  EXPECT_FALSE(scheduler.busy());
+  scheduler.at(
+      t0 + 3s, [&] { order += "x"; }, true);
+  scheduler.cancel(renewal);  // ran already: no effect
+  EXPECT_FALSE(scheduler.busy());
+  EXPECT_FALSE(scheduler.empty());
+  EXPECT_EQ(order, "rw");
+}
+
 }  // namespace
 }  // namespace api_broker::sim

@@ -37,6 +37,8 @@ TEST(Simulation, RunsInjectFaultsAndFinishEveryRequest) {
     EXPECT_EQ(report.history.size(), report.events);
     totals.requests += report.requests;
     totals.crashes += report.crashes;
+    totals.pauses += report.pauses;
+    totals.takeovers += report.takeovers;
     totals.store_faults += report.store_faults;
     totals.parked += report.parked;
     totals.failed += report.failed;
@@ -44,9 +46,25 @@ TEST(Simulation, RunsInjectFaultsAndFinishEveryRequest) {
   // The seeds do exercise what they are for.
   EXPECT_GT(totals.requests, 1000u);
   EXPECT_GT(totals.crashes, 10u);
+  EXPECT_GT(totals.pauses, 10u);
+  EXPECT_GT(totals.takeovers, 10u);
   EXPECT_GT(totals.store_faults, 100u);
   EXPECT_GT(totals.parked, 10u);
   EXPECT_GT(totals.failed, 10u);
+}
+
+// Seeds whose lease holder is paused past its TTL and taken over by a standby; with a
+// processor that ignored the lease (lease_held() always true, unfenced commits), seed 9 sends
+// an attempt twice and seed 32 appends api-requests after terminal events.
+TEST(Simulation, PausedHoldersAreTakenOverAndTheRunStaysClean) {
+  for (const std::uint64_t seed : {3u, 9u, 32u}) {
+    const SimulationReport report = simulate(seed, quiet());
+    EXPECT_TRUE(report.ok()) << "seed " << seed << ": " << report.violations.front();
+    EXPECT_GT(report.pauses, 0u) << "seed " << seed;
+    EXPECT_EQ(report.takeovers, report.pauses) << "seed " << seed;
+    EXPECT_EQ(report.lost_fenced + report.lost_renewing, report.takeovers) << "seed " << seed;
+    EXPECT_EQ(report.succeeded + report.failed, report.requests) << "seed " << seed;
+  }
 }
 
 }  // namespace
