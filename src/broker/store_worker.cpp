@@ -163,7 +163,8 @@ bool StoreWorker::commit(std::vector<events::NewEvent>& batch) {
     if (stopping() && delay >= 1000ms) return false;
     if (!pause(delay) && delay >= 1000ms) return false;
     delay = std::min(delay * 2, limits::store_retry_delay_max);
-    return true;
+    // Commits that keep failing while the lease row stays writable must not let it lapse.
+    return renew_lease();
   };
   while (done < batch.size()) {
     if (lease_lost_) return false;
@@ -257,6 +258,11 @@ bool StoreWorker::renew_lease() {
   }
   lease_failing_.cleared();
   if (!store::holds(*holder, fence_)) {
+    // This renewal took the lease anew after a successor had freed it (a new epoch): give it
+    // back, so that the next processor need not wait a TTL for it.
+    if (holder->owner == options_.lease_owner) {
+      (void)store_->release_lease(options_.lease_name, options_.lease_owner);
+    }
     lose_lease(store::lease_lost(fence_, *holder));
     return false;
   }

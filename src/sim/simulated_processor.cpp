@@ -130,6 +130,9 @@ void SimulatedProcessor::renew(TimePoint sent) {
   }
   if (holder->owner != lease_.owner || holder->epoch != epoch_) {
     ++stats_.lost_renewing;
+    // Retaken by this renewal after a successor freed it: given back, so that the next
+    // processor need not wait a TTL for it (as the store worker does).
+    if (holder->owner == lease_.owner) (void)store_.release_lease(lease_name, lease_.owner);
     lose(fmt::format("the lease is held by '{}' at epoch {}", holder->owner, holder->epoch));
     return;
   }
