@@ -43,9 +43,8 @@ static_assert(failure_body_bytes_max + 4096 <= payload_bytes_max);
 // Interim (1xx) answers skipped before the final answer of one call; more fail the call.
 inline constexpr std::size_t http_interim_responses_max = 16;
 // Longest a SQLite writer waits for another process's write lock (sleeping 1 ms, 2 ms, ...
-// up to sqlite_busy_sleep_max between tries) before "database is locked".
+// up to 100 ms between tries: SQLite's own handler) before "database is locked".
 inline constexpr std::chrono::milliseconds sqlite_busy_wait_max{60000};
-inline constexpr std::chrono::milliseconds sqlite_busy_sleep_max{100};
 // Longest Retry-After the broker honours.
 inline constexpr std::chrono::seconds retry_after_max{3600};
 // Open connections the HTTP client keeps to the API: one per request in flight, so that
