@@ -708,6 +708,11 @@ std::size_t open_descriptors() {
 // burnt their retries) although the API answered every call it got. Now a call that finds no
 // descriptor waits for a connection of the pool to free.
 TEST_F(HttpClientTest, CallsWaitForADescriptorInsteadOfFailing) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  // The sanitizers' runtimes need descriptors of their own: with four left the test hung under
+  // ASan. The end-to-end Broker.FewDescriptorsDelayCallsButFailNone covers it there.
+  GTEST_SKIP() << "needs a process without a sanitizer runtime (it lowers RLIMIT_NOFILE to 4)";
+#endif
   ForkedServer server([](const SeenRequest& seen) {
     Reply reply = respond(200, seen.body);
     reply.delay = 10ms;
