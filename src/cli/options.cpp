@@ -171,7 +171,8 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
   command.add_flag("--no-standby", args.no_standby,
-                   "Exit (code 1) instead of waiting when another processor holds the lease");
+                   "Exit (code 1) instead of waiting when another processor holds the lease, or "
+                   "takes it over from this one");
   command
       .add_option(
           "--log-level", args.log_level,

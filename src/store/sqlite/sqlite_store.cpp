@@ -84,8 +84,8 @@ std::string_view column_text(sqlite3_stmt* statement, int column) {
 
 class SqliteStore final : public EventStore {
  public:
-  SqliteStore(Database db, std::string path, std::unique_ptr<SqliteOptions> options)
-      : options_(std::move(options)), db_(std::move(db)), path_(std::move(path)), watch_(path_) {}
+  SqliteStore(Database db, std::string path)
+      : db_(std::move(db)), path_(std::move(path)), watch_(path_) {}
 
   Result<void> prepare_statements() {
     const std::pair<Statement*, const char*> statements[] = {
@@ -411,7 +411,6 @@ class SqliteStore final : public EventStore {
     }
   }
 
-  std::unique_ptr<SqliteOptions> options_;  // the busy handler's; outlives db_
   Database db_;
   std::string path_;
   WalWatch watch_;
@@ -604,7 +603,6 @@ Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& optio
   // the requests/s of a sleeping handler with the same steps and jitter (broker_bench,
   // zero-latency figure: 14,398 against 6,785 requests/s).
   sqlite3_busy_timeout(db.get(), static_cast<int>(options.busy_timeout.count()));
-  auto store_options = std::make_unique<SqliteOptions>(options);
   if (!options.read_only) {
     if (auto ok = exec_sql(db.get(), path, "PRAGMA journal_mode = WAL"); !ok) {
       return fail(std::move(ok).error());
@@ -616,7 +614,7 @@ Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& optio
   if (auto ok = ensure_schema(db.get(), path, options.read_only); !ok) {
     return fail(std::move(ok).error());
   }
-  auto store = std::make_unique<SqliteStore>(std::move(db), path, std::move(store_options));
+  auto store = std::make_unique<SqliteStore>(std::move(db), path);
   if (auto ok = store->prepare_statements(); !ok) return fail(std::move(ok).error());
   return std::unique_ptr<EventStore>(std::move(store));
 }
