@@ -16,8 +16,8 @@
 #include <string>
 #include <string_view>
 
-#include "../src/http/capped_body.hpp"
 #include "api_broker/assert.hpp"
+#include "capped_body.hpp"  // api_broker_http_internal
 
 using namespace api_broker;
 namespace bhttp = boost::beast::http;

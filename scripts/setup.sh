@@ -10,7 +10,7 @@ packages=(
   libmongoc-dev libbson-dev python3-mongomock python3-bson
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-format
+  clang-format clang-tidy graphviz
   clang-14 libclang-rt-14-dev
 )
 

@@ -1,0 +1,167 @@
+// The command line's own checks of option values (src/cli/options.*): what each text means
+// once parsed, and the one-line error a bad one gets. No store and no network.
+#include "options.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace api_broker::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Parses `args` (without the program name) into a command declared by `declare`.
+template <class Args, class Declare>
+void parse(Args& args, Declare declare, std::vector<std::string> words) {
+  CLI::App app{"test"};
+  declare(app, args);
+  std::reverse(words.begin(), words.end());  // CLI11 takes them last first
+  app.parse(words);
+}
+
+TEST(OptionalEventId, EmptyIsNoneAndDigitsAreAnId) {
+  EXPECT_EQ(*optional_event_id(""), events::no_event);
+  EXPECT_EQ(*optional_event_id("42"), events::EventId{42});
+}
+
+TEST(OptionalEventId, RefusesWhatIsNotDecimal) {
+  for (const char* text : {"-1", "0x10", "4 2", "18446744073709551616", "abc"}) {
+    const auto id = optional_event_id(text);
+    ASSERT_FALSE(id) << text;
+    EXPECT_EQ(id.error().code, Errc::invalid_input) << text;
+  }
+}
+
+TEST(OptionalUuid, NotGivenIsNoneButEmptyIsRefused) {
+  EXPECT_FALSE(optional_uuid(std::nullopt)->has_value());
+  const auto empty = optional_uuid(std::string{});
+  ASSERT_FALSE(empty);
+  EXPECT_THAT(empty.error().message, HasSubstr("--external-uuid is empty"));
+}
+
+TEST(OptionalUuid, TakesAUuidAndRefusesTheNilOneAndMalformedOnes) {
+  EXPECT_TRUE(optional_uuid(std::string{"0b7e1f9c-3c1e-4a4f-9a51-0cf2d9e5b1a7"})->has_value());
+  for (const char* text : {"00000000-0000-0000-0000-000000000000", "not-a-uuid",
+                           "0b7e1f9c-3c1e-4a4f-9a51-0cf2d9e5b1a"}) {
+    const auto uuid = optional_uuid(std::string{text});
+    ASSERT_FALSE(uuid) << text;
+    EXPECT_EQ(uuid.error().code, Errc::invalid_input) << text;
+  }
+}
+
+TEST(EventFromCli, TextClassesAndThePrototypesAliasesTakeTheTextAsItIs) {
+  EXPECT_EQ(*event_from_cli("simple", "hi"), events::Event{events::Simple{"hi"}});
+  EXPECT_EQ(*event_from_cli("request", "{\"x\":1}"), events::Event{events::Request{"{\"x\":1}"}});
+  EXPECT_EQ(*event_from_cli("response", "ok"),
+            events::Event{events::ApiResponse{.response = "ok"}});
+  EXPECT_EQ(*event_from_cli("failure", "down"),
+            events::Event{events::ApiFailure{.failure = "down"}});
+}
+
+TEST(EventFromCli, RefusesBytesThatAreNotUtf8AndSaysWhere) {
+  const auto event = event_from_cli("simple", std::string{"ab\xff"});
+  ASSERT_FALSE(event);
+  EXPECT_THAT(event.error().message, HasSubstr("byte 2 (0xff)"));
+}
+
+TEST(EventFromCli, AnUnknownClassListsTheKnownOnes) {
+  const auto event = event_from_cli("requets", "x");
+  ASSERT_FALSE(event);
+  EXPECT_THAT(event.error().message, HasSubstr("unknown event class 'requets'"));
+  EXPECT_THAT(event.error().message, HasSubstr("api-request"));
+  EXPECT_EQ(event.error().message.find('\n'), std::string::npos);  // one line
+}
+
+TEST(ToNewEvent, GivenAllOptionsBuildsTheEvent) {
+  InsertArgs args;
+  parse(args, add_insert_options,
+        {"request", "payload", "--causation", "7", "--external-uuid",
+         "0b7e1f9c-3c1e-4a4f-9a51-0cf2d9e5b1a7"});
+  const auto event = to_new_event(args);
+  ASSERT_TRUE(event) << event.error().message;
+  EXPECT_EQ(event->event, events::Event{events::Request{"payload"}});
+  EXPECT_EQ(event->causation_id, events::EventId{7});
+  EXPECT_TRUE(event->external_uuid.has_value());
+}
+
+TEST(ToNewEvent, RefusesAConfigurationTheProcessorWouldIgnore) {
+  InsertArgs args{.class_tag = "configuration", .data = R"({"backoff_multiplier": 0.5})"};
+  const auto event = to_new_event(args);
+  ASSERT_FALSE(event);
+  EXPECT_EQ(event.error().code, Errc::invalid_input);
+}
+
+TEST(ToConfigurationEvent, KeepsWhatIsNotGivenAndChecksWhatIs) {
+  ConfigureArgs args;
+  parse(args, add_configure_options, {"--retries", "3", "--timeout", "2.5"});
+  const auto event = to_configuration_event(args);
+  ASSERT_TRUE(event) << event.error().message;
+  const auto& configuration = std::get<events::Configuration>(event->event);
+  EXPECT_EQ(configuration.retries, 3);
+  EXPECT_EQ(configuration.timeout, 2.5);
+  EXPECT_EQ(configuration.deadline, -1);  // kept as in force
+
+  ConfigureArgs jitter;
+  parse(jitter, add_configure_options, {"--backoff-jitter", "1.5"});
+  EXPECT_FALSE(to_configuration_event(jitter));
+}
+
+TEST(ConfigureOptions, NumbersAreDecimalOnly) {
+  ConfigureArgs args;
+  EXPECT_THROW(parse(args, add_configure_options, {"--retries", "0x10"}), CLI::ValidationError);
+}
+
+TEST(ToProcessorOptions, TheDefaultsMakeAStandbyProcessorOnLocalhost) {
+  const auto options = to_processor_options(ProcessArgs{});
+  ASSERT_TRUE(options) << options.error().message;
+  EXPECT_EQ(options->api.host, "localhost");
+  EXPECT_TRUE(options->standby);
+  EXPECT_EQ(options->lease_ttl, std::chrono::milliseconds(3000));
+  EXPECT_FALSE(options->start_after.has_value());
+}
+
+TEST(ToProcessorOptions, TakesEveryOptionGiven) {
+  ProcessArgs args;
+  parse(args, add_process_options,
+        {"--api-url", "http://127.0.0.1:9000", "--start-after", "12", "--lease-ttl", "0.5",
+         "--in-flight-max", "8", "--no-standby"});
+  const auto options = to_processor_options(args);
+  ASSERT_TRUE(options) << options.error().message;
+  EXPECT_EQ(options->api.port, 9000);
+  EXPECT_EQ(options->start_after, events::EventId{12});
+  EXPECT_EQ(options->lease_ttl, std::chrono::milliseconds(500));
+  EXPECT_EQ(options->requests_in_flight_max, 8u);
+  EXPECT_FALSE(options->standby);
+}
+
+TEST(ToProcessorOptions, RefusesValuesOutOfRangeWithOneLine) {
+  const auto refused = [](ProcessArgs args) {
+    const auto options = to_processor_options(args);
+    EXPECT_FALSE(options);
+    if (options) return std::string{};
+    EXPECT_EQ(options.error().code, Errc::invalid_input);
+    EXPECT_EQ(options.error().message.find('\n'), std::string::npos);
+    return options.error().message;
+  };
+  EXPECT_THAT(refused({.api_url = "ftp://x"}), HasSubstr("ftp"));
+  EXPECT_THAT(refused({.start_after = "x"}), HasSubstr("x"));
+  EXPECT_THAT(refused({.lease_ttl = 0.1}), HasSubstr("--lease-ttl"));
+  EXPECT_THAT(refused({.lease_ttl = std::numeric_limits<double>::quiet_NaN()}),
+              HasSubstr("--lease-ttl"));
+  EXPECT_THAT(refused({.in_flight_max = 0}), HasSubstr("--in-flight-max"));
+}
+
+TEST(ProcessOptions, TheInFlightBoundIsCheckedWhileParsing) {
+  ProcessArgs args;
+  EXPECT_THROW(parse(args, add_process_options, {"--in-flight-max", "2000000"}),
+               CLI::ValidationError);
+}
+
+}  // namespace
+}  // namespace api_broker::cli
