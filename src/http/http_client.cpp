@@ -353,7 +353,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     auto& parser = connection->parser.emplace();
     parser.header_limit(detail::response_header_bytes_max);
     parser.body_limit(options_.body_bytes_read_max);
-    parser.get().body().stored_max = options_.body_bytes_stored_max;
+    parser.get().body().stored_max = options_.response_bytes_stored_max;
     parser.get().body().read_max = options_.body_bytes_read_max;
     bhttp::async_read(connection->socket, connection->buffer, parser,
                       on(connection, [](Impl& self, const std::shared_ptr<Connection>& c,

@@ -12,7 +12,7 @@ namespace api_broker::http {
 
 struct ClientOptions {
   // A longer body is cut to this many bytes and Response::truncated is set.
-  std::size_t body_bytes_stored_max = limits::response_bytes_stored_default;
+  std::size_t response_bytes_stored_max = limits::response_bytes_stored_default;
   // A longer body fails the call ("response body larger than N bytes"); it is not read.
   std::size_t body_bytes_read_max = limits::response_read_bytes_max;
   // Open connections per (host, port); further calls wait in a FIFO queue. At least 1. Each

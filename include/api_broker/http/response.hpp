@@ -16,7 +16,7 @@ namespace api_broker::http {
 // A complete HTTP response, whatever its status: a 503 is a Response, not an Error.
 struct Response {
   int status = 0;
-  std::string body;                           // at most ClientOptions::body_bytes_stored_max
+  std::string body;                           // at most ClientOptions::response_bytes_stored_max
   bool truncated = false;                     // true: `body` is the first part of the body
   std::size_t body_bytes = 0;                 // size of the whole body as received (decoded)
   std::optional<double> retry_after_seconds;  // from Retry-After; >= 0; nullopt if absent/bad

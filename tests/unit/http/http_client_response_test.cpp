@@ -96,7 +96,7 @@ TEST_F(HttpClientTest, LongBodyIsTruncated) {
     return reply;
   });
   ClientOptions options;
-  options.body_bytes_stored_max = 100;
+  options.response_bytes_stored_max = 100;
   Client client(io_.get_executor(), options);
   for (const char* mode : {"plain", "chunked", "until-close"}) {
     auto result = call(client, server.url(), mode);
@@ -114,7 +114,7 @@ TEST_F(HttpClientTest, LongBodyIsTruncated) {
 TEST_F(HttpClientTest, BodyAtTheStoredLimitIsWhole) {
   TestServer server([](const SeenRequest&) { return respond(200, std::string(100, 'y')); });
   ClientOptions options;
-  options.body_bytes_stored_max = 100;
+  options.response_bytes_stored_max = 100;
   Client client(io_.get_executor(), options);
   auto result = call(client, server.url());
   ASSERT_TRUE(result) << result.error().message;
@@ -130,7 +130,7 @@ TEST_F(HttpClientTest, BodyOverTheReadCapFails) {
     return reply;
   });
   ClientOptions options;
-  options.body_bytes_stored_max = 10;
+  options.response_bytes_stored_max = 10;
   options.body_bytes_read_max = 1000;
   Client client(io_.get_executor(), options);
   auto small = call(client, server.url(), "small");
