@@ -86,8 +86,8 @@ void check_process(const cli::ProcessArgs& args) {
     return;
   }
   API_BROKER_ASSERT(*http::parse_url(http::to_string(options->api)) == options->api);
-  API_BROKER_ASSERT(options->response_bytes_max >= 1);
-  API_BROKER_ASSERT(options->response_bytes_max <= limits::response_bytes_stored_max);
+  API_BROKER_ASSERT(options->response_bytes_stored_max >= 1);
+  API_BROKER_ASSERT(options->response_bytes_stored_max <= limits::response_bytes_stored_max);
   API_BROKER_ASSERT(options->lease_ttl >= std::chrono::milliseconds(299));
   API_BROKER_ASSERT(options->lease_ttl <= std::chrono::hours(1));
   API_BROKER_ASSERT(options->requests_in_flight_max >= 1);

@@ -2,8 +2,6 @@
 
 #include "api_broker/brittle_api/brittle_api.hpp"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -15,30 +13,23 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <charconv>
-// GCC 12 with -fsanitize=address reports boost::optional inside Beast's parser as maybe
-// uninitialized (a false positive); the pragma must cover the header that defines it.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#include <boost/beast/http.hpp>
-#pragma GCC diagnostic pop
-#include <cmath>
 #include <exception>
-#include <functional>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include <fmt/core.h>
 
 #include "address.hpp"
+#include "call_tally.hpp"
 #include "calls_log.hpp"
+#include "fault_plan.hpp"
 #include "log.hpp"
+#include "messages.hpp"
 #include "text.hpp"
 
 namespace api_broker::brittle_api {
@@ -48,8 +39,11 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-using Request = http::request<http::string_body>;
-using Response = http::response<http::string_body>;
+using detail::Outcome;
+using detail::Plan;
+using detail::reply;
+using detail::Request;
+using detail::Response;
 
 constexpr std::chrono::milliseconds log_flush_interval{100};
 constexpr std::chrono::milliseconds accept_retry_delay{100};
@@ -59,22 +53,6 @@ constexpr std::chrono::seconds write_timeout{30};
 constexpr std::chrono::seconds drain_timeout{5};
 constexpr std::size_t drain_bytes_max = 4 * body_bytes_max;
 constexpr std::size_t drain_chunk_bytes = 64 * 1024;
-
-enum class Outcome : std::uint8_t { ok, unavailable, dropped, stale };
-
-std::string_view to_log_text(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::ok:
-      return "ok";
-    case Outcome::unavailable:
-      return "503";
-    case Outcome::dropped:
-      return "dropped";
-    case Outcome::stale:
-      return "stale";
-  }
-  return "?";
-}
 
 // When one POST /api arrived, and which attempt its client said it was.
 struct Arrival {
@@ -86,44 +64,6 @@ std::int64_t unix_micros_now() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
 }
-
-// A header of api-broker's processor holding a decimal number, if valid.
-template <typename T>
-std::optional<T> number_header(const Request& request, std::string_view name) {
-  const auto text = request[beast::string_view(name.data(), name.size())];
-  T value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
-// The Api-Broker-Attempt header (0-based).
-std::optional<std::uint32_t> attempt_of(const Request& request) {
-  return number_header<std::uint32_t>(request, "Api-Broker-Attempt");
-}
-
-// What happens to one POST /api, drawn when it arrives.
-struct Plan {
-  double latency_seconds;
-  Outcome outcome;
-};
-
-// A uniform double in [0, 1) from the top 53 bits: the same on every platform, unlike
-// std::uniform_real_distribution, so a seed means the same run everywhere.
-double draw_unit(std::mt19937_64& random) {
-  return static_cast<double>(random() >> 11) * 0x1.0p-53;
-}
-
-struct StringHash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view text) const noexcept {
-    return std::hash<std::string_view>{}(text);
-  }
-};
-
-std::string_view to_std(beast::string_view text) { return {text.data(), text.size()}; }
-
-std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
 
 // Completes a coroutine: reports an exception that ended it (none is expected).
 struct LogEnd {
@@ -139,10 +79,6 @@ struct LogEnd {
     }
   }
 };
-
-bool expects_continue(const Request& request) {
-  return beast::iequals(request[http::field::expect], "100-continue");
-}
 
 // One accepted connection. Lives in its coroutine's frame and is registered with the server
 // so that stop() can close it.
@@ -171,7 +107,7 @@ struct Connection {
 class Server::Impl {
  public:
   Impl(const Options& options, std::uint64_t seed, std::optional<detail::CallsLog> calls_log)
-      : options_(options), seed_(seed), random_(seed), calls_log_(std::move(calls_log)) {}
+      : options_(options), seed_(seed), planner_(options, seed), calls_log_(std::move(calls_log)) {}
 
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -233,10 +169,7 @@ class Server::Impl {
   std::string address() const { return detail::to_text(endpoint_); }
   std::uint64_t seed() const { return seed_; }
 
-  Stats stats() const {
-    const std::lock_guard lock(stats_mutex_);
-    return stats_;
-  }
+  Stats stats() const { return tally_.stats(); }
 
  private:
   // The event loop and its I/O objects, destroyed together before the state they refer to.
@@ -325,7 +258,7 @@ class Server::Impl {
       connection.stream.expires_after(idle_timeout);
       co_await http::async_read_header(connection.stream, buffer, parser,
                                        asio::redirect_error(asio::use_awaitable, error));
-      if (!error && !parser.is_done() && expects_continue(parser.get()) && !stopping_) {
+      if (!error && !parser.is_done() && detail::expects_continue(parser.get()) && !stopping_) {
         static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
         co_await asio::async_write(connection.stream, asio::buffer(continue_line),
                                    asio::redirect_error(asio::use_awaitable, error));
@@ -382,7 +315,7 @@ class Server::Impl {
 
   // The response to `request`, or none if the connection must be closed unanswered.
   asio::awaitable<std::optional<Response>> handle(Connection& connection, Request& request) {
-    const std::string_view path = path_of(to_std(request.target()));
+    const std::string_view path = detail::path_of(request);
     const http::verb method = request.method();
     if (path == "/api") {
       if (method == http::verb::post) co_return co_await call_api(connection, request);
@@ -400,29 +333,19 @@ class Server::Impl {
     if (path == "/stats" || path == "/stats/keys") {
       if (method != http::verb::get)
         co_return reply(request, http::status::bad_request, "bad request");
-      Response response = reply(request, http::status::ok,
-                                path == "/stats" ? stats_json() : keys_json(), "application/json");
+      Response response =
+          reply(request, http::status::ok,
+                path == "/stats" ? tally_.stats_json() : tally_.keys_json(), "application/json");
       co_return response;
     }
     co_return reply(request, http::status::not_found, "not found");
   }
 
-  static Response reply(const Request& request, http::status status, std::string body,
-                        std::string_view content_type = "text/plain") {
-    Response response{status, request.version()};
-    response.keep_alive(request.keep_alive());
-    response.set(http::field::content_type,
-                 beast::string_view(content_type.data(), content_type.size()));
-    response.body() = std::move(body);
-    response.prepare_payload();
-    return response;
-  }
-
   asio::awaitable<std::optional<Response>> call_api(Connection& connection, Request& request) {
     const std::string key(request["Idempotency-Key"]);
-    const Arrival arrival{.t_us = unix_micros_now(), .attempt = attempt_of(request)};
-    Plan plan = draw_plan();
-    count_call(key);
+    const Arrival arrival{.t_us = unix_micros_now(), .attempt = detail::attempt_of(request)};
+    Plan plan = planner_.draw();
+    tally_.arrived(key);
     if (is_stale(request)) {
       plan.outcome = Outcome::stale;
       record_outcome(key, plan, arrival);
@@ -439,8 +362,7 @@ class Server::Impl {
           asio::redirect_error(asio::use_awaitable, error));
     }
     if (stopping_) {  // abandoned: the call stays counted in `calls` only
-      const std::lock_guard lock(stats_mutex_);
-      --stats_.in_flight;
+      tally_.abandoned();
       co_return std::nullopt;
     }
     record_outcome(key, plan, arrival);
@@ -465,99 +387,23 @@ class Server::Impl {
   // With reject_stale_epochs: the call's lease epoch is below the largest seen so far.
   bool is_stale(const Request& request) {
     if (!options_.reject_stale_epochs) return false;
-    const auto epoch = number_header<std::uint64_t>(request, "Api-Broker-Lease-Epoch");
+    const auto epoch = detail::number_header<std::uint64_t>(request, "Api-Broker-Lease-Epoch");
     if (!epoch) return false;
     if (*epoch < epoch_max_) return true;
     epoch_max_ = *epoch;
     return false;
   }
 
-  // Always three draws per call, in arrival order, so the sequence does not depend on rates.
-  Plan draw_plan() {
-    const double latency_draw = draw_unit(random_);
-    const double failure_draw = draw_unit(random_);
-    const double silence_draw = draw_unit(random_);
-    Plan plan{};
-    plan.latency_seconds =
-        options_.min_latency + latency_draw * (options_.max_latency - options_.min_latency);
-    plan.latency_seconds = std::clamp(plan.latency_seconds, options_.min_latency,
-                                      options_.max_latency);  // rounding
-    plan.outcome = failure_draw >= options_.failure_rate         ? Outcome::ok
-                   : silence_draw < options_.silent_failure_rate ? Outcome::dropped
-                                                                 : Outcome::unavailable;
-    return plan;
-  }
-
-  void count_call(std::string_view key) {
-    std::uint64_t key_calls = 0;
-    bool overflow = false;
-    if (!key.empty()) {
-      if (key.size() > key_bytes_max) {
-        overflow = true;
-      } else if (auto found = keys_.find(key); found != keys_.end()) {
-        key_calls = ++found->second;
-      } else if (keys_.size() < keys_max) {
-        keys_.emplace(std::string(key), 1);
-        key_calls = 1;
-      } else {
-        overflow = true;
-      }
-    }
-    const std::lock_guard lock(stats_mutex_);
-    ++stats_.calls;
-    ++stats_.in_flight;
-    stats_.keys = keys_.size();
-    stats_.max_calls_per_key = std::max(stats_.max_calls_per_key, key_calls);
-    stats_.keys_overflow = stats_.keys_overflow || overflow;
-  }
-
   void record_outcome(std::string_view key, const Plan& plan, const Arrival& arrival) {
-    {
-      const std::lock_guard lock(stats_mutex_);
-      --stats_.in_flight;
-      switch (plan.outcome) {
-        case Outcome::ok:
-          ++stats_.succeeded;
-          break;
-        case Outcome::unavailable:
-          ++stats_.failed;
-          break;
-        case Outcome::dropped:
-          ++stats_.dropped;
-          break;
-        case Outcome::stale:
-          ++stats_.stale;
-          break;
-      }
-    }
+    tally_.finished(plan.outcome);
     if (calls_log_) {
       calls_log_->append(detail::CallsLog::Line{.t_us = unix_micros_now(),
                                                 .key = key,
-                                                .outcome = to_log_text(plan.outcome),
+                                                .outcome = detail::to_log_text(plan.outcome),
                                                 .latency_ms = plan.latency_seconds * 1000.0,
                                                 .received_us = arrival.t_us,
                                                 .attempt = arrival.attempt});
     }
-  }
-
-  std::string stats_json() const {
-    const Stats stats = this->stats();
-    return fmt::format(
-        "{{\"calls\":{},\"succeeded\":{},\"failed\":{},\"dropped\":{},\"stale\":{},"
-        "\"in_flight\":{},\"keys\":{},\"max_calls_per_key\":{},\"keys_overflow\":{}}}",
-        stats.calls, stats.succeeded, stats.failed, stats.dropped, stats.stale, stats.in_flight,
-        stats.keys, stats.max_calls_per_key, stats.keys_overflow);
-  }
-
-  std::string keys_json() const {
-    std::string json = "{";
-    for (const auto& [key, calls] : keys_) {
-      if (json.size() > 1) json.push_back(',');
-      detail::append_json_string(json, key);
-      json += fmt::format(":{}", calls);
-    }
-    json.push_back('}');
-    return json;
   }
 
   const Options options_;
@@ -565,16 +411,14 @@ class Server::Impl {
   tcp::endpoint endpoint_;
 
   // Used only on the loop's thread.
-  std::mt19937_64 random_;
+  detail::FaultPlanner planner_;
   std::optional<detail::CallsLog> calls_log_;  // flushed by stop() after the thread ends
   std::uint64_t epoch_max_ = 0;                // the largest Api-Broker-Lease-Epoch seen
-  std::unordered_map<std::string, std::uint64_t, StringHash, std::equal_to<>> keys_;
   std::unordered_set<Connection*> connections_;
   std::size_t sessions_ = 0;  // coroutines spawned for connections and not finished
   bool stopping_ = false;
 
-  mutable std::mutex stats_mutex_;
-  Stats stats_;
+  detail::CallTally tally_;  // its stats() may be read from any thread
 
   std::mutex stop_mutex_;
   bool stopped_ = false;
@@ -584,34 +428,6 @@ class Server::Impl {
 };
 
 #pragma GCC diagnostic pop
-
-Result<void> validate(const Options& options) {
-  const auto check_rate = [](double rate, std::string_view name) -> Result<void> {
-    if (rate >= 0 && rate <= 1) return {};  // false for NaN too
-    return fail(Errc::invalid_input, fmt::format("{} must be between 0 and 1, not {}", name, rate));
-  };
-  const auto check_latency = [](double seconds, std::string_view name) -> Result<void> {
-    if (seconds >= 0 && seconds <= latency_seconds_max) return {};
-    return fail(Errc::invalid_input, fmt::format("{} must be between 0 and {} seconds, not {}",
-                                                 name, latency_seconds_max, seconds));
-  };
-  if (auto checked = check_rate(options.failure_rate, "the failure rate"); !checked) return checked;
-  if (auto checked = check_rate(options.silent_failure_rate, "the silent failure rate"); !checked) {
-    return checked;
-  }
-  if (auto checked = check_latency(options.min_latency, "the minimum latency"); !checked) {
-    return checked;
-  }
-  if (auto checked = check_latency(options.max_latency, "the maximum latency"); !checked) {
-    return checked;
-  }
-  if (options.min_latency > options.max_latency) {
-    return fail(Errc::invalid_input,
-                fmt::format("the minimum latency ({} s) exceeds the maximum latency ({} s)",
-                            options.min_latency, options.max_latency));
-  }
-  return {};
-}
 
 Result<std::unique_ptr<Server>> Server::start(std::string_view address, const Options& options) {
   if (auto valid = validate(options); !valid) return fail(std::move(valid).error());
@@ -648,39 +464,5 @@ std::string Server::url() const { return impl_->url(); }
 std::uint64_t Server::seed() const { return impl_->seed(); }
 Stats Server::stats() const { return impl_->stats(); }
 void Server::stop() { impl_->stop(); }
-
-namespace {
-
-// Every connection takes a file descriptor; the usual soft limit of 1024 is far too low.
-void raise_open_files_limit() {
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  limit.rlim_cur = limit.rlim_max;
-  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-    detail::log_line("cannot raise the limit of open files; fewer connections can be served");
-  }
-}
-
-}  // namespace
-
-Result<void> serve(std::string_view address, const Options& options,
-                   const std::function<bool()>& stop_requested) {
-  API_BROKER_ASSERT(stop_requested);
-  raise_open_files_limit();
-  auto started = Server::start(address, options);
-  if (!started) return fail(std::move(started).error());
-  Server& server = **started;
-  detail::log_line(fmt::format(
-      "listening on {} ({}); latency {}-{} s, failure rate {}, silent failure rate {}, seed {}",
-      server.address(), server.url(), options.min_latency, options.max_latency,
-      options.failure_rate, options.silent_failure_rate, server.seed()));
-  while (!stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  server.stop();
-  const Stats stats = server.stats();
-  detail::log_line(fmt::format("stopped after {} calls: {} ok, {} failed, {} dropped, {} abandoned",
-                               stats.calls, stats.succeeded, stats.failed, stats.dropped,
-                               stats.calls - stats.succeeded - stats.failed - stats.dropped));
-  return {};
-}
 
 }  // namespace api_broker::brittle_api

@@ -37,7 +37,7 @@ class AsioPorts final : public ProcessorPorts {
       : io_(io),
         api_(options.api),
         http_(io.get_executor(),
-              http::ClientOptions{.body_bytes_stored_max = options.response_bytes_max,
+              http::ClientOptions{.response_bytes_stored_max = options.response_bytes_stored_max,
                                   .connections_max = connections_max,
                                   .may_send = [this] { return lease_held(); }}) {}
 
@@ -224,11 +224,11 @@ Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions
                            const std::function<void(const ProcessorStats&)>& on_stats,
                            std::chrono::milliseconds stats_interval) {
   // Every stored answer must fit the store's bound on one event, whatever the API sends.
-  if (options.response_bytes_max == 0 ||
-      options.response_bytes_max > limits::response_bytes_stored_max) {
+  if (options.response_bytes_stored_max == 0 ||
+      options.response_bytes_stored_max > limits::response_bytes_stored_max) {
     return fail(Errc::invalid_input,
                 fmt::format("response bytes max must be between 1 and {}, not {}",
-                            limits::response_bytes_stored_max, options.response_bytes_max));
+                            limits::response_bytes_stored_max, options.response_bytes_stored_max));
   }
   for (;;) {
     auto term = run_term(open_store, options, stop, log, on_stats, stats_interval);

@@ -363,7 +363,7 @@ void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
   http::Response& response = *answer;
   if (response.status >= 200 && response.status < 300) {
     auto [body, truncated] =
-        fit_body(std::move(response.body), response.truncated, options_.response_bytes_max);
+        fit_body(std::move(response.body), response.truncated, options_.response_bytes_stored_max);
     append(request, active,
            events::ApiResponse{.attempt = attempt,
                                .response = std::move(body),
@@ -373,7 +373,7 @@ void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
     return;
   }
   const std::size_t excerpt_max =
-      std::min(limits::failure_body_bytes_max, options_.response_bytes_max);
+      std::min(limits::failure_body_bytes_max, options_.response_bytes_stored_max);
   const bool cut = response.truncated || response.body.size() > excerpt_max;
   if (response.body.size() > excerpt_max) response.body.resize(excerpt_max);
   auto [excerpt, truncated] = fit_body(std::move(response.body), cut, excerpt_max);

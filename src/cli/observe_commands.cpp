@@ -13,12 +13,100 @@
 namespace api_broker::cli {
 namespace {
 
+struct WatchArgs {
+  std::string start_after;
+  bool json = false;
+};
+
+// Folds the followed log into request states and prints each change of phase.
+// Memory: one state per unfinished request; finished ones are dropped.
+class RequestWatcher {
+ public:
+  RequestWatcher(core::Policy policy, bool json) : policy_(policy), json_(json) {}
+
+  // Takes one event; false once stdout is closed.
+  bool take(const events::Envelope& envelope) {
+    if (const auto* c = std::get_if<events::Configuration>(&envelope.event)) {
+      if (auto next = core::apply(policy_, *c)) policy_ = *next;
+      return true;
+    }
+    if (std::holds_alternative<events::Request>(envelope.event)) {
+      auto state = core::start(envelope, policy_);
+      const core::Phase phase = core::phase(state);
+      const bool open = print(envelope, events::to_int(envelope.id), state, phase);
+      requests_.emplace(events::to_int(envelope.id), std::make_pair(std::move(state), phase));
+      return open;
+    }
+    const auto it = requests_.find(events::to_int(envelope.causation_id));
+    if (it == requests_.end()) return true;
+    auto& [state, shown] = it->second;
+    state = core::evolve(std::move(state), envelope);
+    const core::Phase phase = core::phase(state);
+    const bool terminal = core::is_terminal(state);
+    const bool open = phase == shown || print(envelope, it->first, state, phase);
+    shown = phase;
+    if (terminal) requests_.erase(it);
+    return open;
+  }
+
+ private:
+  bool print(const events::Envelope& envelope, std::uint64_t request,
+             const core::RequestState& state, core::Phase phase) const {
+    const std::size_t attempts = state.attempts.size();
+    const auto attempt = attempts == 0 ? 0 : attempts - 1;
+    if (json_) {
+      return print_line(
+          fmt::format(
+              R"({{"request":{},"phase":"{}","attempt":{},"attempts":{},"event":{},"at":"{}"}})",
+              request, core::to_string(phase), attempt, attempts, events::to_int(envelope.id),
+              events::format_time(envelope.created)),
+          true);
+    }
+    return print_line(
+        fmt::format("{} request {} {} (attempt {}, {} started) at event {}",
+                    events::format_time(envelope.created), request, core::to_string(phase), attempt,
+                    attempts, events::to_int(envelope.id)),
+        true);
+  }
+
+  core::Policy policy_;
+  bool json_;
+  std::map<std::uint64_t, std::pair<core::RequestState, core::Phase>> requests_;
+};
+
+int watch_requests(Context& context, const WatchArgs& args) {
+  events::EventId after{};
+  if (!args.start_after.empty()) {
+    auto id = events::parse_event_id(args.start_after);
+    if (!id) return report(id.error());
+    after = *id;
+  }
+  auto store = context.open_store(store::Access::read);
+  if (!store) return report(store.error());
+  // Starting mid-log, requests after `after` follow the policy in force there.
+  core::Policy policy;
+  if (!args.start_after.empty()) {
+    auto resumed = broker::load_resume_point(**store, "processor", after);
+    if (!resumed) return report(resumed.error());
+    policy = resumed->policy;
+  }
+  RequestWatcher watcher(policy, args.json);
+  store::StopSignal stop;
+  store::StopOnSignals on_signals(stop);
+  StopWhenStdoutCloses on_closed_output(stop);
+  auto done = store::follow(
+      **store, after, stop,
+      [&](const events::Envelope& envelope) { return watcher.take(envelope); },
+      [](const Error& error) {
+        fmt::print(stderr, "api-broker: {}\n", error.message);
+        return true;
+      });
+  if (!done) return report(done.error());
+  return exit_ok;
+}
+
 void add_watch_requests(CLI::App& app, Context& context) {
-  struct Args {
-    std::string start_after;
-    bool json = false;
-  };
-  auto args = std::make_shared<Args>();
+  auto args = std::make_shared<WatchArgs>();
   auto* command = app.add_subcommand(
       "watch-requests",
       "Follow the log and print one line per request state change (waiting, in_flight, "
@@ -28,78 +116,7 @@ void add_watch_requests(CLI::App& app, Context& context) {
                       "Start after this event id, with the policy in force there");
   command->add_flag("--json", args->json, "Print JSON lines");
   command->callback([&context, args] {
-    context.run = [&context, args]() -> int {
-      events::EventId after{};
-      if (!args->start_after.empty()) {
-        auto id = events::parse_event_id(args->start_after);
-        if (!id) return report(id.error());
-        after = *id;
-      }
-      auto store = context.open_store(store::Access::read);
-      if (!store) return report(store.error());
-      // Starting mid-log, requests after `after` follow the policy in force there.
-      core::Policy policy;
-      if (!args->start_after.empty()) {
-        auto resumed = broker::load_resume_point(**store, "processor", after);
-        if (!resumed) return report(resumed.error());
-        policy = resumed->policy;
-      }
-      // Memory: one state per unfinished request; finished ones are dropped.
-      std::map<std::uint64_t, std::pair<core::RequestState, core::Phase>> requests;
-      auto print = [&](const events::Envelope& envelope, std::uint64_t request,
-                       const core::RequestState& state, core::Phase phase) {
-        const std::size_t attempts = state.attempts.size();
-        const auto attempt = attempts == 0 ? 0 : attempts - 1;
-        if (args->json) {
-          return print_line(
-              fmt::format(
-                  R"({{"request":{},"phase":"{}","attempt":{},"attempts":{},"event":{},"at":"{}"}})",
-                  request, core::to_string(phase), attempt, attempts, events::to_int(envelope.id),
-                  events::format_time(envelope.created)),
-              true);
-        }
-        return print_line(
-            fmt::format("{} request {} {} (attempt {}, {} started) at event {}",
-                        events::format_time(envelope.created), request, core::to_string(phase),
-                        attempt, attempts, events::to_int(envelope.id)),
-            true);
-      };
-      store::StopSignal stop;
-      store::StopOnSignals on_signals(stop);
-      StopWhenStdoutCloses on_closed_output(stop);
-      auto done = store::follow(
-          **store, after, stop,
-          [&](const events::Envelope& envelope) {
-            if (const auto* c = std::get_if<events::Configuration>(&envelope.event)) {
-              if (auto next = core::apply(policy, *c)) policy = *next;
-              return true;
-            }
-            if (std::holds_alternative<events::Request>(envelope.event)) {
-              auto state = core::start(envelope, policy);
-              const core::Phase phase = core::phase(state);
-              const bool open = print(envelope, events::to_int(envelope.id), state, phase);
-              requests.emplace(events::to_int(envelope.id),
-                               std::make_pair(std::move(state), phase));
-              return open;
-            }
-            const auto it = requests.find(events::to_int(envelope.causation_id));
-            if (it == requests.end()) return true;
-            auto& [state, shown] = it->second;
-            state = core::evolve(std::move(state), envelope);
-            const core::Phase phase = core::phase(state);
-            const bool terminal = core::is_terminal(state);
-            const bool open = phase == shown || print(envelope, it->first, state, phase);
-            shown = phase;
-            if (terminal) requests.erase(it);
-            return open;
-          },
-          [](const Error& error) {
-            fmt::print(stderr, "api-broker: {}\n", error.message);
-            return true;
-          });
-      if (!done) return report(done.error());
-      return exit_ok;
-    };
+    context.run = [&context, args]() -> int { return watch_requests(context, *args); };
   });
 }
 

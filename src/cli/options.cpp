@@ -149,7 +149,7 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
                      "Start after this event id, with the policy in force there, instead of at the "
                      "checkpoint");
   command
-      .add_option("--response-bytes-max", args.response_bytes_max,
+      .add_option("--response-bytes-max", args.response_bytes_stored_max,
                   fmt::format("Bytes of a response body stored in an api-response event, "
                               "counted as stored (JSON: a control byte takes 6), 1 to {} "
                               "(longer ones are cut and marked truncated; an api-failure keeps "
@@ -190,13 +190,14 @@ Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {
     if (!id) return fail(std::move(id).error());
     options.start_after = *id;
   }
-  if (args.response_bytes_max == 0 || args.response_bytes_max > limits::response_bytes_stored_max) {
+  if (args.response_bytes_stored_max == 0 ||
+      args.response_bytes_stored_max > limits::response_bytes_stored_max) {
     return fail(Errc::invalid_input,
                 fmt::format("--response-bytes-max must be between 1 and {} (the store takes "
                             "events up to {} bytes)",
                             limits::response_bytes_stored_max, limits::payload_bytes_max));
   }
-  options.response_bytes_max = args.response_bytes_max;
+  options.response_bytes_stored_max = args.response_bytes_stored_max;
   // NaN fails both comparisons, so test for the valid range.
   if (!(args.lease_ttl >= 0.3 && args.lease_ttl <= 3600)) {
     return fail(Errc::invalid_input, "--lease-ttl must be between 0.3 and 3600 s");

@@ -51,7 +51,7 @@ Result<events::NewEvent> to_configuration_event(const ConfigureArgs& args);
 struct ProcessArgs {
   std::string api_url = "http://localhost:8080";
   std::string start_after;
-  std::size_t response_bytes_max = limits::response_bytes_stored_default;
+  std::size_t response_bytes_stored_max = limits::response_bytes_stored_default;
   double lease_ttl = 3;
   bool no_standby = false;
   std::string log_level = "info";

@@ -1,16 +1,9 @@
 // The HTTP client: per-(host, port) pools of keep-alive connections, driven by Asio callbacks
-// on the owner's executor.
+// on the owner's executor. The state it works on, with its ownership and invariants, is in
+// client_state.hpp.
 //
-// Ownership: Impl owns the pools, each pool owns its connections (a list), Impl owns the
-// unfinished calls (a map by id). A pending Asio operation keeps alive what it touches (the
-// Connection with its socket, buffer and parser; the Call with its request and timer) by
-// holding a shared_ptr, and reaches Impl through a weak_ptr, so that the handlers of a
-// destroyed client do nothing. A connection that is closed is taken out of its pool first
-// (state closed); handlers that find their connection closed return at once.
-//
-// Invariants: a connection that is connecting, writing or reading serves exactly one call and
-// that call points back at it; an idle connection serves none and is in its pool's idle list;
-// a call is either queued in its pool, or on one connection, or being connected for.
+// A pending Asio operation reaches Impl through a weak_ptr, so that the handlers of a
+// destroyed client do nothing.
 
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
 
@@ -18,169 +11,37 @@
 
 #include <fmt/format.h>
 
-#include <sys/socket.h>
-#include <sys/types.h>
-
 #include <algorithm>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
-#include <boost/asio/ip/address.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/error.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/verb.hpp>
 #include <boost/beast/http/write.hpp>
-#include <cerrno>
-#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
-#include "capped_body.hpp"
+#include "api_broker/http/retry_after.hpp"
+#include "client_state.hpp"
+#include "transport_errors.hpp"
 
 namespace api_broker::http {
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using error_code = boost::system::error_code;
+using detail::Call;
+using detail::Connection;
+using detail::ConnectionState;
+using detail::Parser;
+using detail::Pool;
 
-constexpr const char* user_agent = "api-broker";
-// Status line plus header fields of one response.
-constexpr std::uint32_t response_header_bytes_max = 64 * 1024;
 // New connections to a host name reuse its addresses for this long instead of resolving it
 // again (thousands of connections open at once when the processor starts).
 constexpr std::chrono::seconds resolved_addresses_ttl{30};
-
-struct Connection;
-struct Pool;
-
-using Request = bhttp::request<bhttp::string_body>;
-using Parser = bhttp::response_parser<detail::CappedBody>;
-
-struct Call {
-  CallId id{};
-  Pool* pool = nullptr;
-  Request request;
-  std::chrono::milliseconds limit{0};
-  std::optional<asio::steady_timer> deadline;  // armed when limit > 0
-  ResponseHandler done;
-  Connection* connection = nullptr;  // the connection serving it, if any
-  std::list<std::shared_ptr<Call>>::iterator queue_position;
-  bool queued = false;
-  bool retried = false;               // already sent again after a stale keep-alive connection
-  std::size_t interim_responses = 0;  // 1xx answers skipped so far
-  bool finished = false;
-};
-
-enum class ConnectionState : std::uint8_t { connecting, writing, reading, idle, closed };
-
-struct Connection {
-  Connection(const asio::any_io_executor& executor, Pool* owner)
-      : pool(owner), socket(executor), connect_timer(executor) {}
-
-  Pool* pool;
-  tcp::socket socket;
-  asio::steady_timer connect_timer;
-  std::optional<tcp::resolver> resolver;
-  beast::flat_buffer buffer;
-  std::optional<Parser> parser;
-  std::shared_ptr<Call> call;
-  ConnectionState state = ConnectionState::connecting;
-  bool reused = false;           // the current call took it from the idle list
-  std::uint64_t idle_epoch = 0;  // counts the times it went idle: tells a stale idle timer
-  std::list<std::shared_ptr<Connection>>::iterator position;  // in pool->connections
-};
-
-struct Pool {
-  std::string host;
-  std::uint16_t port = 0;
-  std::string authority;                     // host:port, for messages
-  std::optional<asio::ip::address> address;  // set when host is an IP address: no resolver
-  std::optional<tcp::resolver::results_type> resolved;  // else the last addresses found
-  std::chrono::steady_clock::time_point resolved_at;
-  std::list<std::shared_ptr<Connection>> connections;  // every open connection
-  std::vector<Connection*> idle;                       // LIFO: the most recent is warmest
-  std::list<std::shared_ptr<Call>> waiting;            // FIFO
-  // Set when a new connection found no descriptor: open no more than this until the retry
-  // timer fires.
-  std::optional<std::size_t> shortage_cap;
-  std::optional<asio::steady_timer> shortage_retry;
-};
-
-// True when the peer of an idle connection has closed it (or sent bytes nobody asked for):
-// a cheap look before reusing it, instead of sending the request and retrying.
-bool is_stale(tcp::socket& socket) {
-  char byte = 0;
-  const ssize_t n = ::recv(socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
-  return true;
-}
-
-bool is_token_char(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_field_value_char(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u == '\t' || (u >= 0x20 && u != 0x7f);
-}
-
-bool equals_ignoring_case(std::string_view a, std::string_view b) {
-  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
-    const auto lower = [](char c) {
-      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    };
-    return lower(x) == lower(y);
-  });
-}
-
-Result<Request> build_request(const Url& url, std::string_view target, std::string body,
-                              const std::vector<Header>& headers) {
-  for (const char c : target) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f) {
-      return fail(Errc::invalid_input, "request target contains a space or a control character");
-    }
-  }
-  std::string path = url.base_path;
-  if (!target.empty() && target.front() != '/' && target.front() != '?') path += '/';
-  path += target;
-  if (path.empty() || path.front() != '/') path.insert(0, "/");
-
-  Request request{bhttp::verb::post, path, 11};
-  request.set(bhttp::field::host, host_header(url));
-  request.set(bhttp::field::user_agent, user_agent);
-  request.set(bhttp::field::content_type, "application/octet-stream");
-  for (const auto& [name, value] : headers) {
-    if (name.empty() || !std::all_of(name.begin(), name.end(), is_token_char)) {
-      return fail(Errc::invalid_input, "bad header name");
-    }
-    if (!std::all_of(value.begin(), value.end(), is_field_value_char)) {
-      return fail(Errc::invalid_input, fmt::format("bad value for header {}", name));
-    }
-    if (equals_ignoring_case(name, "content-length") ||
-        equals_ignoring_case(name, "transfer-encoding")) {
-      return fail(Errc::invalid_input, fmt::format("header {} is set by the client", name));
-    }
-    request.set(name, value);
-  }
-  request.body() = std::move(body);
-  request.prepare_payload();
-  return request;
-}
 
 }  // namespace
 
@@ -196,7 +57,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     API_BROKER_ASSERT(done);
     API_BROKER_ASSERT(limit.count() >= 0);
     const CallId id{++next_id_};
-    auto request = build_request(url, target, std::move(body), headers);
+    auto request = detail::build_request(url, target, std::move(body), headers);
     if (!request) {
       deliver_later(std::move(done), fail(request.error()));
       return id;
@@ -307,7 +168,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       if (!pool.idle.empty()) {
         Connection* connection = pool.idle.back();
         API_BROKER_ASSERT(connection->state == ConnectionState::idle);
-        if (is_stale(connection->socket)) {
+        if (detail::is_stale(connection->socket)) {
           drop(*connection);
           continue;
         }
@@ -434,7 +295,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void on_connect(const std::shared_ptr<Connection>& connection, error_code ec) {
     API_BROKER_ASSERT(connection->state == ConnectionState::connecting);
-    if (is_local_shortage(ec)) {
+    if (detail::is_local_shortage(ec)) {
       wait_for_a_descriptor(connection);
       return;
     }
@@ -480,7 +341,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
                                              error_code ec, std::size_t) {
                          API_BROKER_ASSERT(c->call == call);
                          if (ec) {
-                           self.connection_failed(c, write_error(ec), c->reused);
+                           self.connection_failed(c, detail::write_error(ec), c->reused);
                            return;
                          }
                          self.read(c);
@@ -490,9 +351,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   void read(const std::shared_ptr<Connection>& connection) {
     connection->state = ConnectionState::reading;
     auto& parser = connection->parser.emplace();
-    parser.header_limit(response_header_bytes_max);
+    parser.header_limit(detail::response_header_bytes_max);
     parser.body_limit(options_.body_bytes_read_max);
-    parser.get().body().stored_max = options_.body_bytes_stored_max;
+    parser.get().body().stored_max = options_.response_bytes_stored_max;
     parser.get().body().read_max = options_.body_bytes_read_max;
     bhttp::async_read(connection->socket, connection->buffer, parser,
                       on(connection, [](Impl& self, const std::shared_ptr<Connection>& c,
@@ -506,7 +367,8 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       // Never sent again once the whole request was written: the server may have received
       // it (the brittle API's silent failure reads the request, then closes), and a second,
       // unrecorded send would break "the log never misses an attempt that the API saw".
-      connection_failed(connection, read_error(ec, got_some), false);
+      connection_failed(connection, detail::read_error(ec, got_some, options_.body_bytes_read_max),
+                        false);
       return;
     }
     auto& message = parser.get();
@@ -568,15 +430,6 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         }));
   }
 
-  // A socket could not be opened for want of a descriptor or of kernel memory: the process's
-  // shortage, not the API's failure.
-  static bool is_local_shortage(error_code ec) {
-    return ec == boost::system::errc::too_many_files_open ||
-           ec == boost::system::errc::too_many_files_open_in_system ||
-           ec == boost::system::errc::no_buffer_space ||
-           ec == boost::system::errc::not_enough_memory;
-  }
-
   // The new `connection` found no descriptor: its call goes back to the head of the queue,
   // and the pool opens no more connections than it has left until the retry timer fires; a
   // connection of its own that closes meanwhile makes room at once, and an idle one serves.
@@ -601,34 +454,6 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       });
     }
     dispatch(pool);
-  }
-
-  static bool is_closed_by_peer(error_code ec) {
-    return ec == asio::error::eof || ec == asio::error::connection_reset ||
-           ec == asio::error::connection_aborted || ec == asio::error::broken_pipe;
-  }
-
-  static std::string write_error(error_code ec) {
-    if (is_closed_by_peer(ec)) return "connection closed without a response";
-    return fmt::format("cannot send the request: {}", ec.message());
-  }
-
-  std::string read_error(error_code ec, bool got_some) const {
-    if (ec == bhttp::error::body_limit) {
-      return fmt::format("response body larger than {} bytes", options_.body_bytes_read_max);
-    }
-    if (ec == bhttp::error::header_limit) {
-      return fmt::format("response header larger than {} bytes", response_header_bytes_max);
-    }
-    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
-        is_closed_by_peer(ec)) {
-      return got_some ? "connection closed during the response"
-                      : "connection closed without a response";
-    }
-    if (ec.category() == bhttp::make_error_code(bhttp::error::bad_version).category()) {
-      return fmt::format("malformed response: {}", ec.message());
-    }
-    return fmt::format("cannot read the response: {}", ec.message());
   }
 
   // `connection` failed while serving its call: close it, then send the call once more on a

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -64,6 +66,104 @@ bool is_path_char(char c) {
 
 bool is_ipv6_char(char c) { return is_hex(c) || c == ':' || c == '.'; }
 
+// Why a part of a URL is invalid; nullopt when it is valid.
+using Why = std::optional<std::string>;
+
+// The host and the port text of an authority; `port_text` is set only if a port is given.
+struct HostPort {
+  std::string_view host;
+  std::optional<std::string_view> port_text;
+};
+
+Why check_characters(std::string_view text) {
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u >= 0x7f) return "it contains a space, a control or a non-ASCII character";
+  }
+  return std::nullopt;
+}
+
+// "[v6]" or "[v6]:port".
+Why split_bracketed(std::string_view authority, HostPort& out) {
+  const std::size_t close = authority.find(']');
+  if (close == std::string_view::npos) return "'[' without ']' around the IPv6 host";
+  const std::string_view host = authority.substr(1, close - 1);
+  if (host.empty()) return "missing host";
+  for (const char c : host) {
+    if (!is_ipv6_char(c)) return "bad IPv6 address";
+  }
+  if (host.find(':') == std::string_view::npos) return "bad IPv6 address";
+  out.host = host;
+  const std::string_view after = authority.substr(close + 1);
+  if (!after.empty()) {
+    if (after.front() != ':') return "unexpected characters after the IPv6 host";
+    out.port_text = after.substr(1);
+  }
+  return std::nullopt;
+}
+
+// "host" or "host:port", the host a name or an IPv4 address.
+Why split_plain(std::string_view authority, HostPort& out) {
+  const std::size_t colon = authority.find(':');
+  if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
+    return "an IPv6 host must be in brackets";
+  }
+  const std::string_view host = authority.substr(0, colon);
+  if (host.empty()) return "missing host";
+  for (const char c : host) {
+    if (!is_host_char(c)) return fmt::format("bad character '{}' in the host", c);
+  }
+  out.host = host;
+  if (colon != std::string_view::npos) out.port_text = authority.substr(colon + 1);
+  return std::nullopt;
+}
+
+Why parse_port(std::string_view port_text, std::uint16_t& out) {
+  unsigned long port = 0;
+  bool digits = !port_text.empty() && port_text.size() <= 5;
+  for (const char c : port_text) {
+    if (!is_digit(c)) {
+      digits = false;
+      break;
+    }
+    port = port * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (!digits || port == 0 || port > 65535) return fmt::format("bad port {}", quote(port_text));
+  out = static_cast<std::uint16_t>(port);
+  return std::nullopt;
+}
+
+// Sets the host and port of `url` from `authority`.
+Why parse_authority(std::string_view authority, Url& url) {
+  if (authority.find('@') != std::string_view::npos) return "user information is not supported";
+  HostPort parts;
+  const bool bracketed = !authority.empty() && authority.front() == '[';
+  if (Why why = bracketed ? split_bracketed(authority, parts) : split_plain(authority, parts)) {
+    return why;
+  }
+  url.host = std::string(parts.host);
+  if (parts.port_text) return parse_port(*parts.port_text, url.port);
+  return std::nullopt;
+}
+
+// Sets the base path of `url` from `path` (without its trailing '/'). REQUIRES: no query.
+Why parse_path(std::string_view path, Url& url) {
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const char c = path[i];
+    if (c == '%') {
+      if (i + 2 >= path.size() || !is_hex(path[i + 1]) || !is_hex(path[i + 2])) {
+        return "'%' in the path is not followed by two hex digits";
+      }
+      i += 2;
+    } else if (!is_path_char(c)) {
+      return fmt::format("bad character '{}' in the path", c);
+    }
+  }
+  url.base_path = std::string(path);
+  return std::nullopt;
+}
+
 }  // namespace
 
 Result<Url> parse_url(std::string_view text) {
@@ -72,12 +172,7 @@ Result<Url> parse_url(std::string_view text) {
                 fmt::format("invalid URL {}: {}", quote(without_userinfo(text)), why));
   };
   if (text.empty()) return fail(Errc::invalid_input, "invalid URL: it is empty");
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u <= 0x20 || u >= 0x7f) {
-      return invalid("it contains a space, a control or a non-ASCII character");
-    }
-  }
+  if (Why why = check_characters(text)) return invalid(*why);
 
   const std::size_t scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) return invalid("it must start with http://");
@@ -85,84 +180,18 @@ Result<Url> parse_url(std::string_view text) {
   if (equals_ignoring_case(scheme, "https")) return invalid("https is not supported");
   if (!equals_ignoring_case(scheme, "http")) return invalid("it must start with http://");
 
-  std::string_view rest = text.substr(scheme_end + 3);
+  const std::string_view rest = text.substr(scheme_end + 3);
   const std::size_t authority_end = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, authority_end);
-  std::string_view path =
+  const std::string_view authority = rest.substr(0, authority_end);
+  const std::string_view path =
       authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
+  // A query is named before any fault of the authority.
   if (path.find_first_of("?#") != std::string_view::npos) {
     return invalid("a query or fragment is not supported");
   }
-  if (authority.find('@') != std::string_view::npos) {
-    return invalid("user information is not supported");
-  }
-
   Url url;
-  std::string_view port_text;
-  bool has_port = false;
-  if (!authority.empty() && authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos) return invalid("'[' without ']' around the IPv6 host");
-    const std::string_view host = authority.substr(1, close - 1);
-    if (host.empty()) return invalid("missing host");
-    for (const char c : host) {
-      if (!is_ipv6_char(c)) return invalid("bad IPv6 address");
-    }
-    if (host.find(':') == std::string_view::npos) return invalid("bad IPv6 address");
-    url.host = std::string(host);
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return invalid("unexpected characters after the IPv6 host");
-      has_port = true;
-      port_text = after.substr(1);
-    }
-  } else {
-    const std::size_t colon = authority.find(':');
-    if (colon != std::string_view::npos &&
-        authority.find(':', colon + 1) != std::string_view::npos) {
-      return invalid("an IPv6 host must be in brackets");
-    }
-    const std::string_view host = authority.substr(0, colon);
-    if (host.empty()) return invalid("missing host");
-    for (const char c : host) {
-      if (!is_host_char(c)) return invalid(fmt::format("bad character '{}' in the host", c));
-    }
-    url.host = std::string(host);
-    if (colon != std::string_view::npos) {
-      has_port = true;
-      port_text = authority.substr(colon + 1);
-    }
-  }
-
-  if (has_port) {
-    unsigned long port = 0;
-    bool digits = !port_text.empty() && port_text.size() <= 5;
-    for (const char c : port_text) {
-      if (!is_digit(c)) {
-        digits = false;
-        break;
-      }
-      port = port * 10 + static_cast<unsigned long>(c - '0');
-    }
-    if (!digits || port == 0 || port > 65535) {
-      return invalid(fmt::format("bad port {}", quote(port_text)));
-    }
-    url.port = static_cast<std::uint16_t>(port);
-  }
-
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  for (std::size_t i = 0; i < path.size(); ++i) {
-    const char c = path[i];
-    if (c == '%') {
-      if (i + 2 >= path.size() || !is_hex(path[i + 1]) || !is_hex(path[i + 2])) {
-        return invalid("'%' in the path is not followed by two hex digits");
-      }
-      i += 2;
-    } else if (!is_path_char(c)) {
-      return invalid(fmt::format("bad character '{}' in the path", c));
-    }
-  }
-  url.base_path = std::string(path);
+  if (Why why = parse_authority(authority, url)) return invalid(*why);
+  if (Why why = parse_path(path, url)) return invalid(*why);
   return url;
 }
 

@@ -25,7 +25,7 @@ struct ProcessorOptions {
   std::optional<events::EventId> start_after;  // overrides the stored checkpoint
   // Bytes of the JSON form of the body stored per api-response / failure; 1 to
   // limits::response_bytes_stored_max (run_processor refuses others).
-  std::size_t response_bytes_max = limits::response_bytes_stored_default;
+  std::size_t response_bytes_stored_max = limits::response_bytes_stored_default;
   std::chrono::milliseconds lease_ttl{3000};  // a dead processor's lease expires after this
   std::string lease_name = "processor";
   bool standby = true;  // wait for the lease instead of exiting

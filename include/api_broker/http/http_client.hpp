@@ -1,6 +1,7 @@
 #pragma once
 // The asynchronous HTTP/1.1 client the processor uses to call the remote API: keep-alive
-// connection pools on one Boost.Asio executor, no thread per call.
+// connection pools on one Boost.Asio executor, no thread per call. Code that only handles
+// answers includes api_broker/http/response.hpp, which pulls in no Asio.
 
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
 
@@ -8,55 +9,16 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "api_broker/http/retry_after.hpp"
+#include "api_broker/http/client_options.hpp"
+#include "api_broker/http/response.hpp"
 #include "api_broker/http/url.hpp"
-#include "api_broker/limits.hpp"
-#include "api_broker/result.hpp"
 
 namespace api_broker::http {
-
-// A complete HTTP response, whatever its status: a 503 is a Response, not an Error.
-struct Response {
-  int status = 0;
-  std::string body;                           // at most ClientOptions::body_bytes_stored_max
-  bool truncated = false;                     // true: `body` is the first part of the body
-  std::size_t body_bytes = 0;                 // size of the whole body as received (decoded)
-  std::optional<double> retry_after_seconds;  // from Retry-After; >= 0; nullopt if absent/bad
-};
-
-struct ClientOptions {
-  // A longer body is cut to this many bytes and Response::truncated is set.
-  std::size_t body_bytes_stored_max = limits::response_bytes_stored_default;
-  // A longer body fails the call ("response body larger than N bytes"); it is not read.
-  std::size_t body_bytes_read_max = limits::response_read_bytes_max;
-  // Open connections per (host, port); further calls wait in a FIFO queue. At least 1. Each
-  // takes a descriptor: see limits::http_connections_for.
-  std::size_t connections_max = limits::http_connections_max;
-  // Idle keep-alive connections kept per (host, port); one more going idle closes the oldest.
-  std::size_t idle_connections_max = limits::http_idle_connections_max;
-  // An idle connection unused this long is closed; 0 = kept until the server closes it.
-  std::chrono::milliseconds idle_timeout = limits::http_idle_timeout;
-  // Unfinished calls (queued or on a connection); post() beyond fails with Errc::unavailable.
-  // Above requests_in_flight_max because an attempt that timed out may still be in flight.
-  std::size_t calls_max = 4 * limits::requests_in_flight_max;
-  // Resolving plus connecting one new connection; 0 = no bound other than the call's limit.
-  std::chrono::milliseconds connect_timeout{5000};
-  // Asked right before each request is written; false fails the call with Errc::fenced and
-  // sends nothing (the processor: its lease is not known to be held). Unset: always send.
-  std::function<bool()> may_send;
-};
-
-enum class CallId : std::uint64_t {};
-
-using Header = std::pair<std::string, std::string>;
-using ResponseHandler = std::function<void(Result<Response>)>;
 
 // Sends POST requests over per-(host, port) pools of keep-alive connections.
 //

@@ -229,7 +229,7 @@ TEST(ProcessorCore, SendsAndAppendsNothingOnceTheLeaseIsLost) {
 // JSON) made an api-response the store refused; the request then never finished.
 TEST(ProcessorCore, StoredAnswersFitTheirCapOnceEncoded) {
   FakePorts ports;
-  ProcessorCore core(ports, ProcessorOptions{.response_bytes_max = 600}, policy(3), quiet());
+  ProcessorCore core(ports, ProcessorOptions{.response_bytes_stored_max = 600}, policy(3), quiet());
   core.on_events({ports.request(), ports.request()}, true);
   core.on_events(ports.commit(), true);  // both attempts called
   ASSERT_EQ(ports.calls.size(), 2u);
@@ -251,7 +251,7 @@ TEST(ProcessorCore, StoredAnswersFitTheirCapOnceEncoded) {
 
 TEST(ProcessorCore, WholeAnswerUnderTheCapIsNotMarkedTruncated) {
   FakePorts ports;
-  ProcessorCore core(ports, ProcessorOptions{.response_bytes_max = 6}, policy(3), quiet());
+  ProcessorCore core(ports, ProcessorOptions{.response_bytes_stored_max = 6}, policy(3), quiet());
   core.on_events({ports.request()}, true);
   core.on_events(ports.commit(), true);
   core.on_answer(1, 0, http::Response{.status = 200, .body = "\x01"});
