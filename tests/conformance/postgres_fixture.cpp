@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "api_broker/events/uuid.hpp"
+#include "api_broker/store/redact.hpp"
 #include "postgresql/pg_support.hpp"
 
 namespace api_broker::testing {

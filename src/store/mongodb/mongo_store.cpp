@@ -11,8 +11,8 @@
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
-#include "api_broker/store/postgres_store.hpp"  // redact_password
 #include "api_broker/store/process_owner.hpp"
+#include "api_broker/store/redact.hpp"
 #include "api_broker/store/stored_row.hpp"
 #include "mongodb/bson_payload.hpp"
 #include "mongodb/mongo_support.hpp"
