@@ -22,7 +22,7 @@
 
 #include "api_broker/events/uuid.hpp"
 #include "api_broker/store/mongo_store.hpp"
-#include "mongodb/mongo_support.hpp"
+#include "mongo_support.hpp"
 #include "stats.hpp"
 
 namespace {

@@ -7,7 +7,7 @@
 
 #include "api_broker/events/uuid.hpp"
 #include "api_broker/store/redact.hpp"
-#include "postgresql/pg_support.hpp"
+#include "pg_support.hpp"
 
 namespace api_broker::testing {
 namespace {

@@ -14,9 +14,9 @@
 #include "api_broker/store/process_owner.hpp"
 #include "api_broker/store/redact.hpp"
 #include "api_broker/store/stored_row.hpp"
-#include "mongodb/bson_payload.hpp"
-#include "mongodb/mongo_support.hpp"
-#include "mongodb/notification_watcher.hpp"
+#include "bson_payload.hpp"
+#include "mongo_support.hpp"
+#include "notification_watcher.hpp"
 
 namespace api_broker::store {
 namespace {

@@ -20,7 +20,7 @@
 #include <thread>
 
 #include "api_broker/store/stop_signal.hpp"
-#include "mongodb/mongo_support.hpp"
+#include "mongo_support.hpp"
 
 namespace api_broker::store::mongo {
 

@@ -1,4 +1,4 @@
-#include "postgresql/pg_support.hpp"
+#include "pg_support.hpp"
 
 #include <cctype>
 #include <limits>

@@ -14,7 +14,8 @@
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
-#include "postgresql/pg_support.hpp"
+#include "api_broker/store/redact.hpp"
+#include "pg_support.hpp"
 
 namespace api_broker::store {
 namespace {

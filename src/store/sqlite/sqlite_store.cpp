@@ -16,7 +16,7 @@
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
 #include "api_broker/store/stored_row.hpp"
-#include "sqlite/wal_watch.hpp"
+#include "wal_watch.hpp"
 
 namespace api_broker::store {
 namespace {

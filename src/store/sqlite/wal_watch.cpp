@@ -1,4 +1,4 @@
-#include "sqlite/wal_watch.hpp"
+#include "wal_watch.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
