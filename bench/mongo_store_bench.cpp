@@ -169,7 +169,7 @@ std::vector<double> follow_latencies_ms(const std::string& url, const std::strin
   }
   auto store = open_or_die(url, db);
   std::vector<double> latencies;
-  store::StopSignal stop;
+  StopSignal stop;
   const auto until = std::chrono::steady_clock::now() + 120s;
   (void)store::follow(
       *store, events::no_event, stop,

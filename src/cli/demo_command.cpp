@@ -92,7 +92,7 @@ int run_demo(const DemoArgs& args) {
 
   auto url = http::parse_url((*api)->url());
   if (!url) return report(url.error());
-  store::StopSignal processor_stop;
+  StopSignal processor_stop;
   auto log = make_logger("processor", store::LogLevel::error);
   std::optional<Error> processor_error;
   std::thread processor([&] {
@@ -116,8 +116,8 @@ int run_demo(const DemoArgs& args) {
   }
 
   // Watch the outcomes arrive, as any business consumer would: from the log.
-  store::StopSignal stop;
-  store::StopOnSignals on_signals(stop);
+  StopSignal stop;
+  StopOnSignals on_signals(stop);
   std::map<std::uint64_t, TimePoint> submitted;
   std::vector<double> latencies_ms;
   int finished = 0;

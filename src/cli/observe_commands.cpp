@@ -64,8 +64,8 @@ void add_watch_requests(CLI::App& app, Context& context) {
                         attempt, attempts, events::to_int(envelope.id)),
             true);
       };
-      store::StopSignal stop;
-      store::StopOnSignals on_signals(stop);
+      StopSignal stop;
+      StopOnSignals on_signals(stop);
       StopWhenStdoutCloses on_closed_output(stop);
       auto done = store::follow(
           **store, after, stop,

@@ -10,7 +10,7 @@
 #include "api_broker/store/logging_store.hpp"
 #include "api_broker/store/memory_store.hpp"
 #include "api_broker/store/mongo_store.hpp"
-#include "api_broker/store/postgres_store.hpp"
+#include "api_broker/store/postgresql_store.hpp"
 #include "api_broker/store/sqlite_store.hpp"
 
 namespace api_broker::store {

@@ -51,7 +51,7 @@ void expect_writers_never_make_a_follower_skip(const StoreOpener& open_store) {
   }
   ::close(go[0]);
 
-  store::StopSignal stop;
+  StopSignal stop;
   std::thread guard([&] {  // bounds the test if a follower never gets all events
     stop.wait_for(120s);
     stop.request_stop();

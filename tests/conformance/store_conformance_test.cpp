@@ -347,7 +347,7 @@ TEST(SqliteStoreSchema, AVersionOneFileIsMigratedInPlace) {
 
 TEST_P(StoreConformance, FollowDeliversStoredThenNewEventsUntilStopped) {
   ASSERT_TRUE(store_->append(simple("old")));
-  store::StopSignal stop;
+  StopSignal stop;
   std::vector<std::string> seen;
   std::thread writer([&] {
     auto other = open();
@@ -366,7 +366,7 @@ TEST_P(StoreConformance, FollowDeliversStoredThenNewEventsUntilStopped) {
 }
 
 TEST_P(StoreConformance, FollowStopsPromptlyWhenCancelled) {
-  store::StopSignal stop;
+  StopSignal stop;
   std::thread canceller([&] {
     std::this_thread::sleep_for(50ms);
     stop.request_stop();
@@ -389,7 +389,7 @@ TEST_P(StoreConformance, FollowWakesOnAnAppendFromAnotherProcess) {
     auto other = fixture_->open();
     _exit(other && (*other)->append(simple("from child")) ? 0 : 1);
   }
-  store::StopSignal stop;
+  StopSignal stop;
   std::string message;
   std::thread guard([&] {  // bounds the test if no wake-up ever comes
     stop.wait_for(30s);
@@ -423,7 +423,7 @@ TEST_P(StoreConformance, ConcurrentWritersNeverMakeAFollowerSkip) {
       }
     });
   }
-  store::StopSignal stop;
+  StopSignal stop;
   std::vector<std::uint64_t> ids;
   auto follower = open();
   auto done = store::follow(

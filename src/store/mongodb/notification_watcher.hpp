@@ -19,7 +19,7 @@
 #include <string>
 #include <thread>
 
-#include "api_broker/store/stop_signal.hpp"
+#include "api_broker/stop_signal.hpp"
 #include "mongo_support.hpp"
 
 namespace api_broker::store::mongo {

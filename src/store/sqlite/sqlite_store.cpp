@@ -16,7 +16,7 @@
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
 #include "api_broker/store/stored_row.hpp"
-#include "wal_watch.hpp"
+#include "notify_file_watch.hpp"
 
 namespace api_broker::store {
 namespace {
@@ -413,7 +413,7 @@ class SqliteStore final : public EventStore {
 
   Database db_;
   std::string path_;
-  WalWatch watch_;
+  NotifyFileWatch watch_;
   Statement insert_, get_, resolve_, read_after_, last_id_, begin_, commit_, rollback_;
   Statement lease_;  // read_lease(), prepared on first use
 };

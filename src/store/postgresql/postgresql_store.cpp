@@ -1,4 +1,4 @@
-#include "api_broker/store/postgres_store.hpp"
+#include "api_broker/store/postgresql_store.hpp"
 #include "api_broker/store/stored_row.hpp"
 
 #include <poll.h>
@@ -15,7 +15,7 @@
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
 #include "api_broker/store/redact.hpp"
-#include "pg_support.hpp"
+#include "postgresql_support.hpp"
 
 namespace api_broker::store {
 namespace {

@@ -1,4 +1,4 @@
-#include "conformance/postgres_fixture.hpp"
+#include "conformance/postgresql_fixture.hpp"
 
 #include <libpq-fe.h>
 
@@ -7,7 +7,7 @@
 
 #include "api_broker/events/uuid.hpp"
 #include "api_broker/store/redact.hpp"
-#include "pg_support.hpp"
+#include "postgresql_support.hpp"
 
 namespace api_broker::testing {
 namespace {

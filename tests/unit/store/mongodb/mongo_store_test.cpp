@@ -361,7 +361,7 @@ TEST_F(MongoStoreTest, AWaitingFollowerWakesAgainAfterItsConnectionsWereCut) {
   auto follower = open(options);
   auto writer = open();
   ASSERT_TRUE(follower && writer);
-  store::StopSignal stop;
+  StopSignal stop;
   ASSERT_TRUE(follower->wait_for_append(events::no_event, 50ms, stop));  // the watcher tails
   proxy.refuse(true);  // every connection cut, no new one for a while
   std::this_thread::sleep_for(300ms);

@@ -1,4 +1,4 @@
-#include "pg_support.hpp"
+#include "postgresql_support.hpp"
 
 #include <cctype>
 #include <limits>

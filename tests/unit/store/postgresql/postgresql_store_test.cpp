@@ -13,9 +13,9 @@
 #include <thread>
 
 #include "api_broker/events/codec.hpp"
-#include "api_broker/store/postgres_store.hpp"
+#include "api_broker/store/postgresql_store.hpp"
 #include "conformance/concurrent_writers.hpp"
-#include "conformance/postgres_fixture.hpp"
+#include "conformance/postgresql_fixture.hpp"
 
 namespace api_broker::testing {
 namespace {
@@ -34,7 +34,7 @@ NewEvent simple(std::string message) {
   return NewEvent{.event = events::Simple{std::move(message)}};
 }
 
-class PostgresStoreTest : public ::testing::Test {
+class PostgresqlStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (auto reason = fixture_.unavailable_reason(); !reason.empty()) {
@@ -87,7 +87,7 @@ TEST(RedactPassword, AQuoteInsideAValueDoesNotEndItEarly) {
 
 // --- opening: one clear line, no password ---
 
-TEST_F(PostgresStoreTest, OpenReportsAnUnreachableServerOnOneLine) {
+TEST_F(PostgresqlStoreTest, OpenReportsAnUnreachableServerOnOneLine) {
   auto store = store::open_postgres_store(PostgresOptions{.url = "postgresql://127.0.0.1:1/x"});
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().code, Errc::unavailable);
@@ -96,7 +96,7 @@ TEST_F(PostgresStoreTest, OpenReportsAnUnreachableServerOnOneLine) {
   EXPECT_NE(store.error().message.find("refused"), std::string::npos) << store.error().message;
 }
 
-TEST_F(PostgresStoreTest, OpenReportsAMissingDatabase) {
+TEST_F(PostgresqlStoreTest, OpenReportsAMissingDatabase) {
   PostgresOptions options = fixture_.options();
   options.database = "api_broker_no_such_database";
   auto store = store::open_postgres_store(options);
@@ -108,7 +108,7 @@ TEST_F(PostgresStoreTest, OpenReportsAMissingDatabase) {
       << store.error().message;
 }
 
-TEST_F(PostgresStoreTest, OpenReportsAWrongPasswordWithoutShowingIt) {
+TEST_F(PostgresqlStoreTest, OpenReportsAWrongPasswordWithoutShowingIt) {
   // Concurrent tests may create the role at the same time: either creation is fine.
   ASSERT_TRUE(fixture_.sql(
       fmt::format("DO $$ BEGIN CREATE ROLE {} LOGIN PASSWORD '{}'; "
@@ -145,7 +145,7 @@ TEST_F(PostgresStoreTest, OpenReportsAWrongPasswordWithoutShowingIt) {
   EXPECT_EQ(option.error().message.find("Wrong-Battery-9"), std::string::npos);
 }
 
-TEST_F(PostgresStoreTest, AMalformedUrlIsInvalidInputWithoutThePassword) {
+TEST_F(PostgresqlStoreTest, AMalformedUrlIsInvalidInputWithoutThePassword) {
   auto store =
       store::open_postgres_store(PostgresOptions{.url = "host=db password='Secret-1 port=5"});
   ASSERT_FALSE(store);
@@ -156,7 +156,7 @@ TEST_F(PostgresStoreTest, AMalformedUrlIsInvalidInputWithoutThePassword) {
 
 // --- schema ---
 
-TEST_F(PostgresStoreTest, ConcurrentOpensCreateTheSchemaOnce) {
+TEST_F(PostgresqlStoreTest, ConcurrentOpensCreateTheSchemaOnce) {
   constexpr int openers = 6;
   std::vector<std::thread> threads;
   std::vector<std::string> errors(openers);
@@ -175,7 +175,7 @@ TEST_F(PostgresStoreTest, ConcurrentOpensCreateTheSchemaOnce) {
   EXPECT_EQ(*fixture_.sql("SELECT count(*) FROM events"), std::vector<std::string>{"6"});
 }
 
-TEST_F(PostgresStoreTest, ASchemaNewerThanThisBuildIsRefused) {
+TEST_F(PostgresqlStoreTest, ASchemaNewerThanThisBuildIsRefused) {
   ASSERT_TRUE(open());
   ASSERT_TRUE(fixture_.sql("UPDATE schema_version SET version = 99"));
   auto store = store::open_postgres_store(fixture_.options());
@@ -187,7 +187,7 @@ TEST_F(PostgresStoreTest, ASchemaNewerThanThisBuildIsRefused) {
 
 // Schema version 2 added the lease epoch and api_broker_append_fenced(): a version-1
 // database is migrated in place when opened, its events and leases kept.
-TEST_F(PostgresStoreTest, AVersionOneDatabaseIsMigratedInPlace) {
+TEST_F(PostgresqlStoreTest, AVersionOneDatabaseIsMigratedInPlace) {
   {
     auto store = open();
     ASSERT_TRUE(store);
@@ -211,7 +211,7 @@ TEST_F(PostgresStoreTest, AVersionOneDatabaseIsMigratedInPlace) {
             Errc::fenced);
 }
 
-TEST_F(PostgresStoreTest, AnEventsTableItDidNotCreateIsRefused) {
+TEST_F(PostgresqlStoreTest, AnEventsTableItDidNotCreateIsRefused) {
   ASSERT_TRUE(fixture_.sql("CREATE TABLE events (id serial, payload jsonb)"));
   auto store = store::open_postgres_store(fixture_.options());
   ASSERT_FALSE(store);
@@ -223,7 +223,7 @@ TEST_F(PostgresStoreTest, AnEventsTableItDidNotCreateIsRefused) {
 
 // --- values ---
 
-TEST_F(PostgresStoreTest, CreatedKeepsMicroseconds) {
+TEST_F(PostgresqlStoreTest, CreatedKeepsMicroseconds) {
   auto store = open();
   ASSERT_TRUE(store);
   const TimePoint before = utc_now();
@@ -242,7 +242,7 @@ TEST_F(PostgresStoreTest, CreatedKeepsMicroseconds) {
   EXPECT_EQ(*stored, std::vector<std::string>{events::format_time(envelope->created)});
 }
 
-TEST_F(PostgresStoreTest, EveryClassRoundTripsThroughJsonb) {
+TEST_F(PostgresqlStoreTest, EveryClassRoundTripsThroughJsonb) {
   auto store = open();
   ASSERT_TRUE(store);
   const std::vector<events::Event> all = {
@@ -279,7 +279,7 @@ TEST_F(PostgresStoreTest, EveryClassRoundTripsThroughJsonb) {
   }
 }
 
-TEST_F(PostgresStoreTest, ANulCharacterIsStoredAsTheReplacementCharacter) {
+TEST_F(PostgresqlStoreTest, ANulCharacterIsStoredAsTheReplacementCharacter) {
   auto store = open();
   ASSERT_TRUE(store);
   auto id =
@@ -290,7 +290,7 @@ TEST_F(PostgresStoreTest, ANulCharacterIsStoredAsTheReplacementCharacter) {
             "b");
 }
 
-TEST_F(PostgresStoreTest, ADuplicateInABatchReportsTheStoredEvent) {
+TEST_F(PostgresqlStoreTest, ADuplicateInABatchReportsTheStoredEvent) {
   auto store = open();
   ASSERT_TRUE(store);
   const auto taken = *events::parse_uuid("00000000-0000-4000-8000-0000000000dd");
@@ -311,7 +311,7 @@ TEST_F(PostgresStoreTest, ADuplicateInABatchReportsTheStoredEvent) {
 
 // --- reconnection ---
 
-class PostgresReconnectTest : public PostgresStoreTest {
+class PostgresqlReconnectTest : public PostgresqlStoreTest {
  protected:
   // Ends the server session of the store opened with `application`, as a restart would.
   void terminate(const std::string& application) {
@@ -326,7 +326,7 @@ class PostgresReconnectTest : public PostgresStoreTest {
       "api_broker_test_" + events::to_string(events::random_uuid()).substr(0, 8);
 };
 
-TEST_F(PostgresReconnectTest, ALostConnectionFailsOneCallThenTheNextReconnects) {
+TEST_F(PostgresqlReconnectTest, ALostConnectionFailsOneCallThenTheNextReconnects) {
   PostgresOptions options = fixture_.options();
   options.application_name = application_;
   auto store = open(options);
@@ -347,13 +347,13 @@ TEST_F(PostgresReconnectTest, ALostConnectionFailsOneCallThenTheNextReconnects) 
   EXPECT_EQ(std::get<events::Simple>(read->back().event).message, "after");
 }
 
-TEST_F(PostgresReconnectTest, AWaitingFollowerSeesTheLossThenFollowsAgain) {
+TEST_F(PostgresqlReconnectTest, AWaitingFollowerSeesTheLossThenFollowsAgain) {
   PostgresOptions options = fixture_.options();
   options.application_name = application_;
   auto follower = open(options);
   auto writer = open();
   ASSERT_TRUE(follower && writer);
-  store::StopSignal stop;
+  StopSignal stop;
   Result<void> waited;
   std::thread waiting([&] { waited = follower->wait_for_append(events::no_event, 30s, stop); });
   terminate(application_);
@@ -375,7 +375,7 @@ TEST_F(PostgresReconnectTest, AWaitingFollowerSeesTheLossThenFollowsAgain) {
   EXPECT_EQ(events::to_int(*follower->last_id()), 1u);
 }
 
-TEST_F(PostgresReconnectTest, AConnectionLostMidBatchStoresNothingAndTheNextCallWorks) {
+TEST_F(PostgresqlReconnectTest, AConnectionLostMidBatchStoresNothingAndTheNextCallWorks) {
   PostgresOptions options = fixture_.options();
   options.application_name = application_;
   auto store = open(options);
@@ -416,7 +416,7 @@ TEST_F(PostgresReconnectTest, AConnectionLostMidBatchStoresNothingAndTheNextCall
   EXPECT_EQ(events::to_int(*again), 1u);
 }
 
-TEST_F(PostgresStoreTest, WithoutDurabilityItStillAppends) {
+TEST_F(PostgresqlStoreTest, WithoutDurabilityItStillAppends) {
   PostgresOptions options = fixture_.options();
   options.durable = false;  // synchronous_commit off for this session
   auto store = open(options);
@@ -430,7 +430,7 @@ TEST_F(PostgresStoreTest, WithoutDurabilityItStillAppends) {
 
 // Every follower sees every id exactly once, in increasing order, while 8 processes append
 // (single events and batches) at the same time: the advisory lock makes commit order id order.
-TEST_F(PostgresStoreTest, EightWriterProcessesNeverMakeAFollowerSkip) {
+TEST_F(PostgresqlStoreTest, EightWriterProcessesNeverMakeAFollowerSkip) {
   expect_writers_never_make_a_follower_skip(
       [&] { return store::open_postgres_store(fixture_.options()); });
 }
