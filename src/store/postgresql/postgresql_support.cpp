@@ -1,9 +1,15 @@
 #include "postgresql_support.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <limits>
 
 #include "api_broker/assert.hpp"
+#include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
 #include "api_broker/store/redact.hpp"
 
 namespace api_broker::store {
@@ -111,6 +117,56 @@ const std::string& BinaryArray::bytes() const {
 void BinaryArray::add_length(std::int32_t length) {
   const auto bits = static_cast<std::uint32_t>(length);
   for (int i = 0; i < 4; ++i) bytes_ += static_cast<char>(bits >> (24 - 8 * i));
+}
+
+std::string_view text_of(const PGresult* result, int row, int column) {
+  return {PQgetvalue(result, row, column),
+          static_cast<std::size_t>(PQgetlength(result, row, column))};
+}
+
+std::optional<std::int64_t> int_of(const PGresult* result, int row, int column) {
+  const std::string_view text = text_of(result, row, column);
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::int64_t clamp_to_int64(std::uint64_t value) {
+  return static_cast<std::int64_t>(
+      std::min<std::uint64_t>(value, std::numeric_limits<std::int64_t>::max()));
+}
+
+Result<BatchColumns> encode_batch(std::span<const events::NewEvent> batch) {
+  const std::size_t count = batch.size();
+  BatchColumns columns(count);
+  std::size_t bytes = 0;
+  for (const events::NewEvent& event : batch) {
+    const std::string payload = without_nul_escapes(events::encode_payload(event.event));
+    if (payload.size() > limits::payload_bytes_max) {
+      return fail(Errc::invalid_input,
+                  fmt::format("{} payload is larger than {} bytes", events::class_name(event.event),
+                              limits::payload_bytes_max));
+    }
+    bytes += payload.size();
+    if (bytes > batch_bytes_max) {
+      return fail(Errc::invalid_input,
+                  fmt::format("a batch of {} events is larger than {} bytes; append fewer at "
+                              "a time",
+                              count, batch_bytes_max));
+    }
+    columns.causations.add(int8_bytes(clamp_to_int64(events::to_int(event.causation_id))));
+    if (event.external_uuid) {
+      const auto& raw = event.external_uuid->bytes;
+      columns.uuids.add({reinterpret_cast<const char*>(raw.data()), raw.size()});
+      columns.external_uuids.push_back(*event.external_uuid);
+    } else {
+      columns.uuids.add_null();
+    }
+    columns.classes.add(events::class_name(event.event));
+    columns.payloads.add_jsonb(payload);
+  }
+  return columns;
 }
 
 }  // namespace pg
