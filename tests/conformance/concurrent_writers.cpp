@@ -122,4 +122,24 @@ void expect_writers_never_make_a_follower_skip(const StoreOpener& open_store) {
   }
 }
 
+std::vector<std::string> open_concurrently(const StoreOpener& open_store, int openers) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(static_cast<std::size_t>(openers));
+  for (int i = 0; i < openers; ++i) {
+    threads.emplace_back([&, i] {
+      auto& error = errors[static_cast<std::size_t>(i)];
+      auto store = open_store();
+      if (!store) {
+        error = store.error().message;
+      } else if (auto id = (*store)->append(
+                     NewEvent{.event = events::Simple{"from " + std::to_string(i)}});
+                 !id) {
+        error = "append failed: " + id.error().message;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  return errors;
+}
+
 }  // namespace api_broker::testing
