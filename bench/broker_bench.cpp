@@ -24,7 +24,7 @@
 #include "api_broker/brittle_api/brittle_api.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/store/open_store.hpp"
-#include "raw_postgres.hpp"
+#include "raw_postgresql.hpp"
 #include "raw_sqlite.hpp"
 #include "stats.hpp"
 
@@ -130,7 +130,7 @@ void insert_requests(store::EventStore& store, int count, int batch_size) {
 // latencies (terminal created - request created) in ms.
 std::vector<double> wait_for_outcomes(store::EventStore& store, int count, events::EventId after,
                                       std::chrono::seconds bound) {
-  store::StopSignal stop;
+  StopSignal stop;
   std::map<std::uint64_t, TimePoint> requested;
   std::vector<double> latencies;
   const auto until = std::chrono::steady_clock::now() + bound;

@@ -22,7 +22,7 @@
 
 #include "api_broker/events/uuid.hpp"
 #include "api_broker/store/mongo_store.hpp"
-#include "mongodb/mongo_support.hpp"
+#include "mongo_support.hpp"
 #include "stats.hpp"
 
 namespace {
@@ -169,7 +169,7 @@ std::vector<double> follow_latencies_ms(const std::string& url, const std::strin
   }
   auto store = open_or_die(url, db);
   std::vector<double> latencies;
-  store::StopSignal stop;
+  StopSignal stop;
   const auto until = std::chrono::steady_clock::now() + 120s;
   (void)store::follow(
       *store, events::no_event, stop,

@@ -63,7 +63,7 @@ std::vector<double> follow_latencies_ms(const std::string& path, int count) {
   }
   auto store = store::open_sqlite_store(store::SqliteOptions{.path = path});
   std::vector<double> latencies;
-  store::StopSignal stop;
+  StopSignal stop;
   (void)store::follow(
       **store, events::no_event, stop,
       [&](const events::Envelope& envelope) {

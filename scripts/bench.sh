@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds and runs every benchmark, printing the figures (docs/BENCHMARKS.md records a run):
 #   store_bench      the SQLite store beside raw SQLite
-#   pg_store_bench   the PostgreSQL store beside raw libpq, and LISTEN/NOTIFY wake-up
+#   postgresql_store_bench   the PostgreSQL store beside raw libpq, and LISTEN/NOTIFY wake-up
 #   broker_bench     end-to-end on SQLite, then on PostgreSQL (--eventstore-url)
 #   mongo_store_bench  the MongoDB store beside raw libmongoc, and the tailed-cursor wake-up,
 #                    against $API_BROKER_MONGODB_URL, else the wire-protocol stand-in of the
@@ -20,7 +20,7 @@ if [[ ! -f "$build/build.ninja" ]] ||
     >/dev/null
 fi
 echo "== build ($build, $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
-cmake --build "$build" --target store_bench pg_store_bench mongo_store_bench broker_bench api-broker \
+cmake --build "$build" --target store_bench postgresql_store_bench mongo_store_bench broker_bench api-broker \
   -j"${API_BROKER_BUILD_JOBS:-$(nproc)}"
 
 echo "== machine"
@@ -42,8 +42,8 @@ echo
 echo "== store_bench (SQLite)"
 "$build/bench/store_bench"
 echo
-echo "== pg_store_bench (PostgreSQL)"
-"$build/bench/pg_store_bench" --url "$url"
+echo "== postgresql_store_bench (PostgreSQL)"
+"$build/bench/postgresql_store_bench" --url "$url"
 echo
 echo "== broker_bench (SQLite)"
 "$build/bench/broker_bench" --api-broker "$build/src/cli/api-broker" "$@"

@@ -11,8 +11,7 @@ std::string lease_owner_id() { return store::process_owner_id(); }
 
 Result<HeldLease> acquire_or_wait(store::EventStore& store, const std::string& name,
                                   const std::string& owner, std::chrono::milliseconds ttl,
-                                  bool standby, const store::StopSignal& stop,
-                                  spdlog::logger& log) {
+                                  bool standby, const StopSignal& stop, spdlog::logger& log) {
   bool said = false;
   while (!stop.stop_requested()) {
     const auto asked_at = std::chrono::steady_clock::now();

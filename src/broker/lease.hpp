@@ -28,6 +28,6 @@ struct HeldLease {
 // Errc::unavailable error.
 Result<HeldLease> acquire_or_wait(store::EventStore& store, const std::string& name,
                                   const std::string& owner, std::chrono::milliseconds ttl,
-                                  bool standby, const store::StopSignal& stop, spdlog::logger& log);
+                                  bool standby, const StopSignal& stop, spdlog::logger& log);
 
 }  // namespace api_broker::broker

@@ -115,7 +115,7 @@ class StoreWorker {
   bool awaiting_ack_ = false;
   bool caught_up_told_ = false;  // the last batch handed over was flagged caught_up
   bool stopping_ = false;
-  store::StopSignal wake_;  // raised by append/ack/stop
+  StopSignal wake_;  // raised by append/ack/stop
 
   std::string checkpoint_saved_;
   std::chrono::steady_clock::time_point checkpoint_saved_at_{};

@@ -57,8 +57,8 @@ void add_process(CLI::App& app, Context& context) {
       auto level = store::parse_log_level(args->log_level);
       if (!level) return report(level.error());
       auto log = make_logger("processor", *level);
-      store::StopSignal stop;
-      store::StopOnSignals on_signals(stop);
+      StopSignal stop;
+      StopOnSignals on_signals(stop);
       auto done = broker::run_processor(
           [&] { return context.open_store(store::Access::write); }, *options, stop, log,
           [&](const broker::ProcessorStats& s) {
@@ -108,8 +108,8 @@ void add_brittle_api(CLI::App& app, Context& context) {
   serve->callback([&context, args, seed] {
     context.run = [args, seed]() -> int {
       if (seed->count() > 0) args->options.seed = args->seed;
-      store::StopSignal stop;
-      store::StopOnSignals on_signals(stop);
+      StopSignal stop;
+      StopOnSignals on_signals(stop);
       auto done = brittle_api::serve(args->address, args->options,
                                      [&stop] { return stop.stop_requested(); });
       if (!done) return report(done.error());

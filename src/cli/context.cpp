@@ -26,7 +26,7 @@ bool print_line(std::string_view line, bool flush) {
   return std::ferror(stdout) == 0;
 }
 
-StopWhenStdoutCloses::StopWhenStdoutCloses(store::StopSignal& stop)
+StopWhenStdoutCloses::StopWhenStdoutCloses(StopSignal& stop)
     : thread_([this, &stop] {
         // With no events asked for, poll reports only POLLERR / POLLHUP: for a pipe, that its
         // reader closed it. A terminal or a file never reports them.

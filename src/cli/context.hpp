@@ -54,13 +54,13 @@ bool print_line(std::string_view line, bool flush);
 // a follower waiting for the next event ends without having to write first.
 class StopWhenStdoutCloses {
  public:
-  explicit StopWhenStdoutCloses(store::StopSignal& stop);
+  explicit StopWhenStdoutCloses(StopSignal& stop);
   ~StopWhenStdoutCloses();
   StopWhenStdoutCloses(const StopWhenStdoutCloses&) = delete;
   StopWhenStdoutCloses& operator=(const StopWhenStdoutCloses&) = delete;
 
  private:
-  store::StopSignal done_;  // raised by the destructor to end the thread
+  StopSignal done_;  // raised by the destructor to end the thread
   std::thread thread_;
 };
 

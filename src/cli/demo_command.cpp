@@ -183,7 +183,7 @@ class DemoProcessor {
   const std::optional<Error>& error() const { return error_; }
 
  private:
-  store::StopSignal stop_;
+  StopSignal stop_;
   std::optional<Error> error_;
   std::thread thread_;  // last: it runs on the members above
 };
@@ -216,8 +216,8 @@ int run_demo(const DemoArgs& args) {
   }
 
   // Watch the outcomes arrive, as any business consumer would: from the log.
-  store::StopSignal stop;
-  store::StopOnSignals on_signals(stop);
+  StopSignal stop;
+  StopOnSignals on_signals(stop);
   Outcomes outcomes;
   draw_progress(0, args.requests, tty);
   auto followed = store::follow(

@@ -91,8 +91,8 @@ int watch_requests(Context& context, const WatchArgs& args) {
     policy = resumed->policy;
   }
   RequestWatcher watcher(policy, args.json);
-  store::StopSignal stop;
-  store::StopOnSignals on_signals(stop);
+  StopSignal stop;
+  StopOnSignals on_signals(stop);
   StopWhenStdoutCloses on_closed_output(stop);
   auto done = store::follow(
       **store, after, stop,

@@ -97,8 +97,8 @@ void add_list(CLI::App& app, Context& context) {
       if (!after) return report(after.error());
       auto store = context.open_store(store::Access::read);
       if (!store) return report(store.error());
-      store::StopSignal stop;
-      store::StopOnSignals on_signals(stop);
+      StopSignal stop;
+      StopOnSignals on_signals(stop);
       StopWhenStdoutCloses on_closed_output(stop);
       bool output_closed = false;
       auto print = [&](const events::Envelope& envelope, bool flush) {
@@ -179,8 +179,8 @@ void add_watch(CLI::App& app, Context& context) {
         if (!last) return report(last.error());
         after = *last;
       }
-      store::StopSignal stop;
-      store::StopOnSignals on_signals(stop);
+      StopSignal stop;
+      StopOnSignals on_signals(stop);
       StopWhenStdoutCloses on_closed_output(stop);
       auto print_id = [](std::uint64_t id) { return print_line(std::to_string(id), true); };
       auto done = store::follow(

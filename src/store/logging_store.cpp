@@ -1,9 +1,24 @@
 #include "api_broker/store/logging_store.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "api_broker/events/codec.hpp"
+
 namespace api_broker::store {
+
+Result<LogLevel> parse_log_level(std::string_view text) {
+  if (text == "debug") return LogLevel::debug;
+  if (text == "info") return LogLevel::info;
+  if (text == "warn") return LogLevel::warn;
+  if (text == "error") return LogLevel::error;
+  if (text == "crit") return LogLevel::crit;
+  if (text == "off") return LogLevel::off;
+  return fail(Errc::invalid_input, fmt::format("unknown log level '{}' (use one of {})",
+                                               events::printable(text), log_level_names));
+}
+
 namespace {
 
 spdlog::level::level_enum to_spdlog(LogLevel level) {

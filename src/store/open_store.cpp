@@ -10,21 +10,10 @@
 #include "api_broker/store/logging_store.hpp"
 #include "api_broker/store/memory_store.hpp"
 #include "api_broker/store/mongo_store.hpp"
-#include "api_broker/store/postgres_store.hpp"
+#include "api_broker/store/postgresql_store.hpp"
 #include "api_broker/store/sqlite_store.hpp"
 
 namespace api_broker::store {
-
-Result<LogLevel> parse_log_level(std::string_view text) {
-  if (text == "debug") return LogLevel::debug;
-  if (text == "info") return LogLevel::info;
-  if (text == "warn") return LogLevel::warn;
-  if (text == "error") return LogLevel::error;
-  if (text == "crit") return LogLevel::crit;
-  if (text == "off") return LogLevel::off;
-  return fail(Errc::invalid_input, fmt::format("unknown log level '{}' (use one of {})",
-                                               events::printable(text), log_level_names));
-}
 
 Result<std::string> resolve_driver(std::string_view driver, std::string_view url) {
   if (url.empty()) return std::string(driver.empty() ? "sqlite" : driver);

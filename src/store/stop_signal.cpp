@@ -1,4 +1,4 @@
-#include "api_broker/store/stop_signal.hpp"
+#include "api_broker/stop_signal.hpp"
 
 #include <poll.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 
 #include "api_broker/assert.hpp"
 
-namespace api_broker::store {
+namespace api_broker {
 
 StopSignal::StopSignal() : fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   API_BROKER_ASSERT(fd_ >= 0);  // only fails when the process is out of descriptors
@@ -65,4 +65,4 @@ StopOnSignals::~StopOnSignals() {
   signal_target = nullptr;
 }
 
-}  // namespace api_broker::store
+}  // namespace api_broker

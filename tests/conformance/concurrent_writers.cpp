@@ -51,7 +51,7 @@ void expect_writers_never_make_a_follower_skip(const StoreOpener& open_store) {
   }
   ::close(go[0]);
 
-  store::StopSignal stop;
+  StopSignal stop;
   std::thread guard([&] {  // bounds the test if a follower never gets all events
     stop.wait_for(120s);
     stop.request_stop();
@@ -120,6 +120,26 @@ void expect_writers_never_make_a_follower_skip(const StoreOpener& open_store) {
     for (std::size_t i = 1; i < ids.size(); ++i) ASSERT_LT(ids[i - 1], ids[i]) << "follower " << f;
     EXPECT_EQ(ids, stored) << "follower " << f;
   }
+}
+
+std::vector<std::string> open_concurrently(const StoreOpener& open_store, int openers) {
+  std::vector<std::thread> threads;
+  std::vector<std::string> errors(static_cast<std::size_t>(openers));
+  for (int i = 0; i < openers; ++i) {
+    threads.emplace_back([&, i] {
+      auto& error = errors[static_cast<std::size_t>(i)];
+      auto store = open_store();
+      if (!store) {
+        error = store.error().message;
+      } else if (auto id = (*store)->append(
+                     NewEvent{.event = events::Simple{"from " + std::to_string(i)}});
+                 !id) {
+        error = "append failed: " + id.error().message;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  return errors;
 }
 
 }  // namespace api_broker::testing

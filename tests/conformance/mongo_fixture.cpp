@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "api_broker/events/uuid.hpp"
-#include "mongodb/mongo_support.hpp"
+#include "mongo_support.hpp"
 
 namespace api_broker::testing {
 namespace {

@@ -3,7 +3,7 @@
 #include "api_broker/store/memory_store.hpp"
 #include "api_broker/store/sqlite_store.hpp"
 #include "conformance/mongo_fixture.hpp"
-#include "conformance/postgres_fixture.hpp"
+#include "conformance/postgresql_fixture.hpp"
 #include "support/temp_dir.hpp"
 
 namespace api_broker::testing {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "conformance/mongo_fixture.hpp"
-#include "conformance/postgres_fixture.hpp"
+#include "conformance/postgresql_fixture.hpp"
 #include "support/process.hpp"
 #include "support/temp_dir.hpp"
 

@@ -14,7 +14,7 @@
 
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/result.hpp"
-#include "api_broker/store/stop_signal.hpp"
+#include "api_broker/stop_signal.hpp"
 
 namespace api_broker::store {
 

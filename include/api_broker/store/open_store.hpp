@@ -8,13 +8,9 @@
 
 #include "api_broker/result.hpp"
 #include "api_broker/store/event_store.hpp"
+#include "api_broker/store/logging_store.hpp"
 
 namespace api_broker::store {
-
-enum class LogLevel { debug, info, warn, error, crit, off };
-// The accepted names, for help texts: "debug|info|warn|error|crit|off".
-inline constexpr std::string_view log_level_names = "debug|info|warn|error|crit|off";
-Result<LogLevel> parse_log_level(std::string_view text);
 
 // What a command does with the store. Only writers create one (a SQLite file where there is
 // none); readers open an existing store read-only.

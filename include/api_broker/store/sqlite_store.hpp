@@ -2,7 +2,9 @@
 // The embedded default backend: one SQLite file in WAL mode, shared by any number of
 // processes (the processor, `insert` commands, followers). Ids are SQLite rowids assigned
 // inside the single write transaction SQLite allows at a time, so commit order is id order
-// and a follower never skips an event. Followers are woken through inotify on the -wal file.
+// and a follower never skips an event. Every writer touches "<file>-notify" after each commit,
+// and followers wait for that with inotify (NotifyFileWatch); they also re-read the log now
+// and then, for writers that are not api-broker (the sqlite3 shell).
 
 #include <memory>
 #include <string>
@@ -19,7 +21,8 @@ struct SqliteOptions {
   // true: the file must already be an api-broker store; it is opened read-only (it may sit on
   // a read-only filesystem) and nothing is created.
   bool read_only = false;
-  // How long a writer waits for another one's write lock, sleeping with growing backoff.
+  // How long a writer waits for another one's write lock (SQLite's own busy handler, which
+  // sleeps 1, 2, 5, 10 ... 100 ms between tries).
   std::chrono::milliseconds busy_timeout = limits::sqlite_busy_wait_max;
 };
 

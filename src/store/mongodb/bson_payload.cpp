@@ -1,4 +1,4 @@
-#include "mongodb/bson_payload.hpp"
+#include "bson_payload.hpp"
 
 #include <fmt/format.h>
 

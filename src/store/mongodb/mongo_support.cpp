@@ -1,4 +1,4 @@
-#include "mongodb/mongo_support.hpp"
+#include "mongo_support.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "mongodb/notification_watcher.hpp"
+#include "notification_watcher.hpp"
 
 #include <sys/eventfd.h>
 #include <unistd.h>

@@ -19,8 +19,8 @@
 #include <string>
 #include <thread>
 
-#include "api_broker/store/stop_signal.hpp"
-#include "mongodb/mongo_support.hpp"
+#include "api_broker/stop_signal.hpp"
+#include "mongo_support.hpp"
 
 namespace api_broker::store::mongo {
 

@@ -16,7 +16,8 @@
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
 #include "api_broker/store/stored_row.hpp"
-#include "sqlite/wal_watch.hpp"
+#include "notify_file_watch.hpp"
+#include "sqlite_file.hpp"
 
 namespace api_broker::store {
 namespace {
@@ -413,7 +414,7 @@ class SqliteStore final : public EventStore {
 
   Database db_;
   std::string path_;
-  WalWatch watch_;
+  NotifyFileWatch watch_;
   Statement insert_, get_, resolve_, read_after_, last_id_, begin_, commit_, rollback_;
   Statement lease_;  // read_lease(), prepared on first use
 };
@@ -461,12 +462,6 @@ Result<bool> has_tables(sqlite3* db, const std::string& path) {
     return fail(Errc::unavailable, fmt::format("sqlite database {}: {}", path, sqlite3_errmsg(db)));
   }
   return sqlite3_column_int(raw, 0) > 0;
-}
-
-Error not_a_store(const std::string& path, std::string_view why) {
-  return Error{
-      Errc::corrupt,
-      fmt::format("{} is not an api-broker event store ({}); it was left as it is", path, why)};
 }
 
 // Checks the schema version; a writer creates the schema once, safely when several
@@ -521,67 +516,12 @@ Result<void> ensure_schema(sqlite3* db, const std::string& path, bool read_only)
   return exec_sql(db, path, "COMMIT");
 }
 
-// A URI that opens `path` as immutable (a read-only filesystem, where no -shm can be made).
-std::string immutable_uri(const std::string& path) {
-  std::string uri = "file:";
-  for (const char c : path) {
-    if (c == '?' || c == '#' || c == '%') {
-      uri += fmt::format("%{:02X}", static_cast<unsigned char>(c));
-    } else {
-      uri += c;
-    }
-  }
-  return uri + "?immutable=1";
-}
-
 }  // namespace
 
 Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& options) {
   const std::string& path = options.path;
   if (path.empty()) return fail(Errc::invalid_input, "the sqlite database path is empty");
-  struct stat info {};
-  if (::stat(path.c_str(), &info) == 0) {
-    if (S_ISDIR(info.st_mode)) {
-      return fail(Errc::invalid_input,
-                  fmt::format("sqlite database {} is a directory, not a file", path));
-    }
-    if (info.st_size == 0 && options.read_only) {
-      return fail(not_a_store(path, "an empty file"));
-    }
-    if (info.st_size > 0) {  // 0: a writer that has just created it
-      static constexpr char magic[16] = {'S', 'Q', 'L', 'i', 't', 'e', ' ', 'f',
-                                         'o', 'r', 'm', 'a', 't', ' ', '3', '\0'};
-      char header[sizeof magic] = {};
-      const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) {
-        return fail(Errc::unavailable,
-                    fmt::format("cannot open sqlite database {}: {}", path, std::strerror(errno)));
-      }
-      const ssize_t got = ::pread(fd, header, sizeof header, 0);
-      ::close(fd);
-      if (got != static_cast<ssize_t>(sizeof header) ||
-          std::memcmp(header, magic, sizeof magic) != 0) {
-        return fail(not_a_store(path, "not a SQLite database"));
-      }
-    }
-  } else if (options.read_only) {
-    return fail(Errc::unavailable,
-                fmt::format("sqlite database {} does not exist (only commands that write create "
-                            "one)",
-                            path));
-  } else {
-    // Create it readable by its owner only; SQLite gives -wal and -shm the same mode.
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-      return fail(Errc::unavailable,
-                  fmt::format("cannot create sqlite database {}: {}", path, std::strerror(errno)));
-    }
-    ::close(fd);
-  }
-  if (::access(path.c_str(), options.read_only ? R_OK : R_OK | W_OK) != 0) {
-    return fail(Errc::unavailable,
-                fmt::format("cannot open sqlite database {}: {}", path, std::strerror(errno)));
-  }
+  if (auto file = check_or_create_file(options); !file) return fail(std::move(file).error());
   // On a read-only filesystem no -shm can be made, and no one can write: open it immutable.
   struct statvfs filesystem {};
   const bool read_only_filesystem = options.read_only &&

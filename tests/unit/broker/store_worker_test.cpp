@@ -60,7 +60,7 @@ class StallingStore final : public store::EventStore {
   }
   Result<events::EventId> last_id() override { return inner_.last_id(); }
   Result<void> wait_for_append(events::EventId after, std::chrono::milliseconds timeout,
-                               const store::StopSignal& stop) override {
+                               const StopSignal& stop) override {
     return inner_.wait_for_append(after, timeout, stop);
   }
   Result<std::optional<std::string>> load_checkpoint(std::string_view name) override {

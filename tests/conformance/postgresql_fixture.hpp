@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "api_broker/store/postgres_store.hpp"
+#include "api_broker/store/postgresql_store.hpp"
 #include "conformance/store_backends.hpp"
 
 namespace api_broker::testing {

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "api_broker/events/time.hpp"
-#include "postgresql/pg_support.hpp"
+#include "postgresql_support.hpp"
 #include "stats.hpp"
 
 namespace api_broker::bench::pg {

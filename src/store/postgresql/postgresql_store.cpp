@@ -1,4 +1,4 @@
-#include "api_broker/store/postgres_store.hpp"
+#include "api_broker/store/postgresql_store.hpp"
 #include "api_broker/store/stored_row.hpp"
 
 #include <poll.h>
@@ -8,197 +8,27 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <limits>
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
-#include "postgresql/pg_support.hpp"
+#include "api_broker/store/redact.hpp"
+#include "postgresql_schema.hpp"
+#include "postgresql_support.hpp"
 
 namespace api_broker::store {
 namespace {
 
+using namespace pg;  // the SQL, libpq handles and helpers of this backend
 using pg::QueryResult;
-
-// Advisory lock keys ("apibrkA0", "apibrkS0"), per database: appends, schema changes.
-constexpr std::int64_t append_lock_key = 7021227690617946416;
-constexpr std::int64_t schema_lock_key = 7021227690617951024;
-constexpr const char* notify_channel = "api_broker_events";
-constexpr std::string_view fenced_state = "AB001";  // raised by api_broker_append_fenced()
-// PostgreSQL refuses single values above 1 GB; a batch is sent as one array per column.
-constexpr std::size_t batch_bytes_max = 512 * 1024 * 1024;
-
-// Version 1. Ids are assigned by api_broker_append() under a transaction-scoped advisory
-// lock, so transactions that append commit in id order: a follower reading id > last_seen
-// never skips a row that commits later with a smaller id. The function runs in one
-// statement (one round trip); being VOLATILE, each statement in it sees a fresh snapshot in
-// READ COMMITTED (set by the session), so max(id) is read after the lock is held.
-// The trigger wakes followers (LISTEN api_broker_events) once per inserting statement, also
-// for rows inserted by other means; the payload is empty: followers read the log after it.
-constexpr const char* schema_v1_sql = R"sql(
-CREATE TABLE schema_version (version integer NOT NULL);
-CREATE TABLE events (
-  id bigint PRIMARY KEY,
-  created timestamptz NOT NULL,
-  causation_id bigint NOT NULL DEFAULT 0,
-  external_uuid uuid CONSTRAINT events_external_uuid_key UNIQUE,
-  class text NOT NULL,
-  payload jsonb NOT NULL
-);
-CREATE TABLE checkpoints (
-  name text PRIMARY KEY,
-  value text NOT NULL
-);
-CREATE TABLE leases (
-  name text PRIMARY KEY,
-  owner text NOT NULL,
-  expires timestamptz NOT NULL
-);
-CREATE FUNCTION api_broker_append(p_created timestamptz, p_causations bigint[], p_uuids uuid[],
-                                  p_classes text[], p_payloads jsonb[]) RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  first_id bigint;
-BEGIN
-  PERFORM pg_advisory_xact_lock(7021227690617946416);
-  SELECT coalesce(max(id), 0) + 1 INTO first_id FROM events;
-  INSERT INTO events (id, created, causation_id, external_uuid, class, payload)
-  SELECT first_id + t.n - 1, p_created, t.c, t.u, t.k, t.p
-  FROM unnest(p_causations, p_uuids, p_classes, p_payloads) WITH ORDINALITY AS t(c, u, k, p, n);
-  RETURN first_id;
-END
-$$;
-CREATE FUNCTION api_broker_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  PERFORM pg_notify('api_broker_events', '');
-  RETURN NULL;
-END
-$$;
-CREATE TRIGGER events_notify AFTER INSERT ON events
-  FOR EACH STATEMENT EXECUTE FUNCTION api_broker_notify();
-INSERT INTO schema_version (version) VALUES (1);
-)sql";
-// Version 1 to 2: leases carry an epoch, incremented each time one changes hands, and
-// api_broker_append_fenced() appends only while the lease is still held at the caller's
-// epoch. FOR SHARE holds the lease row until the append commits: a takeover (an UPDATE of
-// that row) waits for it, or the append sees the takeover's epoch. SQLSTATE AB001: fenced.
-constexpr const char* migration_v2_sql = R"sql(
-ALTER TABLE leases ADD COLUMN epoch bigint NOT NULL DEFAULT 0;
-CREATE FUNCTION api_broker_append_fenced(p_lease text, p_owner text, p_epoch bigint,
-                                         p_created timestamptz, p_causations bigint[],
-                                         p_uuids uuid[], p_classes text[], p_payloads jsonb[])
-RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  held_owner text;
-  held_epoch bigint;
-BEGIN
-  SELECT owner, epoch INTO held_owner, held_epoch FROM leases WHERE name = p_lease FOR SHARE;
-  IF held_owner IS DISTINCT FROM p_owner OR held_epoch IS DISTINCT FROM p_epoch THEN
-    RAISE EXCEPTION USING ERRCODE = 'AB001',
-      MESSAGE = format('the lease %s is now held by %s at epoch %s', p_lease,
-                       coalesce(nullif(held_owner, ''), 'nobody'), coalesce(held_epoch, 0));
-  END IF;
-  RETURN api_broker_append(p_created, p_causations, p_uuids, p_classes, p_payloads);
-END
-$$;
-UPDATE schema_version SET version = 2;
-)sql";
-static_assert(postgres_schema_version == 2, "add the migration from the previous version");
-static_assert(std::string_view(schema_v1_sql).find("pg_advisory_xact_lock(7021227690617946416)") !=
-              std::string_view::npos);
-static_assert(append_lock_key == 7021227690617946416);
-static_assert(std::string_view(schema_v1_sql).find("pg_notify('api_broker_events'") !=
-              std::string_view::npos);
-
-// The prepared statements of a session; parameters are sent in binary format.
-enum class Sql : std::size_t {
-  append,
-  append_fenced,
-  get,
-  resolve,
-  first_stored,
-  read_after,
-  last_id,
-  load_checkpoint,
-  save_checkpoint,
-  acquire_lease,
-  release_lease,
-  count
-};
-
-#define API_BROKER_EVENT_COLUMNS                                                              \
-  "SELECT id, (extract(epoch FROM created) * 1000000)::bigint, causation_id, external_uuid, " \
-  "class, payload FROM events "
-
-constexpr std::array<std::pair<const char*, const char*>, static_cast<std::size_t>(Sql::count)>
-    statements = {{
-        {"api_broker_append",
-         "SELECT api_broker_append($1::timestamptz, $2::bigint[], $3::uuid[], $4::text[], "
-         "$5::jsonb[])"},
-        {"api_broker_append_fenced",
-         "SELECT api_broker_append_fenced($6::text, $7::text, $8::bigint, $1::timestamptz, "
-         "$2::bigint[], $3::uuid[], $4::text[], $5::jsonb[])"},
-        {"api_broker_get", API_BROKER_EVENT_COLUMNS "WHERE id = $1::bigint"},
-        {"api_broker_resolve", "SELECT id FROM events WHERE external_uuid = $1::uuid"},
-        {"api_broker_first_stored",
-         "SELECT b.u, e.id FROM unnest($1::uuid[]) WITH ORDINALITY AS b(u, n) "
-         "JOIN events e ON e.external_uuid = b.u ORDER BY b.n LIMIT 1"},
-        {"api_broker_read_after",
-         API_BROKER_EVENT_COLUMNS "WHERE id > $1::bigint ORDER BY id LIMIT $2::bigint"},
-        {"api_broker_last_id", "SELECT coalesce(max(id), 0) FROM events"},
-        {"api_broker_load_checkpoint", "SELECT value FROM checkpoints WHERE name = $1::text"},
-        {"api_broker_save_checkpoint",
-         "INSERT INTO checkpoints (name, value) VALUES ($1::text, $2::text) "
-         "ON CONFLICT (name) DO UPDATE SET value = excluded.value"},
-        // Taken when free, expired, or already held by the caller (then renewed, its epoch
-        // unchanged; taken from another or from nobody, the epoch grows); otherwise the
-        // holder is returned. The server's clock decides, the same for every machine.
-        {"api_broker_acquire_lease",
-         "WITH taken AS ("
-         " INSERT INTO leases AS l (name, owner, expires, epoch)"
-         " VALUES ($1::text, $2::text, clock_timestamp() + $3::bigint * interval '1 millisecond',"
-         " 1)"
-         " ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires = excluded.expires,"
-         " epoch = CASE WHEN l.owner = excluded.owner THEN l.epoch ELSE l.epoch + 1 END"
-         " WHERE l.owner = excluded.owner OR l.owner = '' OR l.expires <= clock_timestamp()"
-         " RETURNING owner, expires, epoch) "
-         "SELECT owner, (extract(epoch FROM expires) * 1000000)::bigint, epoch FROM taken "
-         "UNION ALL "
-         "SELECT owner, (extract(epoch FROM expires) * 1000000)::bigint, epoch FROM leases "
-         "WHERE name = $1::text AND NOT EXISTS (SELECT 1 FROM taken)"},
-        {"api_broker_release_lease",
-         "UPDATE leases SET owner = '', expires = to_timestamp(0) "
-         "WHERE name = $1::text AND owner = $2::text"},
-    }};
-
-#undef API_BROKER_EVENT_COLUMNS
 
 // A parameter in binary format (never NULL); `bytes` must outlive the call.
 struct Param {
   std::string_view bytes;
 };
 
-std::int64_t clamp_to_int64(std::uint64_t value) {
-  return static_cast<std::int64_t>(
-      std::min<std::uint64_t>(value, std::numeric_limits<std::int64_t>::max()));
-}
-
 std::int64_t to_micros(TimePoint time) { return time.time_since_epoch().count(); }
 TimePoint from_micros(std::int64_t micros) { return TimePoint(Duration(micros)); }
-
-std::string_view text_of(const PGresult* result, int row, int column) {
-  return {PQgetvalue(result, row, column),
-          static_cast<std::size_t>(PQgetlength(result, row, column))};
-}
-
-std::optional<std::int64_t> int_of(const PGresult* result, int row, int column) {
-  const std::string_view text = text_of(result, row, column);
-  std::int64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 void ignore_notice(void*, const char*) {}
 
@@ -235,55 +65,29 @@ class PostgresStore final : public EventStore {
     std::vector<EventId> ids;
     if (batch.empty()) return ids;
     // Encode and check first: nothing touches the database for a batch that cannot be stored.
+    auto columns = pg::encode_batch(batch);
+    if (!columns) return fail(std::move(columns).error());
     const std::size_t count = batch.size();
-    pg::BinaryArray causations(pg::int8_oid, count), uuids(pg::uuid_oid, count),
-        classes(pg::text_oid, count), payloads(pg::jsonb_oid, count);
-    std::vector<Uuid> batch_uuids;
-    std::size_t bytes = 0;
-    for (const NewEvent& event : batch) {
-      const std::string payload = pg::without_nul_escapes(events::encode_payload(event.event));
-      if (payload.size() > limits::payload_bytes_max) {
-        return fail(Errc::invalid_input,
-                    fmt::format("{} payload is larger than {} bytes",
-                                events::class_name(event.event), limits::payload_bytes_max));
-      }
-      bytes += payload.size();
-      if (bytes > batch_bytes_max) {
-        return fail(Errc::invalid_input,
-                    fmt::format("a batch of {} events is larger than {} bytes; append fewer at "
-                                "a time",
-                                count, batch_bytes_max));
-      }
-      causations.add(pg::int8_bytes(clamp_to_int64(events::to_int(event.causation_id))));
-      if (event.external_uuid) {
-        const auto& raw = event.external_uuid->bytes;
-        uuids.add({reinterpret_cast<const char*>(raw.data()), raw.size()});
-        batch_uuids.push_back(*event.external_uuid);
-      } else {
-        uuids.add_null();
-      }
-      classes.add(events::class_name(event.event));
-      payloads.add_jsonb(payload);
-    }
-    if (auto once = refuse_uuid_twice(batch_uuids, *this); !once)
+    if (auto once = refuse_uuid_twice(columns->external_uuids, *this); !once)
       return fail(std::move(once).error());
     if (auto usable = ready(); !usable) return fail(std::move(usable).error());
     const std::string created = pg::timestamptz_bytes(to_micros(utc_now()));
     const std::string epoch_bytes =
         fence != nullptr ? pg::int8_bytes(clamp_to_int64(fence->epoch)) : std::string();
-    QueryResult result = fence == nullptr ? execute(Sql::append, {{created},
-                                                                  {causations.bytes()},
-                                                                  {uuids.bytes()},
-                                                                  {classes.bytes()},
-                                                                  {payloads.bytes()}})
-                                          : execute(Sql::append_fenced, {{created},
-                                                                         {causations.bytes()},
-                                                                         {uuids.bytes()},
-                                                                         {classes.bytes()},
-                                                                         {payloads.bytes()},
-                                                                         {fence->lease},
-                                                                         {fence->owner},
-                                                                         {epoch_bytes}});
+    QueryResult result = fence == nullptr
+                             ? execute(Sql::append, {{created},
+                                                     {columns->causations.bytes()},
+                                                     {columns->uuids.bytes()},
+                                                     {columns->classes.bytes()},
+                                                     {columns->payloads.bytes()}})
+                             : execute(Sql::append_fenced, {{created},
+                                                            {columns->causations.bytes()},
+                                                            {columns->uuids.bytes()},
+                                                            {columns->classes.bytes()},
+                                                            {columns->payloads.bytes()},
+                                                            {fence->lease},
+                                                            {fence->owner},
+                                                            {epoch_bytes}});
     if (PQresultStatus(result.get()) == PGRES_TUPLES_OK && PQntuples(result.get()) == 1) {
       const auto first = int_of(result.get(), 0, 0);
       if (!first || *first <= 0) return fail(Errc::corrupt, "postgresql append returned no id");

@@ -5,10 +5,17 @@
 
 #include <libpq-fe.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "api_broker/events/envelope.hpp"
+#include "api_broker/result.hpp"
 
 namespace api_broker::store::pg {
 
@@ -63,5 +70,31 @@ class BinaryArray {
   std::size_t count_;
   std::size_t added_ = 0;
 };
+
+// A value of a result row: its text, or its integer (nothing when the text is not one).
+std::string_view text_of(const PGresult* result, int row, int column);
+std::optional<std::int64_t> int_of(const PGresult* result, int row, int column);
+
+// `value`, or the largest int8 for a larger one.
+std::int64_t clamp_to_int64(std::uint64_t value);
+
+// PostgreSQL refuses single values above 1 GB; a batch is sent as one array per column.
+inline constexpr std::size_t batch_bytes_max = 512 * 1024 * 1024;
+
+// A batch as the append statement takes it: one binary array per column, and the external
+// UUIDs it gives (for refuse_uuid_twice).
+struct BatchColumns {
+  explicit BatchColumns(std::size_t count)
+      : causations(int8_oid, count),
+        uuids(uuid_oid, count),
+        classes(text_oid, count),
+        payloads(jsonb_oid, count) {}
+  BinaryArray causations, uuids, classes, payloads;
+  std::vector<events::Uuid> external_uuids;
+};
+
+// Encodes `batch`; Errc::invalid_input for a payload over limits::payload_bytes_max or a
+// batch over batch_bytes_max. Touches no database.
+Result<BatchColumns> encode_batch(std::span<const events::NewEvent> batch);
 
 }  // namespace api_broker::store::pg

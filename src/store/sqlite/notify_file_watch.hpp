@@ -9,16 +9,16 @@
 #include <chrono>
 #include <string>
 
-#include "api_broker/store/stop_signal.hpp"
+#include "api_broker/stop_signal.hpp"
 
 namespace api_broker::store {
 
-class WalWatch {
+class NotifyFileWatch {
  public:
-  explicit WalWatch(const std::string& database_path);
-  ~WalWatch();
-  WalWatch(const WalWatch&) = delete;
-  WalWatch& operator=(const WalWatch&) = delete;
+  explicit NotifyFileWatch(const std::string& database_path);
+  ~NotifyFileWatch();
+  NotifyFileWatch(const NotifyFileWatch&) = delete;
+  NotifyFileWatch& operator=(const NotifyFileWatch&) = delete;
 
   // Forgets changes seen so far; call before checking the log, then wait().
   void drain();

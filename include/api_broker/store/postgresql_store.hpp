@@ -44,8 +44,4 @@ inline constexpr int postgres_schema_version = 2;
 // call returns Errc::unavailable and the next call reconnects.
 Result<std::unique_ptr<EventStore>> open_postgres_store(const PostgresOptions& options);
 
-// `text` with passwords replaced by "***": `password=...` (conninfo and URI query) and the
-// `user:password@` part of a URI. For anything that prints a connection string.
-std::string redact_password(std::string_view text);
-
 }  // namespace api_broker::store

@@ -1,4 +1,4 @@
-#include "conformance/postgres_fixture.hpp"
+#include "conformance/postgresql_fixture.hpp"
 
 #include <libpq-fe.h>
 
@@ -6,7 +6,8 @@
 #include <memory>
 
 #include "api_broker/events/uuid.hpp"
-#include "postgresql/pg_support.hpp"
+#include "api_broker/store/redact.hpp"
+#include "postgresql_support.hpp"
 
 namespace api_broker::testing {
 namespace {

@@ -1,4 +1,4 @@
-#include "sqlite/wal_watch.hpp"
+#include "notify_file_watch.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,7 +11,7 @@
 
 namespace api_broker::store {
 
-WalWatch::WalWatch(const std::string& database_path) {
+NotifyFileWatch::NotifyFileWatch(const std::string& database_path) {
   const std::filesystem::path path(database_path);
   notify_name_ = path.filename().string();
   notify_name_ += "-notify";
@@ -26,25 +26,25 @@ WalWatch::WalWatch(const std::string& database_path) {
   }
 }
 
-WalWatch::~WalWatch() {
+NotifyFileWatch::~NotifyFileWatch() {
   if (fd_ >= 0) ::close(fd_);
   if (notify_fd_ >= 0) ::close(notify_fd_);
 }
 
-void WalWatch::announce() {
+void NotifyFileWatch::announce() {
   if (notify_fd_ < 0) return;
   const char byte = 0;
   [[maybe_unused]] const ssize_t written = ::pwrite(notify_fd_, &byte, 1, 0);
 }
 
-void WalWatch::drain() {
+void NotifyFileWatch::drain() {
   if (fd_ < 0) return;
   alignas(inotify_event) std::array<char, 4096> buffer;
   while (::read(fd_, buffer.data(), buffer.size()) > 0) {
   }
 }
 
-void WalWatch::wait(std::chrono::milliseconds timeout, const StopSignal& stop) {
+void NotifyFileWatch::wait(std::chrono::milliseconds timeout, const StopSignal& stop) {
   if (fd_ < 0) {
     stop.wait_for(std::min(timeout, std::chrono::milliseconds(50)));
     return;

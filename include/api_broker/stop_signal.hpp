@@ -1,11 +1,12 @@
 #pragma once
 // A stop request that can be raised from a signal handler or another thread and waited on
-// together with other file descriptors (poll). Backed by an eventfd.
+// together with other file descriptors (poll). Backed by an eventfd. Part of the base layer:
+// the store's followers, the processor and the commands all wait on one.
 
 #include <atomic>
 #include <chrono>
 
-namespace api_broker::store {
+namespace api_broker {
 
 class StopSignal {
  public:
@@ -39,4 +40,4 @@ class StopOnSignals {
   StopOnSignals& operator=(const StopOnSignals&) = delete;
 };
 
-}  // namespace api_broker::store
+}  // namespace api_broker

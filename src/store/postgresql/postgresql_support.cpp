@@ -1,92 +1,23 @@
-#include "postgresql/pg_support.hpp"
+#include "postgresql_support.hpp"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <limits>
 
 #include "api_broker/assert.hpp"
-#include "api_broker/store/postgres_store.hpp"
+#include "api_broker/events/codec.hpp"
+#include "api_broker/limits.hpp"
+#include "api_broker/store/redact.hpp"
 
 namespace api_broker::store {
 namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
-bool iequals(std::string_view text, std::size_t at, std::string_view word) {
-  if (text.size() - at < word.size()) return false;
-  for (std::size_t i = 0; i < word.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[at + i])) != word[i]) return false;
-  }
-  return true;
-}
-
-// Hides the password of every "scheme://user:password@host" in `text`.
-std::string redact_uri_userinfo(std::string text) {
-  std::size_t from = 0;
-  while ((from = text.find("://", from)) != std::string::npos) {
-    const std::size_t start = from + 3;
-    const std::size_t end = text.find_first_of("/?# \t\n'\"", start);
-    const std::size_t authority_end = end == std::string::npos ? text.size() : end;
-    const std::size_t at = text.rfind('@', authority_end);
-    if (at != std::string::npos && at >= start) {
-      const std::size_t colon = text.find(':', start);
-      if (colon != std::string::npos && colon < at) {
-        text.replace(colon + 1, at - colon - 1, "***");
-        from = colon + 4;
-        continue;
-      }
-    }
-    from = start;
-  }
-  return text;
-}
-
-// Hides the value of every `password=value` (conninfo, quoted or not, and URI queries).
-std::string redact_password_settings(std::string text) {
-  std::size_t from = 0;
-  while (from < text.size()) {
-    std::size_t at = std::string::npos;
-    for (std::size_t i = from; i < text.size(); ++i) {
-      if (iequals(text, i, "password")) {
-        at = i;
-        break;
-      }
-    }
-    if (at == std::string::npos) break;
-    std::size_t i = at + 8;
-    while (i < text.size() && is_blank(text[i])) ++i;
-    if (i >= text.size() || text[i] != '=') {
-      from = at + 8;
-      continue;
-    }
-    ++i;
-    while (i < text.size() && is_blank(text[i])) ++i;
-    std::size_t end = i;
-    if (end < text.size() && text[end] == '\'') {
-      // The closing quote is one followed by a blank or the end (conninfo separates settings
-      // with blanks), so that a quote inside, say of another password='...', does not end the
-      // value early and leave the real one after it. Hiding too much is safe; too little not.
-      ++end;
-      while (end < text.size() &&
-             !(text[end] == '\'' && (end + 1 == text.size() || is_blank(text[end + 1])))) {
-        end += text[end] == '\\' ? 2 : 1;
-      }
-      end = std::min(end + 1, text.size());
-    } else {
-      while (end < text.size() && !is_blank(text[end]) && text[end] != '&' && text[end] != '#') {
-        ++end;
-      }
-    }
-    text.replace(i, end - i, "***");
-    from = i + 3;
-  }
-  return text;
-}
-
 }  // namespace
-
-std::string redact_password(std::string_view text) {
-  return redact_password_settings(redact_uri_userinfo(std::string(text)));
-}
 
 namespace pg {
 
@@ -186,6 +117,56 @@ const std::string& BinaryArray::bytes() const {
 void BinaryArray::add_length(std::int32_t length) {
   const auto bits = static_cast<std::uint32_t>(length);
   for (int i = 0; i < 4; ++i) bytes_ += static_cast<char>(bits >> (24 - 8 * i));
+}
+
+std::string_view text_of(const PGresult* result, int row, int column) {
+  return {PQgetvalue(result, row, column),
+          static_cast<std::size_t>(PQgetlength(result, row, column))};
+}
+
+std::optional<std::int64_t> int_of(const PGresult* result, int row, int column) {
+  const std::string_view text = text_of(result, row, column);
+  std::int64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::int64_t clamp_to_int64(std::uint64_t value) {
+  return static_cast<std::int64_t>(
+      std::min<std::uint64_t>(value, std::numeric_limits<std::int64_t>::max()));
+}
+
+Result<BatchColumns> encode_batch(std::span<const events::NewEvent> batch) {
+  const std::size_t count = batch.size();
+  BatchColumns columns(count);
+  std::size_t bytes = 0;
+  for (const events::NewEvent& event : batch) {
+    const std::string payload = without_nul_escapes(events::encode_payload(event.event));
+    if (payload.size() > limits::payload_bytes_max) {
+      return fail(Errc::invalid_input,
+                  fmt::format("{} payload is larger than {} bytes", events::class_name(event.event),
+                              limits::payload_bytes_max));
+    }
+    bytes += payload.size();
+    if (bytes > batch_bytes_max) {
+      return fail(Errc::invalid_input,
+                  fmt::format("a batch of {} events is larger than {} bytes; append fewer at "
+                              "a time",
+                              count, batch_bytes_max));
+    }
+    columns.causations.add(int8_bytes(clamp_to_int64(events::to_int(event.causation_id))));
+    if (event.external_uuid) {
+      const auto& raw = event.external_uuid->bytes;
+      columns.uuids.add({reinterpret_cast<const char*>(raw.data()), raw.size()});
+      columns.external_uuids.push_back(*event.external_uuid);
+    } else {
+      columns.uuids.add_null();
+    }
+    columns.classes.add(events::class_name(event.event));
+    columns.payloads.add_jsonb(payload);
+  }
+  return columns;
 }
 
 }  // namespace pg

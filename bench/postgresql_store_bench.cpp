@@ -4,7 +4,7 @@
 //   1 connection and from 8 connections at once (a thread and a connection each);
 //   follow wake-up latency across processes with LISTEN/NOTIFY (p50/p99).
 // Every figure runs in a fresh database of its own, dropped at the end.
-// Usage: pg_store_bench [--url URL] [--rounds N]
+// Usage: postgresql_store_bench [--url URL] [--rounds N]
 //   URL: a role that may CREATE DATABASE (default $API_BROKER_PG_URL; scripts/pg.sh start
 //   prints one). Each figure is the best of N rounds (default 2), raw and store alternating,
 //   because the disk's flush rate drifts with the machine's load.
@@ -19,8 +19,8 @@
 #include <thread>
 #include <vector>
 
-#include "api_broker/store/postgres_store.hpp"
-#include "raw_postgres.hpp"
+#include "api_broker/store/postgresql_store.hpp"
+#include "raw_postgresql.hpp"
 #include "stats.hpp"
 
 namespace {
@@ -80,7 +80,7 @@ std::vector<double> follow_latencies_ms(const std::string& url, int count) {
   }
   auto store = open_or_die(url);
   std::vector<double> latencies;
-  store::StopSignal stop;
+  StopSignal stop;
   const auto until = std::chrono::steady_clock::now() + 60s;
   (void)store::follow(
       *store, events::no_event, stop,
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   }
   if (url.empty()) {
     fmt::print(stderr,
-               "pg_store_bench: give --url postgresql://... or set API_BROKER_PG_URL "
+               "postgresql_store_bench: give --url postgresql://... or set API_BROKER_PG_URL "
                "(scripts/pg.sh start prints one)\n");
     return 2;
   }

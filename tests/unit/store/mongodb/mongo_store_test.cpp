@@ -1,6 +1,6 @@
 // What only the MongoDB backend has: connection errors, its collections, BSON payloads, the
-// append lock, reconnection, and many writer processes. The EventStore contract itself is in
-// tests/conformance/. Runs against $API_BROKER_MONGODB_URL: a MongoDB server, or the
+// append lock and reconnection. The EventStore contract itself (writer processes included)
+// is in tests/conformance/. Runs against $API_BROKER_MONGODB_URL: a MongoDB server, or the
 // wire-protocol stand-in (tests/mongo_standin) that scripts/test.sh starts.
 
 #include <gtest/gtest.h>
@@ -9,14 +9,12 @@
 
 #include <fmt/format.h>
 
-#include <latch>
 #include <optional>
-#include <set>
 #include <thread>
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/store/mongo_store.hpp"
-#include "conformance/concurrent_writers.hpp"
+#include "conformance/concurrent_writers.hpp"  // open_concurrently
 #include "conformance/mongo_fixture.hpp"
 #include "support/tcp_proxy.hpp"
 
@@ -114,24 +112,16 @@ TEST_F(MongoStoreTest, AFailedLoginIsOneLineWithoutThePassword) {
 
 // --- the collections ---
 
-TEST_F(MongoStoreTest, ConcurrentOpensCreateTheCollectionsOnce) {
-  constexpr int openers = 6;
-  std::vector<std::thread> threads;
-  std::vector<std::string> errors(openers);
-  for (int i = 0; i < openers; ++i) {
-    threads.emplace_back([&, i] {
-      auto store = store::open_mongo_store(fixture_.options());
-      if (!store) errors[static_cast<std::size_t>(i)] = store.error().message;
-      if (store && !(*store)->append(simple("from " + std::to_string(i)))) {
-        errors[static_cast<std::size_t>(i)] = "append failed";
-      }
-    });
+// The conformance suite checks that concurrent opens all succeed; here, that the layout they
+// race to create is made once: one schema document, the lock document free, and a capped
+// notifications collection.
+TEST_F(MongoStoreTest, ConcurrentOpensCreateTheLayoutOnce) {
+  for (const auto& error :
+       open_concurrently([&] { return store::open_mongo_store(fixture_.options()); }, 6)) {
+    EXPECT_EQ(error, "");
   }
-  for (auto& t : threads) t.join();
-  for (const auto& error : errors) EXPECT_EQ(error, "");
   EXPECT_TRUE(
       contains(command(R"({"count": "api_broker", "query": {"_id": "schema"}})"), R"("n" : 1)"));
-  EXPECT_TRUE(contains(command(R"({"count": "events"})"), R"("n" : 6)"));
   const std::string head = command(R"({"find": "api_broker", "filter": {"_id": "events"}})");
   EXPECT_TRUE(contains(head, R"("last" : 6)")) << head;
   EXPECT_TRUE(contains(head, R"("owner" : null)")) << head;
@@ -190,79 +180,31 @@ TEST_F(MongoStoreTest, PayloadsAreBsonDocumentsAndUuidsAreBinary) {
   EXPECT_TRUE(contains(queried, R"("_id" : 1)")) << queried;
 }
 
-TEST_F(MongoStoreTest, EveryClassRoundTripsThroughBson) {
+// A NUL inside a string is kept as it is (BSON strings carry their length); PostgreSQL's
+// jsonb cannot hold one and stores the replacement character instead.
+TEST_F(MongoStoreTest, ANulCharacterIsKept) {
   auto store = open();
   ASSERT_TRUE(store);
-  const std::vector<events::Event> all = {
-      events::Configuration{.retries = 9007199254740993,
-                            .timeout = 0.1,
-                            .backoff_initial = 1e-7,
-                            .backoff_multiplier = 1.0 / 3.0,
-                            .backoff_max = 1.7976931348623157e308,
-                            .backoff_jitter = 4.9e-324,
-                            .deadline = 123456789.123456789},
-      events::Simple{"ünïcödé \"quoted\" \\ back\\slash \\u0000 not an escape 😀"},
-      events::Request{"{\"nested\": [1, 2.50, {\"b\":1,\"a\":2}]}"},
-      events::ApiRequest{1000},
-      events::ApiResponse{.attempt = 3,
-                          .response = std::string("nul\0inside", 10),
-                          .status = 299,
-                          .truncated = true},
-      events::ApiFailure{
-          .attempt = 0, .failure = "503", .status = 503, .body = "busy", .retry_after = 2.5},
-      events::ApiTimeout{7},
-      events::RequestSucceeded{.attempts = 4, .attempt = 3},
-      events::RequestFailed{.attempts = 1, .reason = "deadline"},
-  };
-  std::vector<NewEvent> batch;
-  for (const auto& event : all) batch.push_back(NewEvent{.event = event});
-  auto ids = store->append_batch(batch);
-  ASSERT_TRUE(ids) << ids.error().message;
-  auto read = store->read_after(events::no_event, 100);
-  ASSERT_TRUE(read) << read.error().message;
-  ASSERT_EQ(read->size(), all.size());
-  for (std::size_t i = 0; i < all.size(); ++i) {
-    // What any store gives back: the codec's own round trip (e.g. -1 fields left out).
-    auto expected =
-        events::decode_payload(events::class_name(all[i]), events::encode_payload(all[i]));
-    ASSERT_TRUE(expected);
-    EXPECT_EQ((*read)[i].event, *expected) << events::class_name(all[i]);
-  }
+  auto id = store->append(NewEvent{
+      .event = events::ApiResponse{.attempt = 3, .response = std::string("nul\0inside", 10)}});
+  ASSERT_TRUE(id) << id.error().message;
+  EXPECT_EQ(std::get<events::ApiResponse>(store->get(*id)->event).response,
+            std::string("nul\0inside", 10));
 }
 
-TEST_F(MongoStoreTest, CreatedKeepsMicroseconds) {
-  auto store = open();
-  ASSERT_TRUE(store);
-  const TimePoint before = utc_now();
-  auto id = store->append(simple("when"));
-  const TimePoint after = utc_now();
-  ASSERT_TRUE(id);
-  auto envelope = store->get(*id);
-  ASSERT_TRUE(envelope);
-  EXPECT_GE(envelope->created, before);  // a rounding to milliseconds would fail this or the next
-  EXPECT_LE(envelope->created, after);
-}
-
-TEST_F(MongoStoreTest, ADuplicateInABatchReportsTheStoredEventAndStoresNothing) {
+// The conformance suite checks that a batch with a duplicate stores nothing; here, that no
+// document of it stays behind in the collection.
+TEST_F(MongoStoreTest, ADuplicateInABatchLeavesNoDocumentBehind) {
   auto store = open();
   ASSERT_TRUE(store);
   const auto taken = *events::parse_uuid("00000000-0000-4000-8000-0000000000dd");
-  ASSERT_TRUE(store->append(simple("filler")));
-  auto first = store->append(NewEvent{.event = events::Simple{"a"}, .external_uuid = taken});
-  ASSERT_TRUE(first);
+  ASSERT_TRUE(store->append(NewEvent{.event = events::Simple{"a"}, .external_uuid = taken}));
   const std::vector<NewEvent> batch = {
-      NewEvent{.event = events::Simple{"new"},
-               .external_uuid = *events::parse_uuid("00000000-0000-4000-8000-0000000000de")},
-      NewEvent{.event = events::Simple{"again"}, .external_uuid = taken}};
+      simple("new"), NewEvent{.event = events::Simple{"again"}, .external_uuid = taken}};
   auto failed = store->append_batch(batch);
   ASSERT_FALSE(failed);
   EXPECT_EQ(failed.error().code, Errc::duplicate);
-  EXPECT_EQ(failed.error().related_id, events::to_int(*first));
-  EXPECT_TRUE(contains(failed.error().message, "00000000-0000-4000-8000-0000000000dd"));
-  EXPECT_EQ(*store->last_id(), *first);
-  // The partial insert is gone too: the first UUID of the batch is free.
-  EXPECT_TRUE(contains(command(R"({"count": "events"})"), R"("n" : 2)"));
-  EXPECT_TRUE(store->append(batch[0]));
+  EXPECT_TRUE(contains(command(R"({"count": "events"})"), R"("n" : 1)"));
 }
 
 // --- the append lock ---
@@ -361,7 +303,7 @@ TEST_F(MongoStoreTest, AWaitingFollowerWakesAgainAfterItsConnectionsWereCut) {
   auto follower = open(options);
   auto writer = open();
   ASSERT_TRUE(follower && writer);
-  store::StopSignal stop;
+  StopSignal stop;
   ASSERT_TRUE(follower->wait_for_append(events::no_event, 50ms, stop));  // the watcher tails
   proxy.refuse(true);  // every connection cut, no new one for a while
   std::this_thread::sleep_for(300ms);
@@ -384,16 +326,6 @@ TEST_F(MongoStoreTest, AWaitingFollowerWakesAgainAfterItsConnectionsWereCut) {
   stop.request_stop();
   guard.join();
   EXPECT_EQ(seen, 1u);
-}
-
-// --- many writer processes ---
-
-// Every follower sees every id exactly once, in increasing order, while 8 processes append
-// (single events and batches) at the same time: the lock document makes commit order id order
-// and a batch visible at once.
-TEST_F(MongoStoreTest, EightWriterProcessesNeverMakeAFollowerSkip) {
-  expect_writers_never_make_a_follower_skip(
-      [&] { return store::open_mongo_store(fixture_.options()); });
 }
 
 }  // namespace
