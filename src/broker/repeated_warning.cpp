@@ -1,4 +1,4 @@
-#include "repeated_warning.hpp"
+#include "api_broker/broker/repeated_warning.hpp"
 
 #include <fmt/format.h>
 
