@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "api_broker/assert.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
 
@@ -11,6 +12,7 @@ Auditor::Auditor(AuditOptions options) : options_(options) {}
 
 void Auditor::violation(events::EventId event, events::EventId request, std::string text) {
   ++report_.violations_total;
+  API_BROKER_ASSERT(report_.violations.size() <= options_.violations_max);
   if (report_.violations.size() < options_.violations_max) {
     report_.violations.push_back(Violation{event, request, std::move(text)});
   }
@@ -70,6 +72,7 @@ void Auditor::add(const events::Envelope& envelope) {
           if constexpr (std::is_same_v<T, events::ApiRequest>) check_delay(state, envelope, e);
           state = core::evolve(std::move(state), envelope);
           if (core::is_terminal(state)) {
+            API_BROKER_ASSERT(state.terminal.has_value());
             if (state.terminal->outcome == core::Outcome::succeeded) {
               ++report_.succeeded;
             } else {
@@ -92,6 +95,7 @@ void Auditor::check_delay(const core::RequestState& state, const events::Envelop
                           const events::ApiRequest& request) {
   const std::uint32_t n = request.attempt;
   if (n == 0 || n != state.attempts.size() || state.succeeded_attempt || state.terminal) return;
+  API_BROKER_ASSERT(!state.attempts.empty());  // n > 0 attempts were read before this one
   const core::Attempt& previous = state.attempts.back();
   if (!previous.finished_at || n > state.policy.retries) return;
   const Duration delay = previous.result == core::AttemptResult::failed && previous.retry_after
@@ -143,6 +147,7 @@ Result<AuditReport> audit(store::EventStore& store, const AuditOptions& options)
       continue;
     }
     if (batch->empty()) break;
+    API_BROKER_ASSERT(batch->front().id > position);  // the store's contract: ids after it
     for (const events::Envelope& envelope : *batch) {
       if (events::to_int(envelope.id) > events::to_int(*last)) break;
       auditor.add(envelope);

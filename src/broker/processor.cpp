@@ -16,6 +16,7 @@
 #include <limits>
 #include <map>
 
+#include "api_broker/assert.hpp"
 #include "api_broker/broker/processor_core.hpp"
 #include "api_broker/broker/resume_point.hpp"
 #include "api_broker/http/http_client.hpp"
@@ -42,6 +43,8 @@ class AsioPorts final : public ProcessorPorts {
                                   .may_send = [this] { return lease_held(); }}) {}
 
   void attach(ProcessorCore* core, StoreWorker* worker, std::uint64_t lease_epoch) {
+    API_BROKER_ASSERT(core != nullptr && worker != nullptr);
+    API_BROKER_ASSERT(core_ == nullptr);  // one term, one core
     core_ = core;
     worker_ = worker;
     lease_epoch_ = lease_epoch;
@@ -82,7 +85,10 @@ class AsioPorts final : public ProcessorPorts {
   }
 
   void cancel_call(std::uint64_t call) override { http_.cancel(http::CallId{call}); }
-  bool lease_held() override { return worker_->lease_held(); }
+  bool lease_held() override {
+    API_BROKER_ASSERT(worker_ != nullptr);  // attached before the loop runs
+    return worker_->lease_held();
+  }
 
   void append(std::vector<events::NewEvent> events) override { worker_->append(std::move(events)); }
   void set_checkpoint(std::string value) override { worker_->set_checkpoint(std::move(value)); }

@@ -76,6 +76,7 @@ void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up
 
 void ProcessorCore::on_loaded(const std::vector<EventId>& asked,
                               const std::vector<Envelope>& loaded) {
+  API_BROKER_ASSERT(loaded.size() <= asked.size());  // the store worker's contract
   for (const Envelope& envelope : loaded) {
     const auto it = loading_.find(events::to_int(envelope.id));
     const auto* request = std::get_if<events::Request>(&envelope.event);
@@ -99,6 +100,8 @@ void ProcessorCore::shutdown() {
 }
 
 void ProcessorCore::on_lease_renewed() {
+  // on_lease_lost() drops every call held back: none goes out after the lease was lost.
+  API_BROKER_ASSERT(!lease_lost_ || held_back_.empty());
   if (stopping_ || held_back_.empty() || !ports_.lease_held()) return;
   std::set<std::uint64_t> ids;
   ids.swap(held_back_);
@@ -161,6 +164,8 @@ void ProcessorCore::fold(const Envelope& envelope) {
       return;
     }
     admit(envelope, *request, *policy_);
+    // The in-flight bound: after the first catch-up a request is admitted only below it.
+    API_BROKER_ASSERT(!caught_up_once_ || in_flight() <= options_.requests_in_flight_max);
     dirty_.insert(id);
     return;
   }
@@ -192,11 +197,13 @@ void ProcessorCore::admit(const Envelope& envelope, const events::Request& reque
   active.state = core::start(envelope, policy);
   active.body = request.request;
   active.idempotency_key = idempotency_key(envelope);
-  active_.emplace(events::to_int(envelope.id), std::move(active));
+  const bool added = active_.emplace(events::to_int(envelope.id), std::move(active)).second;
+  API_BROKER_ASSERT(added);  // a request is read once per run, and parked or active, not both
 }
 
 void ProcessorCore::finish(std::map<std::uint64_t, Active>::iterator it,
                            const events::Event& terminal) {
+  API_BROKER_ASSERT(core::is_terminal(it->second.state));
   if (std::holds_alternative<events::RequestSucceeded>(terminal)) ++stats_.succeeded;
   if (std::holds_alternative<events::RequestFailed>(terminal)) ++stats_.failed;
   ports_.cancel_timer(it->first);
@@ -235,12 +242,17 @@ void ProcessorCore::unpark() {
     ids.push_back(EventId{next.id});
     loading_.emplace(next.id, std::move(next.policy));
   }
+  API_BROKER_ASSERT(loading_.size() <= options_.requests_in_flight_max);  // the in-flight bound
   if (!ids.empty()) ports_.load(std::move(ids));
 }
 
 void ProcessorCore::append(std::uint64_t id, Active& active, events::Event event, bool decision) {
   if (lease_lost_) return;  // the store would refuse it: the successor decides now
+  API_BROKER_ASSERT(!core::is_terminal(active.state));  // finish() dropped it then
   if (decision) {
+    // A decision is taken only on a state that holds every answer received: none unread.
+    API_BROKER_ASSERT(active.unread_answers == 0);
+    API_BROKER_ASSERT(!stopping_);
     active.pending = Pending{event.index(), attempt_of(event)};
   } else {
     ++active.unread_answers;
@@ -260,6 +272,7 @@ void ProcessorCore::step(std::uint64_t id) {
   // answer already received could start a retry after a success.
   if (active.pending || active.unread_answers > 0) return;
   const core::RequestState& state = active.state;
+  API_BROKER_ASSERT(!core::is_terminal(state));  // finish() dropped it then
   // An attempt started by an earlier run of the processor and never answered: nobody is
   // waiting for its answer any more, so it counts as timed out.
   if (!state.attempts.empty() && !state.terminal && !state.succeeded_attempt) {
@@ -315,6 +328,8 @@ void ProcessorCore::launch(std::uint64_t id, Active& active, std::uint32_t attem
   // No call after the request's terminal event was decided or read.
   API_BROKER_ASSERT(!active.state.terminal);
   API_BROKER_ASSERT(!active.pending || !is_terminal_event(active.pending->event_index));
+  API_BROKER_ASSERT(attempt < active.state.attempts.size());  // its api-request was read back
+  API_BROKER_ASSERT(active.calls.count(attempt) == 0);        // one call per attempt at a time
   if (!ports_.lease_held()) {  // it may have been lost (a pause, a stalled store): wait
     active.held_back = attempt;
     held_back_.insert(id);
@@ -342,6 +357,7 @@ void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
   const auto it = active_.find(request);
   if (it == active_.end()) return;  // finished meanwhile
   Active& active = it->second;
+  API_BROKER_ASSERT(!core::is_terminal(active.state));  // finish() dropped it then
   active.calls.erase(attempt);
   if (active.pending && is_terminal_event(active.pending->event_index)) return;  // decided
   if (!answer) {
@@ -408,6 +424,7 @@ void ProcessorCore::publish_checkpoint(EventId last) {
   if (!active_.empty()) consider(active_.begin()->first, active_.begin()->second.state.policy);
   if (!loading_.empty()) consider(loading_.begin()->first, *loading_.begin()->second);
   if (!parked_.empty()) consider(parked_.front().id, *parked_.front().policy);
+  API_BROKER_ASSERT(events::to_int(checkpoint.after) <= events::to_int(last));
   ports_.set_checkpoint(encode_checkpoint(checkpoint));
 }
 

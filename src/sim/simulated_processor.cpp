@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "api_broker/assert.hpp"
 #include "api_broker/broker/resume_point.hpp"
 
 namespace api_broker::sim {
@@ -176,6 +177,7 @@ Scheduler::Handle SimulatedProcessor::store_call(std::function<void()> task, boo
 // latency later; a pause in between defers the call, not the decision (a process stopped
 // while its call is on the way).
 void SimulatedProcessor::schedule_step(TimePoint decided_at, bool background) {
+  API_BROKER_ASSERT(!worker_->done());
   if (step_pending_) scheduler_.cancel(step_task_);
   const std::uint64_t generation = ++step_generation_;
   step_pending_ = true;
@@ -201,6 +203,8 @@ void SimulatedProcessor::wake_worker(bool log_grew) {
 
 // One step of the store worker, as its thread runs it; what it waits for decides the next.
 void SimulatedProcessor::run_step(TimePoint decided_at) {
+  API_BROKER_ASSERT(!stepping_);  // one worker thread: steps never nest
+  API_BROKER_ASSERT(!lost_);      // guarded() runs nothing of a processor that lost its lease
   step_pending_ = false;
   stepping_ = true;
   woken_while_stepping_ = false;
@@ -256,6 +260,7 @@ void SimulatedProcessor::cancel_timer(std::uint64_t request) {
 }
 
 std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
+  API_BROKER_ASSERT(!lost_);  // ProcessorCore sends nothing once it heard of the loss
   const std::uint64_t id = next_call_++;
   const Scheduler::Handle answering =
       api_.receive(call, [self = weak_from_this(), id, request = call.request,
