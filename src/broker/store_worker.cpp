@@ -44,7 +44,7 @@ StoreWorkerCallbacks StoreWorker::wrap(StoreWorkerCallbacks callbacks) {
 
 void StoreWorker::append(std::vector<events::NewEvent> events) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (inbox_.stopping) return;
     for (auto& event : events) inbox_.events.push_back(std::move(event));
   }
@@ -52,13 +52,13 @@ void StoreWorker::append(std::vector<events::NewEvent> events) {
 }
 
 void StoreWorker::set_checkpoint(std::string value) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   inbox_.checkpoint = std::move(value);
 }
 
 void StoreWorker::ack() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     inbox_.acked = true;
   }
   wake_.request_stop();
@@ -66,7 +66,7 @@ void StoreWorker::ack() {
 
 void StoreWorker::load(std::vector<events::EventId> ids) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     inbox_.to_load.insert(inbox_.to_load.end(), ids.begin(), ids.end());
   }
   wake_.request_stop();
@@ -74,7 +74,7 @@ void StoreWorker::load(std::vector<events::EventId> ids) {
 
 void StoreWorker::stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     inbox_.stopping = true;
   }
   wake_.request_stop();
@@ -85,7 +85,7 @@ void StoreWorker::join() {
 }
 
 std::size_t StoreWorker::queued() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return inbox_.events.size();
 }
 
@@ -95,7 +95,7 @@ bool StoreWorker::lease_held() const {
 }
 
 bool StoreWorker::stopping() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return inbox_.stopping;
 }
 
@@ -103,7 +103,7 @@ bool StoreWorker::stopping() const {
 void StoreWorker::hand_over() {
   Inbox inbox;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     inbox.stopping = inbox_.stopping;
     std::swap(inbox, inbox_);
     inbox_.stopping = inbox.stopping;

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -16,6 +15,7 @@
 
 #include "api_broker/broker/store_worker_core.hpp"
 #include "api_broker/store/event_store.hpp"
+#include "api_broker/thread_safety.hpp"
 
 namespace api_broker::broker {
 
@@ -30,21 +30,21 @@ class StoreWorker {
   StoreWorker& operator=(const StoreWorker&) = delete;
 
   // Thread-safe. Queues events for the next group commit; never blocks on the database.
-  void append(std::vector<events::NewEvent> events);
+  void append(std::vector<events::NewEvent> events) API_BROKER_EXCLUDES(mutex_);
   // Thread-safe. The value to save as the checkpoint (saved at most every interval).
-  void set_checkpoint(std::string value);
+  void set_checkpoint(std::string value) API_BROKER_EXCLUDES(mutex_);
   // Thread-safe. The last batch handed to on_events is processed: read on.
-  void ack();
+  void ack() API_BROKER_EXCLUDES(mutex_);
   // Thread-safe. Reads these events (requests the processor parked) and hands them to
   // on_loaded.
-  void load(std::vector<events::EventId> ids);
+  void load(std::vector<events::EventId> ids) API_BROKER_EXCLUDES(mutex_);
   // Thread-safe. Commits what is queued, saves the checkpoint, gives the lease up and ends
   // the thread. Further appends are dropped.
-  void stop();
+  void stop() API_BROKER_EXCLUDES(mutex_);
   void join();
 
   // Thread-safe. Events queued and not yet handed to the worker thread.
-  std::size_t queued() const;
+  std::size_t queued() const API_BROKER_EXCLUDES(mutex_);
   // Thread-safe. The lease is known to be held now: renewed (or taken) less than its TTL
   // ago, by the steady clock, and never found lost.
   bool lease_held() const;
@@ -60,18 +60,18 @@ class StoreWorker {
   };
 
   void run();
-  void hand_over();
+  void hand_over() API_BROKER_EXCLUDES(mutex_);
   void wait(const StoreWorkerNext& next);
-  bool stopping() const;
+  bool stopping() const API_BROKER_EXCLUDES(mutex_);
   StoreWorkerCallbacks wrap(StoreWorkerCallbacks callbacks);
 
   std::unique_ptr<store::EventStore> store_;
   // lease_held(): steady-clock nanoseconds until which the lease is surely held (0: lost).
   std::atomic<std::int64_t> lease_held_until_{0};
-  StoreWorkerCore core_;  // worker thread only
+  StoreWorkerCore core_;  // worker thread only: never under mutex_, never from another thread
 
-  mutable std::mutex mutex_;
-  Inbox inbox_;
+  mutable Mutex mutex_;
+  Inbox inbox_ API_BROKER_GUARDED_BY(mutex_);
   store::StopSignal wake_;  // raised by every input
   std::thread thread_;
 };
