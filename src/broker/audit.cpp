@@ -18,12 +18,12 @@ void Auditor::violation(events::EventId event, events::EventId request, std::str
   }
 }
 
-void Auditor::close(std::uint64_t request, core::RequestState& state) {
+void Auditor::close(events::EventId request, core::RequestState& state) {
   for (const core::Anomaly& anomaly : state.anomalies) {
-    violation(anomaly.event, events::EventId{request}, anomaly.text);
+    violation(anomaly.event, request, anomaly.text);
   }
   if (state.anomalies_dropped > 0) {
-    violation(events::EventId{request}, events::EventId{request},
+    violation(request, request,
               fmt::format("{} more anomalies in this request", state.anomalies_dropped));
   }
   state.anomalies.clear();
@@ -32,7 +32,7 @@ void Auditor::close(std::uint64_t request, core::RequestState& state) {
 
 void Auditor::add(const events::Envelope& envelope) {
   ++report_.events;
-  const std::uint64_t id = events::to_int(envelope.id);
+  const events::EventId id = envelope.id;
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
@@ -48,7 +48,7 @@ void Auditor::add(const events::Envelope& envelope) {
           open_.emplace(id, core::start(envelope, policy_));
         } else if constexpr (std::is_same_v<T, events::Simple>) {
         } else {
-          const std::uint64_t cause = events::to_int(envelope.causation_id);
+          const events::EventId cause = envelope.causation_id;
           const auto it = open_.find(cause);
           if (it == open_.end()) {
             if (finished_.count(cause) != 0) {
@@ -58,7 +58,7 @@ void Auditor::add(const events::Envelope& envelope) {
             } else {
               violation(envelope.id, {},
                         fmt::format("{} is caused by event {}, which is not a request",
-                                    events::class_name(envelope.event), cause));
+                                    events::class_name(envelope.event), events::to_int(cause)));
             }
             return;
           }
@@ -122,7 +122,7 @@ AuditReport Auditor::finish() {
   for (auto& [id, state] : open_) {
     close(id, state);
     if (options_.require_finished) {
-      violation(events::EventId{id}, events::EventId{id},
+      violation(id, id,
                 fmt::format("request has no terminal event ({}, {} attempts)",
                             core::to_string(core::phase(state)), state.attempts.size()));
     }

@@ -52,7 +52,7 @@ class AsioPorts final : public ProcessorPorts {
 
   TimePoint now() override { return utc_now(); }
 
-  void set_timer(std::uint64_t request, TimePoint at) override {
+  void set_timer(EventId request, TimePoint at) override {
     auto [it, added] = timers_.try_emplace(request, io_);
     asio::steady_timer& timer = it->second;
     timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -64,7 +64,7 @@ class AsioPorts final : public ProcessorPorts {
     });
   }
 
-  void cancel_timer(std::uint64_t request) override {
+  void cancel_timer(EventId request) override {
     const auto it = timers_.find(request);
     if (it == timers_.end()) return;
     it->second.cancel();
@@ -102,7 +102,7 @@ class AsioPorts final : public ProcessorPorts {
   ProcessorCore* core_ = nullptr;
   StoreWorker* worker_ = nullptr;
   std::uint64_t lease_epoch_ = 0;  // sent with every call: a fencing token the API may check
-  std::map<std::uint64_t, asio::steady_timer> timers_;
+  std::map<EventId, asio::steady_timer> timers_;
 };
 
 // The descriptors this process may open: its soft RLIMIT_NOFILE (main() raised it to the hard

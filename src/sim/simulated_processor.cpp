@@ -239,7 +239,7 @@ void SimulatedProcessor::forget_call(std::map<std::uint64_t, Call>::iterator it)
   calls_.erase(it);
 }
 
-void SimulatedProcessor::set_timer(std::uint64_t request, TimePoint at) {
+void SimulatedProcessor::set_timer(events::EventId request, TimePoint at) {
   cancel_timer(request);
   const std::uint64_t generation = next_timer_++;
   const Scheduler::Handle handle = guarded(at, [this, request, generation] {
@@ -252,7 +252,7 @@ void SimulatedProcessor::set_timer(std::uint64_t request, TimePoint at) {
   timers_[request] = Timer{generation, handle};
 }
 
-void SimulatedProcessor::cancel_timer(std::uint64_t request) {
+void SimulatedProcessor::cancel_timer(events::EventId request) {
   const auto it = timers_.find(request);
   if (it == timers_.end()) return;
   scheduler_.cancel(it->second.handle);  // no effect if a pause deferred it: the generation
@@ -276,7 +276,7 @@ std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
 }
 
 // An answer that reaches a paused processor is read when it resumes.
-void SimulatedProcessor::answered(std::uint64_t id, std::uint64_t request, std::uint32_t attempt,
+void SimulatedProcessor::answered(std::uint64_t id, events::EventId request, std::uint32_t attempt,
                                   Result<http::Response> answer) {
   const auto it = calls_.find(id);
   if (it == calls_.end()) return;

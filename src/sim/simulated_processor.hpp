@@ -2,9 +2,9 @@
 // One run of the processor in a simulated world, from start to crash: a ProcessorCore wired
 // to the simulated clock and the simulated API, and the real store worker's decisions
 // (StoreWorkerCore) stepped on simulated time over the in-memory store with injected faults
-// (FaultyStore). Each step of the worker takes one store latency after it read the clock. A crash is the destruction
-// of this object: its uncommitted events, timers and calls vanish with it; whatever it
-// committed stays in the store.
+// (FaultyStore). Each step of the worker takes one store latency after it read the clock. A crash
+// is the destruction of this object: its uncommitted events, timers and calls vanish with it;
+// whatever it committed stays in the store.
 //
 // Like the real processor it acts only under the "processor" lease: start() takes it, or
 // waits as a standby, polling every ttl/3, until it can; then the store worker renews it and
@@ -94,8 +94,8 @@ class SimulatedProcessor : public broker::ProcessorPorts,
 
   // ProcessorPorts
   TimePoint now() override { return scheduler_.now(); }
-  void set_timer(std::uint64_t request, TimePoint at) override;
-  void cancel_timer(std::uint64_t request) override;
+  void set_timer(events::EventId request, TimePoint at) override;
+  void cancel_timer(events::EventId request) override;
   std::uint64_t call_api(const broker::ApiCall& call) override;
   void cancel_call(std::uint64_t call) override;
   bool lease_held() override;
@@ -115,7 +115,7 @@ class SimulatedProcessor : public broker::ProcessorPorts,
   Result<void> begin(const store::LeaseHolder& holder, TimePoint sent);
   broker::StoreWorkerCallbacks worker_callbacks();
   void lost_lease(const Error& error);
-  void answered(std::uint64_t id, std::uint64_t request, std::uint32_t attempt,
+  void answered(std::uint64_t id, events::EventId request, std::uint32_t attempt,
                 Result<http::Response> answer);
   Duration store_latency();
   // The store worker's next step, decided at `decided_at`, replacing the one scheduled.
@@ -147,14 +147,14 @@ class SimulatedProcessor : public broker::ProcessorPorts,
     std::uint64_t generation;  // a timer deferred by a pause runs only if still this one
     Scheduler::Handle handle;
   };
-  std::map<std::uint64_t, Timer> timers_;
+  std::map<events::EventId, Timer> timers_;
   std::uint64_t next_timer_ = 1;
   struct Call {
     Scheduler::Handle answer;
-    std::uint64_t request;
+    events::EventId request;
   };
   std::map<std::uint64_t, Call> calls_;
-  std::map<std::uint64_t, std::size_t> calling_;  // request -> its calls in flight
+  std::map<events::EventId, std::size_t> calling_;  // request -> its calls in flight
   void forget_call(std::map<std::uint64_t, Call>::iterator it);
   std::uint64_t next_call_ = 1;
 
