@@ -119,6 +119,81 @@ std::uint64_t open_files_max() {
 
 namespace {
 
+// A connection per request in flight, as far as descriptors allow: beyond, calls wait in the
+// HTTP client's queue instead of failing for want of a descriptor.
+std::size_t connections_for(const ProcessorOptions& options, spdlog::logger& log) {
+  const std::uint64_t open_files = open_files_max();
+  const std::size_t connections_max = limits::http_connections_for(open_files);
+  if (connections_max < std::min(limits::http_connections_max, options.requests_in_flight_max)) {
+    log.info("open-files limit {}: at most {} connections to the API, further calls wait",
+             open_files, connections_max);
+  }
+  return connections_max;
+}
+
+// The store worker's callbacks, which run on its thread: each posts onto the loop, which owns
+// `processor` and `fatal`. All three outlive the worker.
+StoreWorkerCallbacks posting_callbacks(asio::io_context& io, ProcessorCore& processor,
+                                       std::optional<Error>& fatal,
+                                       std::shared_ptr<spdlog::logger> log) {
+  asio::io_context* loop = &io;
+  ProcessorCore* core = &processor;
+  std::optional<Error>* failed = &fatal;
+  return StoreWorkerCallbacks{
+      .on_events =
+          [loop, core](std::vector<Envelope> batch, bool caught_up) {
+            asio::post(*loop, [core, batch = std::move(batch), caught_up] {
+              core->on_events(batch, caught_up);
+            });
+          },
+      .on_loaded =
+          [loop, core](std::vector<EventId> asked, std::vector<Envelope> loaded) {
+            asio::post(*loop, [core, asked = std::move(asked), loaded = std::move(loaded)] {
+              core->on_loaded(asked, loaded);
+            });
+          },
+      .on_fatal =
+          [loop, core, failed](const Error& error) {
+            asio::post(*loop, [loop, core, failed, error] {
+              *failed = error;
+              if (error.code == Errc::fenced) {
+                core->on_lease_lost();
+              } else {
+                core->shutdown();
+              }
+              loop->stop();
+            });
+          },
+      .on_lease_renewed = [loop, core] { asio::post(*loop, [core] { core->on_lease_renewed(); }); },
+      .on_warning = [log = std::move(log)](const std::string& line) { log->warn("{}", line); },
+  };
+}
+
+// Runs the loop until `stop` is raised or the worker gives up; reports the counters meanwhile.
+void run_loop(asio::io_context& io, ProcessorCore& processor, const store::StopSignal& stop,
+              spdlog::logger& log, const std::function<void(const ProcessorStats&)>& on_stats,
+              std::chrono::milliseconds stats_interval) {
+  // Stop: raised from a signal handler; watched on the loop through its descriptor.
+  asio::posix::stream_descriptor stop_watch(io, ::dup(stop.fd()));
+  stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                        [&](const boost::system::error_code&) {
+                          log.info("stopping");
+                          processor.shutdown();
+                          io.stop();
+                        });
+  asio::steady_timer stats_timer(io);
+  std::function<void()> report_stats = [&] {
+    stats_timer.expires_after(stats_interval);
+    stats_timer.async_wait([&](const boost::system::error_code& error) {
+      if (error) return;
+      if (on_stats) on_stats(processor.stats());
+      report_stats();
+    });
+  };
+  report_stats();
+  io.run();
+}
+
 // One term of office: takes the lease (or waits for it), then processes until stopped or
 // until the lease is lost (Errc::fenced).
 Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& options,
@@ -147,76 +222,19 @@ Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& opt
   log->info("processor {} resumes after event {}; calling {}", owner,
             events::to_int(checkpoint.after), http::to_string(options.api));
 
-  // A connection per request in flight, as far as descriptors allow: beyond, calls wait in the
-  // HTTP client's queue instead of failing for want of a descriptor.
-  const std::uint64_t open_files = open_files_max();
-  const std::size_t connections_max = limits::http_connections_for(open_files);
-  if (connections_max < std::min(limits::http_connections_max, options.requests_in_flight_max)) {
-    log->info("open-files limit {}: at most {} connections to the API, further calls wait",
-              open_files, connections_max);
-  }
   asio::io_context io;
-  AsioPorts ports(io, options, connections_max);
+  AsioPorts ports(io, options, connections_for(options, *log));
   ProcessorCore processor(ports, options, checkpoint.policy, log);
   std::optional<Error> fatal;
-  auto worker = std::make_unique<StoreWorker>(
-      std::move(store), checkpoint.after,
-      StoreWorkerOptions{.lease_name = options.lease_name,
-                         .lease_owner = owner,
-                         .lease_epoch = lease->epoch,
-                         .lease_taken_at = lease->taken_at,
-                         .lease_ttl = options.lease_ttl},
-      StoreWorkerCallbacks{
-          .on_events =
-              [&](std::vector<Envelope> batch, bool caught_up) {
-                asio::post(io, [&processor, batch = std::move(batch), caught_up] {
-                  processor.on_events(batch, caught_up);
-                });
-              },
-          .on_loaded =
-              [&](std::vector<EventId> asked, std::vector<Envelope> loaded) {
-                asio::post(io, [&processor, asked = std::move(asked), loaded = std::move(loaded)] {
-                  processor.on_loaded(asked, loaded);
-                });
-              },
-          .on_fatal =
-              [&](const Error& error) {
-                asio::post(io, [&, error] {
-                  fatal = error;
-                  if (error.code == Errc::fenced) {
-                    processor.on_lease_lost();
-                  } else {
-                    processor.shutdown();
-                  }
-                  io.stop();
-                });
-              },
-          .on_lease_renewed =
-              [&] { asio::post(io, [&processor] { processor.on_lease_renewed(); }); },
-          .on_warning = [&](const std::string& line) { log->warn("{}", line); },
-      });
+  auto worker = std::make_unique<StoreWorker>(std::move(store), checkpoint.after,
+                                              StoreWorkerOptions{.lease_name = options.lease_name,
+                                                                 .lease_owner = owner,
+                                                                 .lease_epoch = lease->epoch,
+                                                                 .lease_taken_at = lease->taken_at,
+                                                                 .lease_ttl = options.lease_ttl},
+                                              posting_callbacks(io, processor, fatal, log));
   ports.attach(&processor, worker.get(), lease->epoch);
-
-  // Stop: raised from a signal handler; watched on the loop through its descriptor.
-  asio::posix::stream_descriptor stop_watch(io, ::dup(stop.fd()));
-  stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                        [&](const boost::system::error_code&) {
-                          log->info("stopping");
-                          processor.shutdown();
-                          io.stop();
-                        });
-  asio::steady_timer stats_timer(io);
-  std::function<void()> report_stats = [&] {
-    stats_timer.expires_after(stats_interval);
-    stats_timer.async_wait([&](const boost::system::error_code& error) {
-      if (error) return;
-      if (on_stats) on_stats(processor.stats());
-      report_stats();
-    });
-  };
-  report_stats();
-
-  io.run();
+  run_loop(io, processor, stop, *log, on_stats, stats_interval);
   worker->stop();
   worker->join();
   if (fatal) return fail(*fatal);
