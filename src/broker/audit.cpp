@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "api_broker/assert.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
 
@@ -11,17 +12,18 @@ Auditor::Auditor(AuditOptions options) : options_(options) {}
 
 void Auditor::violation(events::EventId event, events::EventId request, std::string text) {
   ++report_.violations_total;
+  API_BROKER_ASSERT(report_.violations.size() <= options_.violations_max);
   if (report_.violations.size() < options_.violations_max) {
     report_.violations.push_back(Violation{event, request, std::move(text)});
   }
 }
 
-void Auditor::close(std::uint64_t request, core::RequestState& state) {
+void Auditor::close(events::EventId request, core::RequestState& state) {
   for (const core::Anomaly& anomaly : state.anomalies) {
-    violation(anomaly.event, events::EventId{request}, anomaly.text);
+    violation(anomaly.event, request, anomaly.text);
   }
   if (state.anomalies_dropped > 0) {
-    violation(events::EventId{request}, events::EventId{request},
+    violation(request, request,
               fmt::format("{} more anomalies in this request", state.anomalies_dropped));
   }
   state.anomalies.clear();
@@ -30,7 +32,7 @@ void Auditor::close(std::uint64_t request, core::RequestState& state) {
 
 void Auditor::add(const events::Envelope& envelope) {
   ++report_.events;
-  const std::uint64_t id = events::to_int(envelope.id);
+  const events::EventId id = envelope.id;
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
@@ -46,7 +48,7 @@ void Auditor::add(const events::Envelope& envelope) {
           open_.emplace(id, core::start(envelope, policy_));
         } else if constexpr (std::is_same_v<T, events::Simple>) {
         } else {
-          const std::uint64_t cause = events::to_int(envelope.causation_id);
+          const events::EventId cause = envelope.causation_id;
           const auto it = open_.find(cause);
           if (it == open_.end()) {
             if (finished_.count(cause) != 0) {
@@ -56,7 +58,7 @@ void Auditor::add(const events::Envelope& envelope) {
             } else {
               violation(envelope.id, {},
                         fmt::format("{} is caused by event {}, which is not a request",
-                                    events::class_name(envelope.event), cause));
+                                    events::class_name(envelope.event), events::to_int(cause)));
             }
             return;
           }
@@ -70,6 +72,7 @@ void Auditor::add(const events::Envelope& envelope) {
           if constexpr (std::is_same_v<T, events::ApiRequest>) check_delay(state, envelope, e);
           state = core::evolve(std::move(state), envelope);
           if (core::is_terminal(state)) {
+            API_BROKER_ASSERT(state.terminal.has_value());
             if (state.terminal->outcome == core::Outcome::succeeded) {
               ++report_.succeeded;
             } else {
@@ -92,6 +95,7 @@ void Auditor::check_delay(const core::RequestState& state, const events::Envelop
                           const events::ApiRequest& request) {
   const std::uint32_t n = request.attempt;
   if (n == 0 || n != state.attempts.size() || state.succeeded_attempt || state.terminal) return;
+  API_BROKER_ASSERT(!state.attempts.empty());  // n > 0 attempts were read before this one
   const core::Attempt& previous = state.attempts.back();
   if (!previous.finished_at || n > state.policy.retries) return;
   const Duration delay = previous.result == core::AttemptResult::failed && previous.retry_after
@@ -118,7 +122,7 @@ AuditReport Auditor::finish() {
   for (auto& [id, state] : open_) {
     close(id, state);
     if (options_.require_finished) {
-      violation(events::EventId{id}, events::EventId{id},
+      violation(id, id,
                 fmt::format("request has no terminal event ({}, {} attempts)",
                             core::to_string(core::phase(state)), state.attempts.size()));
     }
@@ -143,6 +147,7 @@ Result<AuditReport> audit(store::EventStore& store, const AuditOptions& options)
       continue;
     }
     if (batch->empty()) break;
+    API_BROKER_ASSERT(batch->front().id > position);  // the store's contract: ids after it
     for (const events::Envelope& envelope : *batch) {
       if (events::to_int(envelope.id) > events::to_int(*last)) break;
       auditor.add(envelope);

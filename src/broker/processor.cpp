@@ -16,6 +16,7 @@
 #include <limits>
 #include <map>
 
+#include "api_broker/assert.hpp"
 #include "api_broker/broker/processor_core.hpp"
 #include "api_broker/broker/resume_point.hpp"
 #include "api_broker/http/http_client.hpp"
@@ -42,6 +43,8 @@ class AsioPorts final : public ProcessorPorts {
                                   .may_send = [this] { return lease_held(); }}) {}
 
   void attach(ProcessorCore* core, StoreWorker* worker, std::uint64_t lease_epoch) {
+    API_BROKER_ASSERT(core != nullptr && worker != nullptr);
+    API_BROKER_ASSERT(core_ == nullptr);  // one term, one core
     core_ = core;
     worker_ = worker;
     lease_epoch_ = lease_epoch;
@@ -49,7 +52,7 @@ class AsioPorts final : public ProcessorPorts {
 
   TimePoint now() override { return utc_now(); }
 
-  void set_timer(std::uint64_t request, TimePoint at) override {
+  void set_timer(EventId request, TimePoint at) override {
     auto [it, added] = timers_.try_emplace(request, io_);
     asio::steady_timer& timer = it->second;
     timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -61,7 +64,7 @@ class AsioPorts final : public ProcessorPorts {
     });
   }
 
-  void cancel_timer(std::uint64_t request) override {
+  void cancel_timer(EventId request) override {
     const auto it = timers_.find(request);
     if (it == timers_.end()) return;
     it->second.cancel();
@@ -82,7 +85,10 @@ class AsioPorts final : public ProcessorPorts {
   }
 
   void cancel_call(std::uint64_t call) override { http_.cancel(http::CallId{call}); }
-  bool lease_held() override { return worker_->lease_held(); }
+  bool lease_held() override {
+    API_BROKER_ASSERT(worker_ != nullptr);  // attached before the loop runs
+    return worker_->lease_held();
+  }
 
   void append(std::vector<events::NewEvent> events) override { worker_->append(std::move(events)); }
   void set_checkpoint(std::string value) override { worker_->set_checkpoint(std::move(value)); }
@@ -96,7 +102,7 @@ class AsioPorts final : public ProcessorPorts {
   ProcessorCore* core_ = nullptr;
   StoreWorker* worker_ = nullptr;
   std::uint64_t lease_epoch_ = 0;  // sent with every call: a fencing token the API may check
-  std::map<std::uint64_t, asio::steady_timer> timers_;
+  std::map<EventId, asio::steady_timer> timers_;
 };
 
 // The descriptors this process may open: its soft RLIMIT_NOFILE (main() raised it to the hard
@@ -112,6 +118,81 @@ std::uint64_t open_files_max() {
 }  // namespace
 
 namespace {
+
+// A connection per request in flight, as far as descriptors allow: beyond, calls wait in the
+// HTTP client's queue instead of failing for want of a descriptor.
+std::size_t connections_for(const ProcessorOptions& options, spdlog::logger& log) {
+  const std::uint64_t open_files = open_files_max();
+  const std::size_t connections_max = limits::http_connections_for(open_files);
+  if (connections_max < std::min(limits::http_connections_max, options.requests_in_flight_max)) {
+    log.info("open-files limit {}: at most {} connections to the API, further calls wait",
+             open_files, connections_max);
+  }
+  return connections_max;
+}
+
+// The store worker's callbacks, which run on its thread: each posts onto the loop, which owns
+// `processor` and `fatal`. All three outlive the worker.
+StoreWorkerCallbacks posting_callbacks(asio::io_context& io, ProcessorCore& processor,
+                                       std::optional<Error>& fatal,
+                                       std::shared_ptr<spdlog::logger> log) {
+  asio::io_context* loop = &io;
+  ProcessorCore* core = &processor;
+  std::optional<Error>* failed = &fatal;
+  return StoreWorkerCallbacks{
+      .on_events =
+          [loop, core](std::vector<Envelope> batch, bool caught_up) {
+            asio::post(*loop, [core, batch = std::move(batch), caught_up] {
+              core->on_events(batch, caught_up);
+            });
+          },
+      .on_loaded =
+          [loop, core](std::vector<EventId> asked, std::vector<Envelope> loaded) {
+            asio::post(*loop, [core, asked = std::move(asked), loaded = std::move(loaded)] {
+              core->on_loaded(asked, loaded);
+            });
+          },
+      .on_fatal =
+          [loop, core, failed](const Error& error) {
+            asio::post(*loop, [loop, core, failed, error] {
+              *failed = error;
+              if (error.code == Errc::fenced) {
+                core->on_lease_lost();
+              } else {
+                core->shutdown();
+              }
+              loop->stop();
+            });
+          },
+      .on_lease_renewed = [loop, core] { asio::post(*loop, [core] { core->on_lease_renewed(); }); },
+      .on_warning = [log = std::move(log)](const std::string& line) { log->warn("{}", line); },
+  };
+}
+
+// Runs the loop until `stop` is raised or the worker gives up; reports the counters meanwhile.
+void run_loop(asio::io_context& io, ProcessorCore& processor, const StopSignal& stop,
+              spdlog::logger& log, const std::function<void(const ProcessorStats&)>& on_stats,
+              std::chrono::milliseconds stats_interval) {
+  // Stop: raised from a signal handler; watched on the loop through its descriptor.
+  asio::posix::stream_descriptor stop_watch(io, ::dup(stop.fd()));
+  stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                        [&](const boost::system::error_code&) {
+                          log.info("stopping");
+                          processor.shutdown();
+                          io.stop();
+                        });
+  asio::steady_timer stats_timer(io);
+  std::function<void()> report_stats = [&] {
+    stats_timer.expires_after(stats_interval);
+    stats_timer.async_wait([&](const boost::system::error_code& error) {
+      if (error) return;
+      if (on_stats) on_stats(processor.stats());
+      report_stats();
+    });
+  };
+  report_stats();
+  io.run();
+}
 
 // One term of office: takes the lease (or waits for it), then processes until stopped or
 // until the lease is lost (Errc::fenced).
@@ -141,76 +222,19 @@ Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& opt
   log->info("processor {} resumes after event {}; calling {}", owner,
             events::to_int(checkpoint.after), http::to_string(options.api));
 
-  // A connection per request in flight, as far as descriptors allow: beyond, calls wait in the
-  // HTTP client's queue instead of failing for want of a descriptor.
-  const std::uint64_t open_files = open_files_max();
-  const std::size_t connections_max = limits::http_connections_for(open_files);
-  if (connections_max < std::min(limits::http_connections_max, options.requests_in_flight_max)) {
-    log->info("open-files limit {}: at most {} connections to the API, further calls wait",
-              open_files, connections_max);
-  }
   asio::io_context io;
-  AsioPorts ports(io, options, connections_max);
+  AsioPorts ports(io, options, connections_for(options, *log));
   ProcessorCore processor(ports, options, checkpoint.policy, log);
   std::optional<Error> fatal;
-  auto worker = std::make_unique<StoreWorker>(
-      std::move(store), checkpoint.after,
-      StoreWorkerOptions{.lease_name = options.lease_name,
-                         .lease_owner = owner,
-                         .lease_epoch = lease->epoch,
-                         .lease_taken_at = lease->taken_at,
-                         .lease_ttl = options.lease_ttl},
-      StoreWorkerCallbacks{
-          .on_events =
-              [&](std::vector<Envelope> batch, bool caught_up) {
-                asio::post(io, [&processor, batch = std::move(batch), caught_up] {
-                  processor.on_events(batch, caught_up);
-                });
-              },
-          .on_loaded =
-              [&](std::vector<EventId> asked, std::vector<Envelope> loaded) {
-                asio::post(io, [&processor, asked = std::move(asked), loaded = std::move(loaded)] {
-                  processor.on_loaded(asked, loaded);
-                });
-              },
-          .on_fatal =
-              [&](const Error& error) {
-                asio::post(io, [&, error] {
-                  fatal = error;
-                  if (error.code == Errc::fenced) {
-                    processor.on_lease_lost();
-                  } else {
-                    processor.shutdown();
-                  }
-                  io.stop();
-                });
-              },
-          .on_lease_renewed =
-              [&] { asio::post(io, [&processor] { processor.on_lease_renewed(); }); },
-          .on_warning = [&](const std::string& line) { log->warn("{}", line); },
-      });
+  auto worker = std::make_unique<StoreWorker>(std::move(store), checkpoint.after,
+                                              StoreWorkerOptions{.lease_name = options.lease_name,
+                                                                 .lease_owner = owner,
+                                                                 .lease_epoch = lease->epoch,
+                                                                 .lease_taken_at = lease->taken_at,
+                                                                 .lease_ttl = options.lease_ttl},
+                                              posting_callbacks(io, processor, fatal, log));
   ports.attach(&processor, worker.get(), lease->epoch);
-
-  // Stop: raised from a signal handler; watched on the loop through its descriptor.
-  asio::posix::stream_descriptor stop_watch(io, ::dup(stop.fd()));
-  stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                        [&](const boost::system::error_code&) {
-                          log->info("stopping");
-                          processor.shutdown();
-                          io.stop();
-                        });
-  asio::steady_timer stats_timer(io);
-  std::function<void()> report_stats = [&] {
-    stats_timer.expires_after(stats_interval);
-    stats_timer.async_wait([&](const boost::system::error_code& error) {
-      if (error) return;
-      if (on_stats) on_stats(processor.stats());
-      report_stats();
-    });
-  };
-  report_stats();
-
-  io.run();
+  run_loop(io, processor, stop, *log, on_stats, stats_interval);
   worker->stop();
   worker->join();
   if (fatal) return fail(*fatal);

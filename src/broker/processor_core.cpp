@@ -67,7 +67,7 @@ void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up
   if (caught_up) {
     if (!caught_up_once_) park_beyond_bound();
     caught_up_once_ = true;
-    for (const std::uint64_t id : dirty_) step(id);
+    for (const EventId id : dirty_) step(id);
     dirty_.clear();
   }
   publish_checkpoint(batch.empty() ? EventId{} : batch.back().id);
@@ -76,17 +76,18 @@ void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up
 
 void ProcessorCore::on_loaded(const std::vector<EventId>& asked,
                               const std::vector<Envelope>& loaded) {
+  API_BROKER_ASSERT(loaded.size() <= asked.size());  // the store worker's contract
   for (const Envelope& envelope : loaded) {
-    const auto it = loading_.find(events::to_int(envelope.id));
+    const auto it = loading_.find(envelope.id);
     const auto* request = std::get_if<events::Request>(&envelope.event);
     if (it == loading_.end() || request == nullptr) continue;
     const std::shared_ptr<const core::Policy> policy = it->second;
     loading_.erase(it);
     admit(envelope, *request, *policy);
-    step(events::to_int(envelope.id));
+    step(envelope.id);
   }
   // Those that could not be read stay unfinished in the log; a restart retries them.
-  for (const EventId id : asked) loading_.erase(events::to_int(id));
+  for (const EventId id : asked) loading_.erase(id);
   unpark();
 }
 
@@ -99,10 +100,12 @@ void ProcessorCore::shutdown() {
 }
 
 void ProcessorCore::on_lease_renewed() {
+  // on_lease_lost() drops every call held back: none goes out after the lease was lost.
+  API_BROKER_ASSERT(!lease_lost_ || held_back_.empty());
   if (stopping_ || held_back_.empty() || !ports_.lease_held()) return;
-  std::set<std::uint64_t> ids;
+  std::set<EventId> ids;
   ids.swap(held_back_);
-  for (const std::uint64_t id : ids) {
+  for (const EventId id : ids) {
     const auto it = active_.find(id);
     if (it == active_.end() || !it->second.held_back) continue;
     const std::uint32_t attempt = *it->second.held_back;
@@ -151,7 +154,7 @@ void ProcessorCore::fold(const Envelope& envelope) {
     fold_configuration(envelope, *configuration);
     return;
   }
-  const std::uint64_t id = events::to_int(envelope.id);
+  const EventId id = envelope.id;
   if (const auto* request = std::get_if<events::Request>(&envelope.event)) {
     ++stats_.requests_seen;
     // Until the first catch-up every unfinished request is admitted: their history may follow
@@ -161,10 +164,12 @@ void ProcessorCore::fold(const Envelope& envelope) {
       return;
     }
     admit(envelope, *request, *policy_);
+    // The in-flight bound: after the first catch-up a request is admitted only below it.
+    API_BROKER_ASSERT(!caught_up_once_ || in_flight() <= options_.requests_in_flight_max);
     dirty_.insert(id);
     return;
   }
-  const auto it = active_.find(events::to_int(envelope.causation_id));
+  const auto it = active_.find(envelope.causation_id);
   if (it == active_.end()) return;  // finished before our checkpoint, or not a request
   Active& active = it->second;
   active.state = core::evolve(std::move(active.state), envelope);
@@ -192,11 +197,12 @@ void ProcessorCore::admit(const Envelope& envelope, const events::Request& reque
   active.state = core::start(envelope, policy);
   active.body = request.request;
   active.idempotency_key = idempotency_key(envelope);
-  active_.emplace(events::to_int(envelope.id), std::move(active));
+  const bool added = active_.emplace(envelope.id, std::move(active)).second;
+  API_BROKER_ASSERT(added);  // a request is read once per run, and parked or active, not both
 }
 
-void ProcessorCore::finish(std::map<std::uint64_t, Active>::iterator it,
-                           const events::Event& terminal) {
+void ProcessorCore::finish(std::map<EventId, Active>::iterator it, const events::Event& terminal) {
+  API_BROKER_ASSERT(core::is_terminal(it->second.state));
   if (std::holds_alternative<events::RequestSucceeded>(terminal)) ++stats_.succeeded;
   if (std::holds_alternative<events::RequestFailed>(terminal)) ++stats_.failed;
   ports_.cancel_timer(it->first);
@@ -232,26 +238,31 @@ void ProcessorCore::unpark() {
   while (!parked_.empty() && in_flight() < options_.requests_in_flight_max) {
     Parked next = std::move(parked_.front());
     parked_.pop_front();
-    ids.push_back(EventId{next.id});
+    ids.push_back(next.id);
     loading_.emplace(next.id, std::move(next.policy));
   }
+  API_BROKER_ASSERT(loading_.size() <= options_.requests_in_flight_max);  // the in-flight bound
   if (!ids.empty()) ports_.load(std::move(ids));
 }
 
-void ProcessorCore::append(std::uint64_t id, Active& active, events::Event event, bool decision) {
+void ProcessorCore::append(EventId id, Active& active, events::Event event, bool decision) {
   if (lease_lost_) return;  // the store would refuse it: the successor decides now
+  API_BROKER_ASSERT(!core::is_terminal(active.state));  // finish() dropped it then
   if (decision) {
+    // A decision is taken only on a state that holds every answer received: none unread.
+    API_BROKER_ASSERT(active.unread_answers == 0);
+    API_BROKER_ASSERT(!stopping_);
     active.pending = Pending{event.index(), attempt_of(event)};
   } else {
     ++active.unread_answers;
   }
   std::vector<events::NewEvent> batch;
-  batch.push_back(events::NewEvent{.event = std::move(event), .causation_id = EventId{id}});
+  batch.push_back(events::NewEvent{.event = std::move(event), .causation_id = id});
   ports_.append(std::move(batch));
 }
 
 // Asks the state machine what is due for request `id` and does it.
-void ProcessorCore::step(std::uint64_t id) {
+void ProcessorCore::step(EventId id) {
   if (stopping_) return;
   const auto it = active_.find(id);
   if (it == active_.end()) return;
@@ -260,6 +271,7 @@ void ProcessorCore::step(std::uint64_t id) {
   // answer already received could start a retry after a success.
   if (active.pending || active.unread_answers > 0) return;
   const core::RequestState& state = active.state;
+  API_BROKER_ASSERT(!core::is_terminal(state));  // finish() dropped it then
   // An attempt started by an earlier run of the processor and never answered: nobody is
   // waiting for its answer any more, so it counts as timed out.
   if (!state.attempts.empty() && !state.terminal && !state.succeeded_attempt) {
@@ -267,7 +279,7 @@ void ProcessorCore::step(std::uint64_t id) {
     if (state.attempts.back().result == core::AttemptResult::in_flight &&
         active.calls.count(newest) == 0 && active.held_back != newest) {
       log_->info("request {}: attempt {} was started before a restart; counting it as timed out",
-                 id, newest);
+                 events::to_int(id), newest);
       append(id, active, events::ApiTimeout{newest}, true);
       return;
     }
@@ -295,13 +307,13 @@ void ProcessorCore::step(std::uint64_t id) {
   }
 }
 
-void ProcessorCore::arm(std::uint64_t id, Active& active, TimePoint at) {
+void ProcessorCore::arm(EventId id, Active& active, TimePoint at) {
   if (active.timer_at == at) return;
   active.timer_at = at;
   ports_.set_timer(id, at);
 }
 
-void ProcessorCore::on_timer(std::uint64_t request) {
+void ProcessorCore::on_timer(EventId request) {
   const auto it = active_.find(request);
   if (it == active_.end()) return;
   it->second.timer_at.reset();
@@ -309,12 +321,14 @@ void ProcessorCore::on_timer(std::uint64_t request) {
 }
 
 // The HTTP call of attempt `attempt`; its result is appended as a fact, whatever the state.
-void ProcessorCore::launch(std::uint64_t id, Active& active, std::uint32_t attempt) {
+void ProcessorCore::launch(EventId id, Active& active, std::uint32_t attempt) {
   if (stopping_) return;
   API_BROKER_ASSERT(!lease_lost_);
   // No call after the request's terminal event was decided or read.
   API_BROKER_ASSERT(!active.state.terminal);
   API_BROKER_ASSERT(!active.pending || !is_terminal_event(active.pending->event_index));
+  API_BROKER_ASSERT(attempt < active.state.attempts.size());  // its api-request was read back
+  API_BROKER_ASSERT(active.calls.count(attempt) == 0);        // one call per attempt at a time
   if (!ports_.lease_held()) {  // it may have been lost (a pause, a stalled store): wait
     active.held_back = attempt;
     held_back_.insert(id);
@@ -337,11 +351,12 @@ void ProcessorCore::launch(std::uint64_t id, Active& active, std::uint32_t attem
   active.calls.emplace(attempt, call);
 }
 
-void ProcessorCore::on_answer(std::uint64_t request, std::uint32_t attempt,
+void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
                               Result<http::Response> answer) {
   const auto it = active_.find(request);
   if (it == active_.end()) return;  // finished meanwhile
   Active& active = it->second;
+  API_BROKER_ASSERT(!core::is_terminal(active.state));  // finish() dropped it then
   active.calls.erase(attempt);
   if (active.pending && is_terminal_event(active.pending->event_index)) return;  // decided
   if (!answer) {
@@ -402,12 +417,14 @@ void ProcessorCore::report_unreachable(const std::string& message) {
 void ProcessorCore::publish_checkpoint(EventId last) {
   if (last == EventId{}) return;
   Checkpoint checkpoint{last, *policy_};
-  auto consider = [&](std::uint64_t id, const core::Policy& policy) {
-    if (id - 1 < events::to_int(checkpoint.after)) checkpoint = Checkpoint{EventId{id - 1}, policy};
+  auto consider = [&](EventId id, const core::Policy& policy) {
+    const std::uint64_t before = events::to_int(id) - 1;
+    if (before < events::to_int(checkpoint.after)) checkpoint = Checkpoint{EventId{before}, policy};
   };
   if (!active_.empty()) consider(active_.begin()->first, active_.begin()->second.state.policy);
   if (!loading_.empty()) consider(loading_.begin()->first, *loading_.begin()->second);
   if (!parked_.empty()) consider(parked_.front().id, *parked_.front().policy);
+  API_BROKER_ASSERT(events::to_int(checkpoint.after) <= events::to_int(last));
   ports_.set_checkpoint(encode_checkpoint(checkpoint));
 }
 

@@ -55,6 +55,65 @@ void print_failure(const SimulationReport& report, const std::string& program) {
   fmt::print(stderr, "  replay: {} --seed {} --verbose\n", program, report.seed);
 }
 
+// --seed: one run, its log when verbose, and its report. The exit status.
+int run_one(std::uint64_t seed, const std::shared_ptr<spdlog::logger>& log, bool verbose,
+            const std::string& program) {
+  const SimulationReport report = api_broker::sim::simulate(seed, log, verbose);
+  for (const auto& envelope : report.history) {
+    fmt::print("{}\n", api_broker::events::envelope_to_line(envelope));
+  }
+  if (verbose) {
+    for (const auto& downtime : report.downtimes) fmt::print("processor down {}\n", downtime);
+  }
+  fmt::print(
+      "seed {}: {} requests ({} succeeded, {} failed), {} events, {} attempts, {} API calls, "
+      "{} crashes, {} pauses, {} takeovers, {} store faults, {} parked, {:.1f} s simulated, log "
+      "{}\n",
+      report.seed, report.requests, report.succeeded, report.failed, report.events, report.attempts,
+      report.api_calls, report.crashes, report.pauses, report.takeovers, report.store_faults,
+      report.parked, api_broker::to_seconds(report.simulated), report.log_digest);
+  if (!report.ok()) {
+    print_failure(report, program);
+    return 1;
+  }
+  return 0;
+}
+
+// --seeds: many runs, the first failures in full, and the totals. The exit status.
+int run_many(std::uint64_t first_seed, std::uint64_t seeds,
+             const std::shared_ptr<spdlog::logger>& log, const std::string& program) {
+  Totals totals;
+  std::vector<std::uint64_t> failing;
+  const auto began = std::chrono::steady_clock::now();
+  for (std::uint64_t s = first_seed; s < first_seed + seeds; ++s) {
+    const SimulationReport report = api_broker::sim::simulate(s, log);
+    totals.add(report);
+    if (!report.ok()) {
+      failing.push_back(s);
+      if (failing.size() <= 5) print_failure(report, program);
+    }
+  }
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  fmt::print("seeds {}..{}: {} runs, {} failed, in {:.1f} s ({:.0f} runs/s)\n", first_seed,
+             first_seed + seeds - 1, totals.runs, totals.failed, wall, totals.runs / wall);
+  fmt::print(
+      "  {} requests, {} events, {} attempts, {} API calls, {} processor crashes, {} pauses, {} "
+      "takeovers, {} store faults, {} requests parked, {:.1f} h simulated, {} steps\n",
+      totals.requests, totals.events, totals.attempts, totals.api_calls, totals.crashes,
+      totals.pauses, totals.takeovers, totals.store_faults, totals.parked, totals.simulated_hours,
+      totals.steps);
+  fmt::print(
+      "  lease: {} processors found out they lost it by a fenced commit, {} by a renewal; {} "
+      "calls held back until a renewal\n",
+      totals.lost_fenced, totals.lost_renewing, totals.held_back);
+  if (failing.empty()) return 0;
+  std::string list;
+  for (std::size_t i = 0; i < failing.size() && i < 20; ++i) list += fmt::format(" {}", failing[i]);
+  fmt::print(stderr, "failing seeds:{}{}\n", list, failing.size() > 20 ? " ..." : "");
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,61 +143,6 @@ int main(int argc, char** argv) {
     log->set_level(spdlog::level::debug);
     log->set_pattern("[%l] %v");
   }
-
-  if (seed) {
-    const SimulationReport report = api_broker::sim::simulate(*seed, log, verbose);
-    for (const auto& envelope : report.history) {
-      fmt::print("{}\n", api_broker::events::envelope_to_line(envelope));
-    }
-    if (verbose) {
-      for (const auto& downtime : report.downtimes) fmt::print("processor down {}\n", downtime);
-    }
-    fmt::print(
-        "seed {}: {} requests ({} succeeded, {} failed), {} events, {} attempts, {} API calls, "
-        "{} crashes, {} pauses, {} takeovers, {} store faults, {} parked, {:.1f} s simulated, log "
-        "{}\n",
-        report.seed, report.requests, report.succeeded, report.failed, report.events,
-        report.attempts, report.api_calls, report.crashes, report.pauses, report.takeovers,
-        report.store_faults, report.parked, api_broker::to_seconds(report.simulated),
-        report.log_digest);
-    if (!report.ok()) {
-      print_failure(report, program);
-      return 1;
-    }
-    return 0;
-  }
-
-  Totals totals;
-  std::vector<std::uint64_t> failing;
-  const auto began = std::chrono::steady_clock::now();
-  for (std::uint64_t s = first_seed; s < first_seed + seeds; ++s) {
-    const SimulationReport report = api_broker::sim::simulate(s, log);
-    totals.add(report);
-    if (!report.ok()) {
-      failing.push_back(s);
-      if (failing.size() <= 5) print_failure(report, program);
-    }
-  }
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
-  fmt::print("seeds {}..{}: {} runs, {} failed, in {:.1f} s ({:.0f} runs/s)\n", first_seed,
-             first_seed + seeds - 1, totals.runs, totals.failed, wall, totals.runs / wall);
-  fmt::print(
-      "  {} requests, {} events, {} attempts, {} API calls, {} processor crashes, {} pauses, {} "
-      "takeovers, {} store faults, {} requests parked, {:.1f} h simulated, {} steps\n",
-      totals.requests, totals.events, totals.attempts, totals.api_calls, totals.crashes,
-      totals.pauses, totals.takeovers, totals.store_faults, totals.parked, totals.simulated_hours,
-      totals.steps);
-  fmt::print(
-      "  lease: {} processors found out they lost it by a fenced commit, {} by a renewal; {} "
-      "calls held back until a renewal\n",
-      totals.lost_fenced, totals.lost_renewing, totals.held_back);
-  if (!failing.empty()) {
-    std::string list;
-    for (std::size_t i = 0; i < failing.size() && i < 20; ++i)
-      list += fmt::format(" {}", failing[i]);
-    fmt::print(stderr, "failing seeds:{}{}\n", list, failing.size() > 20 ? " ..." : "");
-    return 1;
-  }
-  return 0;
+  if (seed) return run_one(*seed, log, verbose, program);
+  return run_many(first_seed, seeds, log, program);
 }

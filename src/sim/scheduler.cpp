@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "api_broker/assert.hpp"
+
 namespace api_broker::sim {
 
 Scheduler::Handle Scheduler::at(TimePoint at, Task task, bool background) {
@@ -14,8 +16,10 @@ Scheduler::Handle Scheduler::at(TimePoint at, Task task, bool background) {
 bool Scheduler::run_next() {
   if (tasks_.empty()) return false;
   auto node = tasks_.extract(tasks_.begin());
+  API_BROKER_ASSERT(node.key().first >= now_);  // simulated time never goes back
   now_ = node.key().first;
   background_.erase(node.key());
+  API_BROKER_ASSERT(background_.size() <= tasks_.size());
   ++steps_;
   node.mapped()();
   return true;

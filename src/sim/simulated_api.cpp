@@ -30,7 +30,7 @@ SimulatedApi::SimulatedApi(Scheduler& scheduler, Random random, ApiProfile profi
 
 Scheduler::Handle SimulatedApi::receive(const broker::ApiCall& call, Answer answer) {
   const TimePoint now = scheduler_.now();
-  calls_.push_back(ReceivedCall{.request = call.request,
+  calls_.push_back(ReceivedCall{.request = events::to_int(call.request),
                                 .attempt = call.attempt,
                                 .idempotency_key = std::string(call.idempotency_key),
                                 .at = now});

@@ -1,22 +1,19 @@
 #pragma once
 // One run of the processor in a simulated world, from start to crash: a ProcessorCore wired
-// to the simulated clock, the simulated API, and a model of the store worker over the
-// in-memory store that injects store faults (commits that fail or are slow, failed reads,
-// checkpoint saves and loads). A crash is the destruction of this object: its uncommitted
-// events, timers and calls vanish with it; whatever it committed stays in the store.
-//
-// The store worker model keeps the real worker's contract (store_worker.hpp): group commits
-// of everything queued, retried until they succeed; reads of at most `read_limit` events after
-// the position, the next only after ack(); the checkpoint saved at most every interval.
+// to the simulated clock and the simulated API, and the real store worker's decisions
+// (StoreWorkerCore) stepped on simulated time over the in-memory store with injected faults
+// (FaultyStore). Each step of the worker takes one store latency after it read the clock. A crash
+// is the destruction of this object: its uncommitted events, timers and calls vanish with it;
+// whatever it committed stays in the store.
 //
 // Like the real processor it acts only under the "processor" lease: start() takes it, or
-// waits as a standby, polling every ttl/3, until it can; it renews it every ttl/3 and knows it
-// held until (renewal sent) + ttl; it commits only fenced. A fenced commit, or a renewal that
-// finds another owner or epoch, means the lease is lost: ProcessorCore::on_lease_lost(), and
-// nothing more of this processor runs. A pause (pause()) models a SIGSTOP'd process: every
-// task of this processor due before its end (timers, store calls, API answers) runs at its
-// end instead, with the state kept. Destroying a processor that holds its lease releases it:
-// a crash is seen at once by the same machine's standby.
+// waits as a standby, polling every ttl/3, until it can; then the store worker renews it and
+// commits only fenced. A fenced commit, or a renewal that finds another owner or epoch, means
+// the lease is lost: ProcessorCore::on_lease_lost(), and nothing more of this processor runs.
+// A pause (pause()) models a SIGSTOP'd process: every task of this processor due before its
+// end (timers, store calls, API answers) runs at its end instead, with the state kept.
+// Destroying a processor that holds its lease releases it: a crash is seen at once by the same
+// machine's standby.
 
 #include <spdlog/logger.h>
 
@@ -29,27 +26,14 @@
 #include <vector>
 
 #include "api_broker/broker/processor_core.hpp"
+#include "api_broker/broker/store_worker_core.hpp"
 #include "api_broker/store/memory_store.hpp"
+#include "faulty_store.hpp"
 #include "random.hpp"
 #include "scheduler.hpp"
 #include "simulated_api.hpp"
 
 namespace api_broker::sim {
-
-// The store's misbehaviour in one run; drawn from the seed by draw_store_faults().
-struct StoreFaults {
-  double commit_fails = 0;  // chance that a commit fails (it is retried, as the worker does)
-  double commit_unacknowledged = 0;  // chance that a commit succeeds but reports a failure
-  double read_fails = 0;
-  double save_fails = 0;                   // checkpoint saves
-  double load_fails = 0;                   // reading parked requests back
-  Duration latency_low{}, latency_high{};  // of each store call
-  double slow = 0;                         // chance of a latency in [slow_low, slow_high]
-  Duration slow_low{}, slow_high{};
-  std::size_t read_limit = 512;  // events per read
-};
-
-StoreFaults draw_store_faults(Random& random);
 
 // What the runs of the processor did, over crashes, for the report and the checks.
 class SimulatedProcessor;
@@ -94,7 +78,7 @@ class SimulatedProcessor : public broker::ProcessorPorts,
   Result<void> start();
   // Another writer appended: read on if idle.
   void appended_elsewhere() {
-    if (started_ && !lost_) schedule_read();
+    if (started_ && !lost_) wake_worker(true);
   }
   // Stops every task of this processor until `until` (SIGSTOP, then SIGCONT).
   void pause(TimePoint until) { paused_until_ = until; }
@@ -110,8 +94,8 @@ class SimulatedProcessor : public broker::ProcessorPorts,
 
   // ProcessorPorts
   TimePoint now() override { return scheduler_.now(); }
-  void set_timer(std::uint64_t request, TimePoint at) override;
-  void cancel_timer(std::uint64_t request) override;
+  void set_timer(events::EventId request, TimePoint at) override;
+  void cancel_timer(events::EventId request) override;
   std::uint64_t call_api(const broker::ApiCall& call) override;
   void cancel_call(std::uint64_t call) override;
   bool lease_held() override;
@@ -129,16 +113,17 @@ class SimulatedProcessor : public broker::ProcessorPorts,
   void poll_lease();
   void take_lease(TimePoint sent);
   Result<void> begin(const store::LeaseHolder& holder, TimePoint sent);
-  void schedule_renewal(TimePoint at);
-  void renew(TimePoint sent);
-  void lose(const std::string& why);
-  void answered(std::uint64_t id, std::uint64_t request, std::uint32_t attempt,
+  broker::StoreWorkerCallbacks worker_callbacks();
+  void lost_lease(const Error& error);
+  void answered(std::uint64_t id, events::EventId request, std::uint32_t attempt,
                 Result<http::Response> answer);
-  void commit();
-  void schedule_read();
-  void read();
-  void save_checkpoint();
-  void load_now();
+  Duration store_latency();
+  // The store worker's next step, decided at `decided_at`, replacing the one scheduled.
+  void schedule_step(TimePoint decided_at, bool background);
+  // An input came (or, `log_grew`, another writer appended): a worker waiting for one steps
+  // after a store latency.
+  void wake_worker(bool log_grew);
+  void run_step(TimePoint decided_at);
   void observe();
 
   Scheduler& scheduler_;
@@ -155,8 +140,6 @@ class SimulatedProcessor : public broker::ProcessorPorts,
   TimePoint waiting_since_{};
   bool started_ = false;
   bool lost_ = false;
-  std::uint64_t epoch_ = 0;
-  TimePoint lease_held_until_{};
   bool lease_wanted_ = false;  // lease_held() said no since the last renewal
   TimePoint paused_until_{};
 
@@ -164,32 +147,26 @@ class SimulatedProcessor : public broker::ProcessorPorts,
     std::uint64_t generation;  // a timer deferred by a pause runs only if still this one
     Scheduler::Handle handle;
   };
-  std::map<std::uint64_t, Timer> timers_;
+  std::map<events::EventId, Timer> timers_;
   std::uint64_t next_timer_ = 1;
   struct Call {
     Scheduler::Handle answer;
-    std::uint64_t request;
+    events::EventId request;
   };
   std::map<std::uint64_t, Call> calls_;
-  std::map<std::uint64_t, std::size_t> calling_;  // request -> its calls in flight
+  std::map<events::EventId, std::size_t> calling_;  // request -> its calls in flight
   void forget_call(std::map<std::uint64_t, Call>::iterator it);
   std::uint64_t next_call_ = 1;
 
-  std::vector<events::NewEvent> queue_;
-  std::vector<events::NewEvent> committing_;  // the batch being committed, kept until it is
-  bool uncertain_ = false;  // its last commit reported a failure that may not be one
-  bool committed_meanwhile(const events::NewEvent& first);
-  bool commit_scheduled_ = false;
-  Duration commit_retry_{};
-  events::EventId position_{};
-  bool awaiting_ack_ = false;
-  bool caught_up_told_ = false;
-  bool read_scheduled_ = false;
-  std::string checkpoint_;
-  std::string checkpoint_saved_;
-  bool save_scheduled_ = false;
-  std::vector<events::EventId> to_load_;
-  bool load_scheduled_ = false;
+  std::unique_ptr<FaultyStore> faulty_;              // the store as the worker sees it
+  std::unique_ptr<broker::StoreWorkerCore> worker_;  // once the lease is taken
+  std::uint64_t step_generation_ = 0;  // a step deferred by a pause runs only if still this one
+  Scheduler::Handle step_task_{};
+  bool step_pending_ = false;
+  bool step_wakes_ = false;        // the pending step ends a wait that an input cuts short
+  bool step_watches_log_ = false;  // ... and that another writer's append cuts short
+  bool stepping_ = false;          // inside StoreWorkerCore::step()
+  bool woken_while_stepping_ = false;
 };
 
 }  // namespace api_broker::sim

@@ -58,232 +58,301 @@ std::string digest(const std::vector<events::Envelope>& log) {
   return fmt::format("{:016x}", hash);
 }
 
+// One run: the world drawn from the seed, the processors that act in it (crashed, restarted,
+// paused and taken over by a standby), the clients, and the checks once it settled. Every
+// draw from `random_` happens in the same order for the same seed.
+class Run {
+ public:
+  Run(std::uint64_t seed, std::shared_ptr<spdlog::logger> log)
+      : seed_(seed), log_(std::move(log)), random_(seed), scheduler_(start) {
+    memory_->clock = [this] { return scheduler_.now(); };
+  }
+
+  SimulationReport go(bool keep_history);
+
+ private:
+  static constexpr TimePoint start{std::chrono::seconds(1798761600)};  // 2027-01-01T00:00:00Z
+
+  void draw_world();
+  std::shared_ptr<SimulatedProcessor> make();
+  void boot();
+  void took_over(SimulatedProcessor& p);
+  void lost(SimulatedProcessor& p);
+  void schedule_crashes();
+  void schedule_pauses();
+  void pause_processor(Duration length);
+  void insert(const events::NewEvent& event);
+  void schedule_clients();
+  bool settle();
+  void check(const std::vector<events::Envelope>& history);
+  void report_figures(const broker::AuditReport& audit, bool keep_history);
+
+  std::uint64_t seed_;
+  std::shared_ptr<spdlog::logger> log_;
+  SimulationReport report_;
+  Random random_;
+  Scheduler scheduler_;
+  std::shared_ptr<store::MemoryLog> memory_ = std::make_shared<store::MemoryLog>();
+  store::MemoryStore store_{memory_};
+
+  // The world of this seed.
+  Duration window_{};
+  std::uint64_t requests_ = 0;
+  std::optional<SimulatedApi> api_;
+  StoreFaults faults_;
+  broker::ProcessorOptions options_;
+  Duration ttl_{};
+
+  // The processor, its crashes and restarts; its pauses, and the standby that takes over.
+  SimulatedProcessorStats stats_;
+  std::shared_ptr<SimulatedProcessor> processor_;  // the one that acts (or waits to)
+  std::shared_ptr<SimulatedProcessor> standby_;    // booted while the processor was paused
+  std::vector<std::shared_ptr<SimulatedProcessor>> deposed_;  // paused, overtaken, not told yet
+  std::vector<Downtime> downtimes_;
+  std::optional<TimePoint> down_since_;  // the acting processor stopped acting (a pause)
+  std::uint64_t boots_ = 0;
+};
+
+void Run::draw_world() {
+  window_ = random_.between(Duration(1s), Duration(120s));
+  requests_ = random_.chance(0.1) ? random_.between(200, 1000) : random_.between(1, 120);
+  Random api_random = random_.fork();
+  api_.emplace(scheduler_, api_random, draw_api_profile(random_, start, window_));
+  faults_ = draw_store_faults(random_);
+  options_.api = *http::parse_url("http://api.invalid");
+  options_.requests_in_flight_max =
+      random_.chance(0.3) ? random_.between(1, 8) : limits::requests_in_flight_max;
+  log_->info(
+      "world of seed {}: {} requests over {:.3f} s; in-flight bound {}; store: commits fail "
+      "{:.3f}, reads fail {:.3f}, latency {}..{} us, slow {:.3f} at {}..{} us, {} events per "
+      "read",
+      seed_, requests_, to_seconds(window_), options_.requests_in_flight_max, faults_.commit_fails,
+      faults_.read_fails, faults_.latency_low.count(), faults_.latency_high.count(), faults_.slow,
+      faults_.slow_low.count(), faults_.slow_high.count(), faults_.read_limit);
+  ttl_ = random_.between(Duration(300ms), Duration(3s));
+}
+
+std::shared_ptr<SimulatedProcessor> Run::make() {
+  LeaseHooks hooks;
+  hooks.took_over = [this](SimulatedProcessor& p) { took_over(p); };
+  hooks.lost = [this](SimulatedProcessor& p) { lost(p); };
+  return std::make_shared<SimulatedProcessor>(
+      scheduler_, *api_, store_, random_.fork(), faults_, options_, log_, stats_,
+      SimulatedLease{fmt::format("sim-{}", ++boots_), ttl_}, std::move(hooks));
+}
+
+void Run::boot() {
+  processor_ = make();
+  if (auto started = processor_->start(); !started) {
+    report_.violations.push_back("the processor cannot restart: " + started.error().message);
+    processor_.reset();
+  }
+}
+
+// It waited for the lease: the log was not processed from when the previous holder stopped
+// (or from when this one started waiting) until now.
+void Run::took_over(SimulatedProcessor& p) {
+  downtimes_.push_back(Downtime{down_since_.value_or(p.waiting_since()), scheduler_.now()});
+  down_since_.reset();
+  if (&p != standby_.get()) return;  // a restarted processor that had to wait
+  ++report_.takeovers;
+  if (processor_) deposed_.push_back(std::move(processor_));
+  processor_ = std::move(standby_);
+}
+
+// Dropped once its task is over (it runs inside it now).
+void Run::lost(SimulatedProcessor& p) {
+  scheduler_.after(Duration(0), [this, lost = &p] {
+    std::erase_if(deposed_, [lost](const auto& d) { return d.get() == lost; });
+    if (processor_.get() != lost) return;
+    // The acting processor lost its lease without a pause (a renewal slower than the
+    // TTL): as the real one, it restarts as a standby, with its state read afresh.
+    if (!down_since_) down_since_ = scheduler_.now();
+    if (standby_) {
+      processor_ = std::move(standby_);
+    } else {
+      boot();
+    }
+  });
+}
+
+void Run::schedule_crashes() {
+  const std::uint64_t crashes = random_.chance(0.6) ? random_.between(1, 6) : 0;
+  for (std::uint64_t i = 0; i < crashes; ++i) {
+    scheduler_.at(start + random_.between(Duration(0), window_ + Duration(5s)), [this] {
+      if (!processor_) return;  // down already
+      processor_.reset();       // releases the lease if it holds it
+      standby_.reset();         // restarts with it, below
+      down_since_.reset();
+      ++report_.crashes;
+      const Duration down = random_.between(Duration(1ms), Duration(3s));
+      downtimes_.push_back(Downtime{scheduler_.now(), scheduler_.now() + down});
+      scheduler_.after(down, [this] { boot(); });
+    });
+  }
+}
+
+// A pause longer than the TTL (a SIGSTOP, a long GC, a frozen VM): a standby takes over
+// once the lease expires, and the paused one must find out, when it resumes, that it lost.
+void Run::schedule_pauses() {
+  const std::uint64_t pauses = random_.chance(0.2) ? random_.between(1, 3) : 0;
+  for (std::uint64_t i = 0; i < pauses; ++i) {
+    const Duration length = ttl_ + random_.between(Duration(0), Duration(5s));
+    scheduler_.at(start + random_.between(Duration(0), window_ + Duration(5s)),
+                  [this, length] { pause_processor(length); });
+  }
+}
+
+void Run::pause_processor(Duration length) {
+  if (!processor_ || !processor_->started() || processor_->lost() || processor_->paused()) {
+    return;
+  }
+  ++report_.pauses;
+  const TimePoint from = scheduler_.now();
+  processor_->pause(from + length);
+  down_since_ = from;
+  if (!standby_) {
+    standby_ = make();
+    if (auto started = standby_->start(); !started) {
+      report_.violations.push_back("the standby cannot start: " + started.error().message);
+      standby_.reset();
+    }
+  }
+  // Resumed before anyone took the lease over: it goes on, and was down meanwhile.
+  scheduler_.at(from + length,
+                [this, paused = std::weak_ptr<SimulatedProcessor>(processor_), from, length] {
+                  if (paused.lock() != processor_) return;
+                  downtimes_.push_back(Downtime{from, from + length});
+                  down_since_.reset();
+                });
+}
+
+void Run::insert(const events::NewEvent& event) {
+  auto id = store_.append(event);
+  if (!id && id.error().code != Errc::duplicate) {
+    report_.violations.push_back("a client insert failed: " + id.error().message);
+  }
+  if (processor_) processor_->appended_elsewhere();
+}
+
+void Run::schedule_clients() {
+  if (random_.chance(0.8)) insert(events::NewEvent{.event = draw_policy(random_)});
+  const std::uint64_t configurations = random_.between(0, 3);
+  for (std::uint64_t i = 0; i < configurations; ++i) {
+    scheduler_.at(
+        start + random_.between(Duration(0), window_),
+        [this, event = events::NewEvent{.event = draw_policy(random_)}] { insert(event); });
+  }
+  for (std::uint64_t i = 0; i < requests_; ++i) {
+    events::NewEvent event{.event =
+                               events::Request{fmt::format("request {} of seed {}", i, seed_)}};
+    if (random_.chance(0.5)) event.external_uuid = draw_uuid(random_);
+    const TimePoint at = start + random_.between(Duration(0), window_);
+    scheduler_.at(at, [this, event] { insert(event); });
+    if (event.external_uuid && random_.chance(0.05)) {  // the client retries its insert
+      scheduler_.at(at + random_.between(Duration(0), Duration(5s)),
+                    [this, event] { insert(event); });
+    }
+  }
+}
+
+// Until nothing is left to do: lease renewals and a standby's polls go on forever, and count
+// only while the acting processor waits for the lease.
+bool Run::settle() {
+  while ((scheduler_.busy() || (processor_ && processor_->wants_lease())) &&
+         scheduler_.run_next()) {
+    if (scheduler_.steps() > steps_max) {
+      report_.violations.push_back(
+          fmt::format("the run did not settle after {} steps", scheduler_.steps()));
+      return false;
+    }
+  }
+  return true;
+}
+
+void Run::check(const std::vector<events::Envelope>& history) {
+  for (std::string& v : check_calls(history, api_->calls())) report_.violations.push_back(v);
+  // The store's share of a deadline: a few round trips at its slowest, and twice the time to
+  // read the whole log at its pace (a restart reads it again from the checkpoint).
+  const auto reads = static_cast<double>(history.size() / faults_.read_limit + 1);
+  const double read_seconds = to_seconds(faults_.latency_high) + faults_.read_fails * 0.5 +
+                              faults_.slow * to_seconds(faults_.slow_high);
+  const Duration slack = 4 * (std::max(faults_.latency_high, faults_.slow_high) + Duration(1s)) +
+                         from_seconds(2 * reads * read_seconds);
+  for (std::string& v : check_deadlines(history, downtimes_, stats_.parked, slack)) {
+    report_.violations.push_back(v);
+  }
+  if (stats_.in_flight_max_seen > options_.requests_in_flight_max) {
+    report_.violations.push_back(fmt::format("{} requests were in flight, above the bound of {}",
+                                             stats_.in_flight_max_seen,
+                                             options_.requests_in_flight_max));
+  }
+}
+
+void Run::report_figures(const broker::AuditReport& audit, bool keep_history) {
+  const std::vector<events::Envelope>& history = memory_->events;
+  report_.requests = audit.requests;
+  report_.events = history.size();
+  report_.attempts = audit.attempts;
+  report_.api_calls = api_->calls().size();
+  report_.succeeded = audit.succeeded;
+  report_.failed = audit.failed;
+  report_.store_faults = stats_.store_faults;
+  report_.parked = stats_.parked.size();
+  report_.lost_fenced = stats_.lost_fenced;
+  report_.lost_renewing = stats_.lost_renewing;
+  report_.held_back = stats_.held_back;
+  report_.steps = scheduler_.steps();
+  report_.simulated = scheduler_.now() - start;
+  report_.log_digest = digest(history);
+  for (const Downtime& d : downtimes_) {
+    report_.downtimes.push_back(
+        fmt::format("{} .. {}", events::format_time(d.from), events::format_time(d.until)));
+  }
+  if (keep_history) report_.history = history;
+}
+
+SimulationReport Run::go(bool keep_history) {
+  report_.seed = seed_;
+  draw_world();
+  scheduler_.at(start, [this] { boot(); });
+  schedule_crashes();
+  schedule_pauses();
+  schedule_clients();
+  if (settle()) {
+    // Once everything is finished, a restarted processor has nothing to do.
+    const std::size_t before = memory_->events.size();
+    boot();
+    if (settle() && memory_->events.size() != before) {
+      report_.violations.push_back(
+          fmt::format("a processor restarted on the finished log appended {} events",
+                      memory_->events.size() - before));
+    }
+  }
+  processor_.reset();
+  standby_.reset();
+  deposed_.clear();
+  for (const std::string& e : stats_.errors) {
+    report_.violations.push_back("a processor that took the lease cannot start: " + e);
+  }
+  broker::Auditor auditor(broker::AuditOptions{.require_finished = true});
+  for (const events::Envelope& envelope : memory_->events) auditor.add(envelope);
+  const broker::AuditReport audit = auditor.finish();
+  for (const broker::Violation& v : audit.violations) {
+    report_.violations.push_back(fmt::format("event {} (request {}): {}", events::to_int(v.event),
+                                             events::to_int(v.request), v.text));
+  }
+  check(memory_->events);
+  report_figures(audit, keep_history);
+  return std::move(report_);
+}
+
 }  // namespace
 
 SimulationReport simulate(std::uint64_t seed, std::shared_ptr<spdlog::logger> log,
                           bool keep_history) {
-  SimulationReport report;
-  report.seed = seed;
-  Random random(seed);
-  const TimePoint start{std::chrono::seconds(1798761600)};  // 2027-01-01T00:00:00Z
-  Scheduler scheduler(start);
-  auto memory = std::make_shared<store::MemoryLog>();
-  memory->clock = [&scheduler] { return scheduler.now(); };
-  store::MemoryStore store(memory);
-
-  // The world of this seed.
-  const Duration window = random.between(Duration(1s), Duration(120s));
-  const std::uint64_t requests =
-      random.chance(0.1) ? random.between(200, 1000) : random.between(1, 120);
-  Random api_random = random.fork();
-  SimulatedApi api(scheduler, api_random, draw_api_profile(random, start, window));
-  const StoreFaults faults = draw_store_faults(random);
-  broker::ProcessorOptions options;
-  options.api = *http::parse_url("http://api.invalid");
-  options.requests_in_flight_max =
-      random.chance(0.3) ? random.between(1, 8) : limits::requests_in_flight_max;
-
-  log->info(
-      "world of seed {}: {} requests over {:.3f} s; in-flight bound {}; store: commits fail "
-      "{:.3f}, reads fail {:.3f}, latency {}..{} us, slow {:.3f} at {}..{} us, {} events per "
-      "read",
-      seed, requests, to_seconds(window), options.requests_in_flight_max, faults.commit_fails,
-      faults.read_fails, faults.latency_low.count(), faults.latency_high.count(), faults.slow,
-      faults.slow_low.count(), faults.slow_high.count(), faults.read_limit);
-
-  // The processor, its crashes and restarts; its pauses, and the standby that takes over.
-  const Duration ttl = random.between(Duration(300ms), Duration(3s));
-  SimulatedProcessorStats stats;
-  std::shared_ptr<SimulatedProcessor> processor;  // the one that acts (or waits to)
-  std::shared_ptr<SimulatedProcessor> standby;    // booted while the processor was paused
-  std::vector<std::shared_ptr<SimulatedProcessor>> deposed;  // paused, overtaken, not told yet
-  std::vector<Downtime> downtimes;
-  std::optional<TimePoint> down_since;  // the acting processor stopped acting (a pause)
-  std::uint64_t boots = 0;
-  std::function<void()> boot;
-  auto make = [&] {
-    LeaseHooks hooks;
-    hooks.took_over = [&](SimulatedProcessor& p) {
-      // It waited for the lease: the log was not processed from when the previous holder
-      // stopped (or from when this one started waiting) until now.
-      downtimes.push_back(Downtime{down_since.value_or(p.waiting_since()), scheduler.now()});
-      down_since.reset();
-      if (&p != standby.get()) return;  // a restarted processor that had to wait
-      ++report.takeovers;
-      if (processor) deposed.push_back(std::move(processor));
-      processor = std::move(standby);
-    };
-    hooks.lost = [&](SimulatedProcessor& p) {
-      // Dropped once its task is over (it runs inside it now).
-      scheduler.after(Duration(0), [&, lost = &p] {
-        std::erase_if(deposed, [lost](const auto& d) { return d.get() == lost; });
-        if (processor.get() != lost) return;
-        // The acting processor lost its lease without a pause (a renewal slower than the
-        // TTL): as the real one, it restarts as a standby, with its state read afresh.
-        if (!down_since) down_since = scheduler.now();
-        if (standby) {
-          processor = std::move(standby);
-        } else {
-          boot();
-        }
-      });
-    };
-    return std::make_shared<SimulatedProcessor>(
-        scheduler, api, store, random.fork(), faults, options, log, stats,
-        SimulatedLease{fmt::format("sim-{}", ++boots), ttl}, std::move(hooks));
-  };
-  boot = [&] {
-    processor = make();
-    if (auto started = processor->start(); !started) {
-      report.violations.push_back("the processor cannot restart: " + started.error().message);
-      processor.reset();
-    }
-  };
-  scheduler.at(start, boot);
-  const std::uint64_t crashes = random.chance(0.6) ? random.between(1, 6) : 0;
-  for (std::uint64_t i = 0; i < crashes; ++i) {
-    scheduler.at(start + random.between(Duration(0), window + Duration(5s)), [&] {
-      if (!processor) return;  // down already
-      processor.reset();       // releases the lease if it holds it
-      standby.reset();         // restarts with it, below
-      down_since.reset();
-      ++report.crashes;
-      const Duration down = random.between(Duration(1ms), Duration(3s));
-      downtimes.push_back(Downtime{scheduler.now(), scheduler.now() + down});
-      scheduler.after(down, boot);
-    });
-  }
-  // A pause longer than the TTL (a SIGSTOP, a long GC, a frozen VM): a standby takes over
-  // once the lease expires, and the paused one must find out, when it resumes, that it lost.
-  const std::uint64_t pauses = random.chance(0.2) ? random.between(1, 3) : 0;
-  for (std::uint64_t i = 0; i < pauses; ++i) {
-    const Duration length = ttl + random.between(Duration(0), Duration(5s));
-    scheduler.at(start + random.between(Duration(0), window + Duration(5s)), [&, length] {
-      if (!processor || !processor->started() || processor->lost() || processor->paused()) {
-        return;
-      }
-      ++report.pauses;
-      const TimePoint from = scheduler.now();
-      processor->pause(from + length);
-      down_since = from;
-      if (!standby) {
-        standby = make();
-        if (auto started = standby->start(); !started) {
-          report.violations.push_back("the standby cannot start: " + started.error().message);
-          standby.reset();
-        }
-      }
-      // Resumed before anyone took the lease over: it goes on, and was down meanwhile.
-      scheduler.at(from + length,
-                   [&, paused = std::weak_ptr<SimulatedProcessor>(processor), from, length] {
-                     if (paused.lock() != processor) return;
-                     downtimes.push_back(Downtime{from, from + length});
-                     down_since.reset();
-                   });
-    });
-  }
-
-  // The clients.
-  auto insert = [&](events::NewEvent event) {
-    auto id = store.append(event);
-    if (!id && id.error().code != Errc::duplicate) {
-      report.violations.push_back("a client insert failed: " + id.error().message);
-    }
-    if (processor) processor->appended_elsewhere();
-  };
-  if (random.chance(0.8)) insert(events::NewEvent{.event = draw_policy(random)});
-  const std::uint64_t configurations = random.between(0, 3);
-  for (std::uint64_t i = 0; i < configurations; ++i) {
-    scheduler.at(
-        start + random.between(Duration(0), window),
-        [&insert, event = events::NewEvent{.event = draw_policy(random)}] { insert(event); });
-  }
-  for (std::uint64_t i = 0; i < requests; ++i) {
-    events::NewEvent event{.event = events::Request{fmt::format("request {} of seed {}", i, seed)}};
-    if (random.chance(0.5)) event.external_uuid = draw_uuid(random);
-    const TimePoint at = start + random.between(Duration(0), window);
-    scheduler.at(at, [&insert, event] { insert(event); });
-    if (event.external_uuid && random.chance(0.05)) {  // the client retries its insert
-      scheduler.at(at + random.between(Duration(0), Duration(5s)),
-                   [&insert, event] { insert(event); });
-    }
-  }
-
-  // Until nothing is left to do: lease renewals and a standby's polls go on forever, and count
-  // only while the acting processor waits for the lease.
-  auto settle = [&] {
-    while ((scheduler.busy() || (processor && processor->wants_lease())) && scheduler.run_next()) {
-      if (scheduler.steps() > steps_max) {
-        report.violations.push_back(
-            fmt::format("the run did not settle after {} steps", scheduler.steps()));
-        return false;
-      }
-    }
-    return true;
-  };
-  if (settle()) {
-    // Once everything is finished, a restarted processor has nothing to do.
-    const std::size_t before = memory->events.size();
-    boot();
-    if (settle() && memory->events.size() != before) {
-      report.violations.push_back(
-          fmt::format("a processor restarted on the finished log appended {} events",
-                      memory->events.size() - before));
-    }
-  }
-  processor.reset();
-  standby.reset();
-  deposed.clear();
-  for (const std::string& e : stats.errors) {
-    report.violations.push_back("a processor that took the lease cannot start: " + e);
-  }
-
-  // The checks.
-  const std::vector<events::Envelope>& history = memory->events;
-  broker::Auditor auditor(broker::AuditOptions{.require_finished = true});
-  for (const events::Envelope& envelope : history) auditor.add(envelope);
-  const broker::AuditReport audit = auditor.finish();
-  for (const broker::Violation& v : audit.violations) {
-    report.violations.push_back(fmt::format("event {} (request {}): {}", events::to_int(v.event),
-                                            events::to_int(v.request), v.text));
-  }
-  for (std::string& v : check_calls(history, api.calls())) report.violations.push_back(v);
-  // The store's share of a deadline: a few round trips at its slowest, and twice the time to
-  // read the whole log at its pace (a restart reads it again from the checkpoint).
-  const auto reads = static_cast<double>(history.size() / faults.read_limit + 1);
-  const double read_seconds = to_seconds(faults.latency_high) + faults.read_fails * 0.5 +
-                              faults.slow * to_seconds(faults.slow_high);
-  const Duration slack = 4 * (std::max(faults.latency_high, faults.slow_high) + Duration(1s)) +
-                         from_seconds(2 * reads * read_seconds);
-  for (std::string& v : check_deadlines(history, downtimes, stats.parked, slack)) {
-    report.violations.push_back(v);
-  }
-  if (stats.in_flight_max_seen > options.requests_in_flight_max) {
-    report.violations.push_back(fmt::format("{} requests were in flight, above the bound of {}",
-                                            stats.in_flight_max_seen,
-                                            options.requests_in_flight_max));
-  }
-
-  report.requests = audit.requests;
-  report.events = history.size();
-  report.attempts = audit.attempts;
-  report.api_calls = api.calls().size();
-  report.succeeded = audit.succeeded;
-  report.failed = audit.failed;
-  report.store_faults = stats.store_faults;
-  report.parked = stats.parked.size();
-  report.lost_fenced = stats.lost_fenced;
-  report.lost_renewing = stats.lost_renewing;
-  report.held_back = stats.held_back;
-  report.steps = scheduler.steps();
-  report.simulated = scheduler.now() - start;
-  report.log_digest = digest(history);
-  for (const Downtime& d : downtimes) {
-    report.downtimes.push_back(
-        fmt::format("{} .. {}", events::format_time(d.from), events::format_time(d.until)));
-  }
-  if (keep_history) report.history = history;
-  return report;
+  Run run(seed, std::move(log));
+  return run.go(keep_history);
 }
 
 }  // namespace api_broker::sim

@@ -59,15 +59,15 @@ class Auditor {
 
  private:
   void violation(events::EventId event, events::EventId request, std::string text);
-  void close(std::uint64_t request, core::RequestState& state);
+  void close(events::EventId request, core::RequestState& state);
   void check_delay(const core::RequestState& state, const events::Envelope& envelope,
                    const events::ApiRequest& request);
 
   AuditOptions options_;
   AuditReport report_;
   core::Policy policy_;
-  std::map<std::uint64_t, core::RequestState> open_;
-  std::unordered_set<std::uint64_t> finished_;
+  std::map<events::EventId, core::RequestState> open_;
+  std::unordered_set<events::EventId> finished_;
 };
 
 // Audits the whole log of `store` as it is now.

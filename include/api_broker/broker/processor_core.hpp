@@ -52,9 +52,9 @@ class ProcessorCore {
   void on_loaded(const std::vector<events::EventId>& asked,
                  const std::vector<events::Envelope>& loaded);
   // The answer (or failure) of the call of `attempt` of `request`.
-  void on_answer(std::uint64_t request, std::uint32_t attempt, Result<http::Response> answer);
+  void on_answer(events::EventId request, std::uint32_t attempt, Result<http::Response> answer);
   // A timer set with ProcessorPorts::set_timer fired.
-  void on_timer(std::uint64_t request);
+  void on_timer(events::EventId request);
   // Cancels every timer and call; decides nothing more.
   void shutdown();
   // The lease was renewed: the calls held back while it was not known to be held go out.
@@ -82,7 +82,7 @@ class ProcessorCore {
   };
   // A request waiting for a place: 24 bytes.
   struct Parked {
-    std::uint64_t id;
+    events::EventId id;
     std::shared_ptr<const core::Policy> policy;
   };
 
@@ -91,14 +91,14 @@ class ProcessorCore {
                           const events::Configuration& configuration);
   void admit(const events::Envelope& envelope, const events::Request& request,
              const core::Policy& policy);
-  void finish(std::map<std::uint64_t, Active>::iterator it, const events::Event& terminal);
+  void finish(std::map<events::EventId, Active>::iterator it, const events::Event& terminal);
   std::size_t in_flight() const { return active_.size() + loading_.size(); }
   void park_beyond_bound();
   void unpark();
-  void append(std::uint64_t id, Active& active, events::Event event, bool decision);
-  void step(std::uint64_t id);
-  void arm(std::uint64_t id, Active& active, TimePoint at);
-  void launch(std::uint64_t id, Active& active, std::uint32_t attempt);
+  void append(events::EventId id, Active& active, events::Event event, bool decision);
+  void step(events::EventId id);
+  void arm(events::EventId id, Active& active, TimePoint at);
+  void launch(events::EventId id, Active& active, std::uint32_t attempt);
   void report_unreachable(const std::string& message);
   void publish_checkpoint(events::EventId last);
 
@@ -106,15 +106,15 @@ class ProcessorCore {
   ProcessorOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<const core::Policy> policy_;  // in force at the read position
-  std::map<std::uint64_t, Active> active_;      // ordered: begin() is the oldest
+  std::map<events::EventId, Active> active_;    // ordered: begin() is the oldest
   std::deque<Parked> parked_;
-  std::map<std::uint64_t, std::shared_ptr<const core::Policy>> loading_;  // parked, being read
+  std::map<events::EventId, std::shared_ptr<const core::Policy>> loading_;  // parked, being read
   bool caught_up_once_ = false;
-  std::set<std::uint64_t> dirty_;  // touched since the last decisions
+  std::set<events::EventId> dirty_;  // touched since the last decisions
   ProcessorStats stats_;
   bool stopping_ = false;
   bool lease_lost_ = false;
-  std::set<std::uint64_t> held_back_;  // requests with an Active::held_back attempt
+  std::set<events::EventId> held_back_;  // requests with an Active::held_back attempt
   std::optional<TimePoint> unreachable_reported_at_;
   std::uint64_t unreachable_since_report_ = 0;
 };

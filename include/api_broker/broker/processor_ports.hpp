@@ -21,7 +21,7 @@ namespace api_broker::broker {
 // same for every attempt of a request) and Api-Broker-Attempt (`attempt`, 0-based), so that
 // the API can tell a retry from a first call.
 struct ApiCall {
-  std::uint64_t request = 0;  // id of the request event
+  events::EventId request{};  // the request event
   std::uint32_t attempt = 0;
   std::string_view body;
   std::string_view idempotency_key;
@@ -36,8 +36,8 @@ class ProcessorPorts {
   virtual TimePoint now() = 0;
   // Calls ProcessorCore::on_timer(request) at `at` (or at once if it has passed). Replaces
   // the request's previous timer.
-  virtual void set_timer(std::uint64_t request, TimePoint at) = 0;
-  virtual void cancel_timer(std::uint64_t request) = 0;
+  virtual void set_timer(events::EventId request, TimePoint at) = 0;
+  virtual void cancel_timer(events::EventId request) = 0;
 
   // Whether the processor is known to hold its lease right now. A call goes out only then;
   // otherwise it waits for ProcessorCore::on_lease_renewed() (or is dropped by

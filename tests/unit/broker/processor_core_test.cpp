@@ -22,10 +22,10 @@ const TimePoint t0{std::chrono::seconds(1'800'000'000)};
 class FakePorts final : public ProcessorPorts {
  public:
   TimePoint now() override { return clock; }
-  void set_timer(std::uint64_t request, TimePoint at) override { timers[request] = at; }
-  void cancel_timer(std::uint64_t request) override { timers.erase(request); }
+  void set_timer(EventId request, TimePoint at) override { timers[events::to_int(request)] = at; }
+  void cancel_timer(EventId request) override { timers.erase(events::to_int(request)); }
   std::uint64_t call_api(const ApiCall& call) override {
-    calls.push_back({call.request, call.attempt});
+    calls.push_back({events::to_int(call.request), call.attempt});
     return calls.size();
   }
   void cancel_call(std::uint64_t call) override { cancelled.push_back(call); }
@@ -105,11 +105,11 @@ TEST(ProcessorCore, AnAnswerNotYetReadBackHoldsTheNextDecision) {
   core.on_events({ports.request()}, true);
   core.on_events(ports.commit(), true);  // api-request 0 read back: called
   ports.clock += 1s;
-  core.on_timer(1);  // the attempt timed out
+  core.on_timer(EventId{1});  // the attempt timed out
   ASSERT_EQ(ports.appended.size(), 1u);
   EXPECT_TRUE(holds<events::ApiTimeout>(ports.appended[0]));
   auto timeout = ports.commit();
-  core.on_answer(1, 0, http::Response{.status = 200, .body = "late"});  // appended, unread
+  core.on_answer(EventId{1}, 0, http::Response{.status = 200, .body = "late"});  // appended, unread
   ASSERT_EQ(ports.appended.size(), 1u);
   EXPECT_TRUE(holds<events::ApiResponse>(ports.appended[0]));
   auto response = ports.commit();
@@ -130,12 +130,12 @@ TEST(ProcessorCore, RecordsNoAnswerAfterDecidingTheTerminalEvent) {
   core.on_events({ports.request()}, true);
   core.on_events(ports.commit(), true);
   ports.clock += 1s;
-  core.on_timer(1);
+  core.on_timer(EventId{1});
   core.on_events(ports.commit(), true);  // api-timeout read back: no retry left
   ASSERT_EQ(ports.appended.size(), 1u);
   EXPECT_TRUE(holds<events::RequestFailed>(ports.appended[0]));
   EXPECT_EQ(ports.cancelled.size(), 1u);  // the call still in flight
-  core.on_answer(1, 0, http::Response{.status = 200, .body = "too late"});
+  core.on_answer(EventId{1}, 0, http::Response{.status = 200, .body = "too late"});
   EXPECT_EQ(ports.appended.size(), 1u);
 }
 
@@ -166,7 +166,7 @@ TEST(ProcessorCore, ParksRequestsBeyondTheBoundAfterCatchingUp) {
   EXPECT_EQ(core.stats().parked, 3u);
   // Request 1 finishes: request 3, the oldest parked, is read back.
   core.on_events(ports.commit(), true);
-  core.on_answer(1, 0, http::Response{.status = 200});
+  core.on_answer(EventId{1}, 0, http::Response{.status = 200});
   core.on_events(ports.commit(), true);
   core.on_events(ports.commit(), true);  // request-succeeded read back
   EXPECT_EQ(ports.loads, (std::vector<std::uint64_t>{3}));
@@ -200,7 +200,7 @@ TEST(ProcessorCore, ACallNotSentForWantOfTheLeaseGoesOutAfterARenewal) {
   core.on_events({ports.request()}, true);
   core.on_events(ports.commit(), true);
   ASSERT_EQ(ports.calls.size(), 1u);
-  core.on_answer(1, 0, fail(Errc::fenced, "not sent"));
+  core.on_answer(EventId{1}, 0, fail(Errc::fenced, "not sent"));
   EXPECT_TRUE(ports.appended.empty());  // not an answer of the API
   core.on_lease_renewed();
   ASSERT_EQ(ports.calls.size(), 2u);
@@ -219,8 +219,8 @@ TEST(ProcessorCore, SendsAndAppendsNothingOnceTheLeaseIsLost) {
   core.on_lease_renewed();
   core.on_events({attempts[1]}, true);
   ports.clock += 10s;
-  core.on_timer(1);
-  core.on_answer(2, 0, http::Response{.status = 200});
+  core.on_timer(EventId{1});
+  core.on_answer(EventId{2}, 0, http::Response{.status = 200});
   EXPECT_TRUE(ports.calls.empty());
   EXPECT_TRUE(ports.appended.empty());
 }
@@ -235,8 +235,9 @@ TEST(ProcessorCore, StoredAnswersFitTheirCapOnceEncoded) {
   ASSERT_EQ(ports.calls.size(), 2u);
   // given a 2xx body of control bytes, and a 503 body of them that the client cut in the
   // middle of a UTF-8 sequence
-  core.on_answer(1, 0, http::Response{.status = 200, .body = std::string(600, '\x01')});
-  core.on_answer(2, 0, http::Response{.status = 503, .body = "\x01\xe2\x82", .truncated = true});
+  core.on_answer(EventId{1}, 0, http::Response{.status = 200, .body = std::string(600, '\x01')});
+  core.on_answer(EventId{2}, 0,
+                 http::Response{.status = 503, .body = "\x01\xe2\x82", .truncated = true});
   // then the response keeps 100 of them (600 bytes in JSON), marked truncated
   ASSERT_EQ(ports.appended.size(), 2u);
   const auto& response = std::get<events::ApiResponse>(ports.appended[0].event);
@@ -254,7 +255,7 @@ TEST(ProcessorCore, WholeAnswerUnderTheCapIsNotMarkedTruncated) {
   ProcessorCore core(ports, ProcessorOptions{.response_bytes_stored_max = 6}, policy(3), quiet());
   core.on_events({ports.request()}, true);
   core.on_events(ports.commit(), true);
-  core.on_answer(1, 0, http::Response{.status = 200, .body = "\x01"});
+  core.on_answer(EventId{1}, 0, http::Response{.status = 200, .body = "\x01"});
   ASSERT_EQ(ports.appended.size(), 1u);
   const auto& response = std::get<events::ApiResponse>(ports.appended[0].event);
   EXPECT_EQ(response.response, "\x01");

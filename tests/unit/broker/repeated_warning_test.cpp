@@ -1,6 +1,6 @@
 // RepeatedWarning: an outage of the store gives a handful of log lines, not one per try.
 
-#include "repeated_warning.hpp"
+#include "api_broker/broker/repeated_warning.hpp"
 
 #include <gtest/gtest.h>
 

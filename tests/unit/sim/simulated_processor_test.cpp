@@ -60,8 +60,9 @@ class SimulatedProcessorLease : public ::testing::Test {
   const Duration ttl_ = 1s;
 };
 
-// With a store latency of exactly 1 ms, a request inserted at t0 + 100 ms is read at 101 ms
-// and its api-request committed at 102 ms, read back at once, and sent.
+// With a store latency of exactly 1 ms, a request inserted at t0 + 100 ms is read at 101 ms,
+// its api-request committed at 102 ms, the checkpoint saved at 103 ms, and the api-request read
+// back at 104 ms and sent (one store call per step of the store worker).
 void replaced_while_paused(SimulatedProcessorLease& test, TimePoint pause_at,
                            std::size_t events_expected) {
   // given: "old" holds the lease (TTL 1 s), a request comes, and "old" is paused at
@@ -93,9 +94,10 @@ TEST_F(SimulatedProcessorLease, PausedWhileCommittingItsCommitIsFencedAfterATake
   EXPECT_EQ(stats_.lost_fenced, 1u);
 }
 
-// A commit that succeeds but reports a failure is checked 10 ms later (113 ms), and only then
-// read back (114 ms): a pause in between leaves the api-request committed and not sent. On
-// resuming, the read-back comes before the renewal: only lease_held() stops the call.
+// A commit that succeeds but reports a failure is checked after a 10 ms back-off (112 ms), the
+// checkpoint saved (113 ms), and only then read back (114 ms): a pause in between leaves the
+// api-request committed and not sent. On resuming, the read-back step (decided before the
+// pause) comes before the renewal: only lease_held() stops the call.
 TEST_F(SimulatedProcessorLease, PausedBeforeReadingBackAnAttemptItDoesNotSendItAfterATakeover) {
   faults_.commit_unacknowledged = 1.0;
   replaced_while_paused(*this, t0 + 113500us, 2);  // the request and its api-request
