@@ -22,7 +22,7 @@
 #include <thread>
 #include <vector>
 
-#include "api_broker/events/time.hpp"
+#include "api_broker/time.hpp"
 #include "postgresql_support.hpp"
 #include "stats.hpp"
 

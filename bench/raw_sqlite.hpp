@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "api_broker/events/time.hpp"
+#include "api_broker/time.hpp"
 #include "stats.hpp"
 
 namespace api_broker::bench {

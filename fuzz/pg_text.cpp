@@ -12,8 +12,8 @@
 
 #include "api_broker/assert.hpp"
 #include "api_broker/events/codec.hpp"
-#include "api_broker/store/postgres_store.hpp"
-#include "postgresql/pg_support.hpp"
+#include "api_broker/store/redact.hpp"
+#include "postgresql_support.hpp"  // api_broker_store_postgresql_internal
 
 using namespace api_broker;
 

@@ -1,6 +1,7 @@
 #include "api_broker/broker/processor_core.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/logger.h>
 
 #include <algorithm>
 #include <string>

@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "api_broker/broker/processor.hpp"
+#include "api_broker/broker/processor_options.hpp"
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/limits.hpp"
 #include "api_broker/result.hpp"

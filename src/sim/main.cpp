@@ -29,7 +29,7 @@ struct Totals {
   double simulated_hours = 0;
   void add(const SimulationReport& r) {
     ++runs;
-    failed += r.ok() ? 0 : 1;
+    failed += r.ok() ? 0u : 1u;
     requests += r.requests;
     events += r.events;
     attempts += r.attempts;
@@ -96,7 +96,7 @@ int run_many(std::uint64_t first_seed, std::uint64_t seeds,
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   fmt::print("seeds {}..{}: {} runs, {} failed, in {:.1f} s ({:.0f} runs/s)\n", first_seed,
-             first_seed + seeds - 1, totals.runs, totals.failed, wall, totals.runs / wall);
+             first_seed + seeds - 1, totals.runs, totals.failed, wall, static_cast<double>(totals.runs) / wall);
   fmt::print(
       "  {} requests, {} events, {} attempts, {} API calls, {} processor crashes, {} pauses, {} "
       "takeovers, {} store faults, {} requests parked, {:.1f} h simulated, {} steps\n",

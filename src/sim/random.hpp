@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "api_broker/events/time.hpp"
+#include "api_broker/time.hpp"
 
 namespace api_broker::sim {
 

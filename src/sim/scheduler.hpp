@@ -10,7 +10,7 @@
 #include <set>
 #include <utility>
 
-#include "api_broker/events/time.hpp"
+#include "api_broker/time.hpp"
 
 namespace api_broker::sim {
 

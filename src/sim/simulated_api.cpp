@@ -54,7 +54,7 @@ Scheduler::Handle SimulatedApi::receive(const broker::ApiCall& call, Answer answ
     result = http::Response{.status = server_errors[random_.between(0, 3)], .body = "busy"};
   } else if (kind < (edge += profile_.too_many)) {
     http::Response response{.status = 429, .body = "slow down"};
-    if (random_.chance(0.8)) response.retry_after_seconds = 0.5 * random_.between(0, 6);
+    if (random_.chance(0.8)) response.retry_after_seconds = 0.5 * static_cast<double>(random_.between(0, 6));
     result = response;
   } else if (kind < (edge += profile_.client_error)) {
     result = http::Response{.status = client_errors[random_.between(0, 3)], .body = "refused"};

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "api_broker/broker/processor_ports.hpp"
-#include "api_broker/http/http_client.hpp"
+#include "api_broker/http/response.hpp"
 #include "random.hpp"
 #include "scheduler.hpp"
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "api_broker/events/envelope.hpp"
-#include "api_broker/events/time.hpp"
+#include "api_broker/time.hpp"
 
 namespace api_broker::sim {
 

@@ -66,7 +66,7 @@ std::string redact_password_settings(std::string text) {
       ++end;
       while (end < text.size() &&
              !(text[end] == '\'' && (end + 1 == text.size() || is_blank(text[end + 1])))) {
-        end += text[end] == '\\' ? 2 : 1;
+        end += text[end] == '\\' ? 2u : 1u;
       }
       end = std::min(end + 1, text.size());
     } else {

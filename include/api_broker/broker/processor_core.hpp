@@ -22,7 +22,6 @@
 //     frees. Until the first catch-up every unfinished request is folded (its history may
 //     follow); the newest of those without attempts are parked then.
 
-#include <spdlog/logger.h>
 
 #include <cstdint>
 #include <deque>
@@ -33,10 +32,14 @@
 #include <string>
 #include <vector>
 
-#include "api_broker/broker/processor.hpp"
+#include "api_broker/broker/processor_options.hpp"
 #include "api_broker/broker/processor_ports.hpp"
 #include "api_broker/core/request_machine.hpp"
-#include "api_broker/http/http_client.hpp"
+#include "api_broker/http/response.hpp"
+
+namespace spdlog {
+class logger;  // the log a core writes to: spdlog's, given by its runner
+}  // namespace spdlog
 
 namespace api_broker::broker {
 

@@ -8,7 +8,7 @@
 
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/events/events.hpp"
-#include "api_broker/events/time.hpp"
+#include "api_broker/time.hpp"
 #include "api_broker/result.hpp"
 
 namespace api_broker::core {

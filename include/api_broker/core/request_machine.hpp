@@ -20,7 +20,7 @@
 
 #include "api_broker/core/policy.hpp"
 #include "api_broker/events/envelope.hpp"
-#include "api_broker/events/time.hpp"
+#include "api_broker/time.hpp"
 
 namespace api_broker::core {
 

@@ -6,7 +6,7 @@
 #include <optional>
 
 #include "api_broker/events/events.hpp"
-#include "api_broker/events/time.hpp"
+#include "api_broker/time.hpp"
 #include "api_broker/events/uuid.hpp"
 
 namespace api_broker::events {

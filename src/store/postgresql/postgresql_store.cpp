@@ -437,7 +437,7 @@ class PostgresStore final : public EventStore {
   // The error for a batch that hit the unique external UUID: the first of its UUIDs stored.
   Error duplicate_in(std::span<const NewEvent> batch) {
     std::size_t with_uuid = 0;
-    for (const NewEvent& event : batch) with_uuid += event.external_uuid ? 1 : 0;
+    for (const NewEvent& event : batch) with_uuid += event.external_uuid ? 1u : 0u;
     pg::BinaryArray uuids(pg::uuid_oid, with_uuid);
     for (const NewEvent& event : batch) {
       if (!event.external_uuid) continue;

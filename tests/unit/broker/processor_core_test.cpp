@@ -4,6 +4,7 @@
 #include "api_broker/broker/processor_core.hpp"
 
 #include <gtest/gtest.h>
+#include <spdlog/logger.h>
 #include <spdlog/sinks/null_sink.h>
 
 #include <string>
