@@ -12,10 +12,14 @@
 #include <system_error>
 // GCC 12 with -fsanitize=address reports boost::optional inside Beast's parser as maybe
 // uninitialized (a false positive); the pragma must cover the header that defines it.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <boost/beast/http.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 namespace api_broker::brittle_api::detail {
 
