@@ -14,6 +14,22 @@ echo "== format check"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src include tests bench -name '*.[ch]pp')
 clang-format --dry-run --Werror "${sources[@]}"
 
+echo "== the header rule and the target picture (docs/ARCHITECTURE.md)"
+# Tests, benches and fuzz targets reach a layer's internals through its *_internal target,
+# never through a path into src/.
+if grep -rn 'PROJECT_SOURCE_DIR}/src' tests bench fuzz --include=CMakeLists.txt |
+  grep -v 'add_subdirectory' || grep -rn '#include "\.\./' src include tests bench fuzz; then
+  echo "test.sh: a path into src/ above: link the layer's *_internal target instead" >&2
+  exit 1
+fi
+picture=$(mktemp "${TMPDIR:-/tmp}/api-broker-targets.XXXXXX.svg")
+scripts/target-graph.sh "$picture" >/dev/null
+if ! cmp -s "$picture" docs/targets.svg; then
+  echo "test.sh: docs/targets.svg is not the build's picture: run scripts/target-graph.sh" >&2
+  exit 1
+fi
+rm -f "$picture"
+
 echo "== build (RelWithDebInfo, -Werror)"
 scripts/build.sh build -DAPI_BROKER_TESTS=ON -DAPI_BROKER_BENCH=ON -DAPI_BROKER_SANITIZE=OFF
 echo "== PostgreSQL test cluster and MongoDB stand-in (stopped on exit, even when tests fail)"

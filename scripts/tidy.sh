@@ -24,7 +24,8 @@ else
 fi
 files=()
 for layer in "${layers[@]}"; do
-  [[ -d "src/$layer" ]] && mapfile -t -O "${#files[@]}" files < <(find "src/$layer" -name '*.cpp' | sort)
+  # brittle_api.cpp is left out: clang 14 with libstdc++ 12 cannot parse its Asio coroutines.
+  [[ -d "src/$layer" ]] && mapfile -t -O "${#files[@]}" files < <(find "src/$layer" -name '*.cpp' ! -name brittle_api.cpp | sort)
 done
 if ((${#files[@]} == 0)); then
   echo "tidy: no layer changed since ${base:-?}"

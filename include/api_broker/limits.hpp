@@ -17,7 +17,7 @@ inline constexpr std::size_t append_batch_max = 4096;
 // Longest wait between two tries of a store call that failed (the backoff starts at 10 ms).
 inline constexpr std::chrono::milliseconds store_retry_delay_max{2000};
 // Largest payload (JSON text) accepted for one event.
-inline constexpr std::size_t payload_bytes_max = 4 * 1024 * 1024;
+inline constexpr std::size_t payload_bytes_max = std::size_t{4} * 1024 * 1024;
 // Largest payload read back from a store. Above payload_bytes_max because a backend may print
 // the JSON it keeps longer than it was given (PostgreSQL's jsonb adds a space after every ':'
 // and ','), and a payload accepted on the way in must read back.
@@ -25,14 +25,14 @@ inline constexpr std::size_t stored_payload_bytes_max = 2 * payload_bytes_max;
 // Attempts one request may make, whatever its policy says.
 inline constexpr std::int64_t retries_max = 1000;
 // Response bodies larger than this are not read at all (the attempt fails).
-inline constexpr std::size_t response_read_bytes_max = 16 * 1024 * 1024;
+inline constexpr std::size_t response_read_bytes_max = std::size_t{16} * 1024 * 1024;
 // The body stored in an api-response event is capped in bytes of its JSON form (a control
 // byte takes six), so that the event fits payload_bytes_max whatever the API answers. The cap
 // (--response-bytes-max) may be at most this: the payload bound less room for the other
 // fields ({"attempt":1000,"response":"","status":999,"truncated":true} and more).
 inline constexpr std::size_t response_bytes_stored_max = payload_bytes_max - 4096;
 // Default cap on the response body stored in an api-response / api-failure event.
-inline constexpr std::size_t response_bytes_stored_default = 64 * 1024;
+inline constexpr std::size_t response_bytes_stored_default = std::size_t{64} * 1024;
 static_assert(response_bytes_stored_default <= response_bytes_stored_max);
 // The client keeps at most the cap's number of raw bytes, and reads bodies up to this.
 static_assert(response_bytes_stored_max <= response_read_bytes_max);

@@ -54,14 +54,14 @@ class [[nodiscard]] Result {
   Result(Unexpected<Error> error)                                       // NOLINT: implicit
       : data_(std::in_place_index<1>, std::move(error).error()) {}
 
-  bool has_value() const noexcept { return data_.index() == 0; }
+  [[nodiscard]] bool has_value() const noexcept { return data_.index() == 0; }
   explicit operator bool() const noexcept { return has_value(); }
 
   T& value() & {
     API_BROKER_ASSERT(has_value());
     return std::get<0>(data_);
   }
-  const T& value() const& {
+  [[nodiscard]] const T& value() const& {
     API_BROKER_ASSERT(has_value());
     return std::get<0>(data_);
   }
@@ -75,7 +75,7 @@ class [[nodiscard]] Result {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const& {
+  [[nodiscard]] const Error& error() const& {
     API_BROKER_ASSERT(!has_value());
     return std::get<1>(data_);
   }
@@ -99,10 +99,10 @@ class [[nodiscard]] Result<void> {
   Result() = default;
   Result(Unexpected<Error> error) : error_(std::move(error).error()), ok_(false) {}  // NOLINT
 
-  bool has_value() const noexcept { return ok_; }
+  [[nodiscard]] bool has_value() const noexcept { return ok_; }
   explicit operator bool() const noexcept { return ok_; }
   void value() const { API_BROKER_ASSERT(ok_); }
-  const Error& error() const& {
+  [[nodiscard]] const Error& error() const& {
     API_BROKER_ASSERT(!ok_);
     return error_;
   }

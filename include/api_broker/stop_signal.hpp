@@ -17,11 +17,13 @@ class StopSignal {
 
   // Async-signal-safe.
   void request_stop() noexcept;
-  bool stop_requested() const noexcept { return stopped_.load(std::memory_order_acquire); }
+  [[nodiscard]] bool stop_requested() const noexcept {
+    return stopped_.load(std::memory_order_acquire);
+  }
   // Readable once a stop was requested; for poll() next to other descriptors.
-  int fd() const noexcept { return fd_; }
+  [[nodiscard]] int fd() const noexcept { return fd_; }
   // Sleeps up to `timeout`; returns early (true) when a stop is requested.
-  bool wait_for(std::chrono::milliseconds timeout) const;
+  bool wait_for(std::chrono::milliseconds timeout) const;  // NOLINT(modernize-use-nodiscard)
   // Re-arms the signal, so that it can serve as a reusable wake-up between two threads.
   void clear() noexcept;
 

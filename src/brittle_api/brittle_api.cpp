@@ -52,7 +52,7 @@ constexpr std::chrono::seconds write_timeout{30};
 // After a 413, what is still read and thrown away before closing the connection.
 constexpr std::chrono::seconds drain_timeout{5};
 constexpr std::size_t drain_bytes_max = 4 * body_bytes_max;
-constexpr std::size_t drain_chunk_bytes = 64 * 1024;
+constexpr std::size_t drain_chunk_bytes = std::size_t{64} * 1024;
 
 // When one POST /api arrived, and which attempt its client said it was.
 struct Arrival {

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 #include <utility>
 
 #include <fmt/core.h>
@@ -14,8 +15,8 @@ namespace api_broker::brittle_api::detail {
 Result<CallsLog> CallsLog::open(const std::string& path) {
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "a"));
   if (!file) {
-    return fail(Errc::unavailable,
-                fmt::format("cannot open the calls log '{}': {}", path, std::strerror(errno)));
+    return fail(Errc::unavailable, fmt::format("cannot open the calls log '{}': {}", path,
+                                               std::generic_category().message(errno)));
   }
   return CallsLog(std::move(file), path);
 }
@@ -40,7 +41,7 @@ void CallsLog::flush() {
   if (!written && !write_error_reported_) {
     write_error_reported_ = true;
     log_line(fmt::format("cannot write the calls log '{}': {}; its lines are lost", path_,
-                         std::strerror(errno)));
+                         std::generic_category().message(errno)));
   }
   buffer_.clear();
 }

@@ -38,7 +38,7 @@ class CallsLog {
   // Writes the buffered lines and flushes them to the OS (no fsync).
   void flush();
 
-  static constexpr std::size_t buffer_bytes_max = 1024 * 1024;
+  static constexpr std::size_t buffer_bytes_max = std::size_t{1024} * 1024;
 
  private:
   struct FileCloser {

@@ -244,7 +244,7 @@ Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& opt
 }  // namespace
 
 Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions& options,
-                           const StopSignal& stop, std::shared_ptr<spdlog::logger> log,
+                           const StopSignal& stop, const std::shared_ptr<spdlog::logger>& log,
                            const std::function<void(const ProcessorStats&)>& on_stats,
                            std::chrono::milliseconds stats_interval) {
   // Every stored answer must fit the store's bound on one event, whatever the API sends.

@@ -36,7 +36,7 @@ struct Context {
   std::function<int()> run;
 
   // Opens the configured store for `access` (read: it must exist, and is opened read-only).
-  Result<std::unique_ptr<store::EventStore>> open_store(store::Access access) const;
+  [[nodiscard]] Result<std::unique_ptr<store::EventStore>> open_store(store::Access access) const;
 };
 
 // Prints "api-broker: <message>" to stderr and returns the exit code for the error.

@@ -180,7 +180,7 @@ class DemoProcessor {
     if (thread_.joinable()) thread_.join();
   }
   // Set once the processor thread failed; read it after stop(), or as a hint before.
-  const std::optional<Error>& error() const { return error_; }
+  [[nodiscard]] const std::optional<Error>& error() const { return error_; }
 
  private:
   StopSignal stop_;

@@ -55,6 +55,7 @@ void add_help_command(CLI::App& app, api_broker::cli::Context& context) {
 
 }  // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): what throws past the handlers is a bug: abort
 int main(int argc, char** argv) {
   using namespace api_broker::cli;
   api_broker::store::start_without_driver_shared_memory(argv);

@@ -50,8 +50,8 @@ class RequestWatcher {
   }
 
  private:
-  bool print(const events::Envelope& envelope, std::uint64_t request,
-             const core::RequestState& state, core::Phase phase) const {
+  [[nodiscard]] bool print(const events::Envelope& envelope, std::uint64_t request,
+                           const core::RequestState& state, core::Phase phase) const {
     const std::size_t attempts = state.attempts.size();
     const auto attempt = attempts == 0 ? 0 : attempts - 1;
     if (json_) {

@@ -191,6 +191,7 @@ json payload_json(const Event& event) {
           return {{"message", e.message}};
         } else if constexpr (std::is_same_v<T, Request>) {
           return {{"request", e.request}};
+          // NOLINTNEXTLINE(bugprone-branch-clone): api-timeout holds the same one field
         } else if constexpr (std::is_same_v<T, ApiRequest>) {
           return {{"attempt", e.attempt}};
         } else if constexpr (std::is_same_v<T, ApiResponse>) {

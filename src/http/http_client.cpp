@@ -48,7 +48,7 @@ constexpr std::chrono::seconds resolved_addresses_ttl{30};
 class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
  public:
   Impl(asio::any_io_executor executor, ClientOptions options)
-      : executor_(std::move(executor)), options_(options) {}
+      : executor_(std::move(executor)), options_(std::move(options)) {}
 
   CallId post(const Url& url, std::string_view target, std::string body,
               const std::vector<Header>& headers, std::chrono::milliseconds limit,
@@ -412,7 +412,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     }
     dispatch(pool);
     while (pool.idle.size() > options_.idle_connections_max) drop(*pool.idle.front());  // oldest
-    complete(std::move(call), std::move(response), Delivery::now);
+    complete(call, std::move(response), Delivery::now);
   }
 
   // `connection` served its call and stays open for the next: it waits in the idle list, and
@@ -470,7 +470,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       return;
     }
     dispatch(pool);
-    complete(std::move(call), fail(Errc::unavailable, std::move(message)), Delivery::now);
+    complete(call, fail(Errc::unavailable, std::move(message)), Delivery::now);
   }
 
   // Ends `call` before its response: from the queue or its connection, which is closed.
@@ -490,7 +490,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   // Runs or schedules the handler. With Delivery::now the handler runs last, from an Asio
   // completion: it may call post(), cancel() or destroy the client.
-  void complete(std::shared_ptr<Call> call, Result<Response> result, Delivery delivery) {
+  void complete(const std::shared_ptr<Call>& call, Result<Response> result, Delivery delivery) {
     API_BROKER_ASSERT(!call->finished);
     API_BROKER_ASSERT(!call->queued && call->connection == nullptr);
     call->finished = true;
@@ -523,11 +523,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   std::unordered_map<std::string, std::unique_ptr<Pool>> pools_;
 };
 
-Client::Client(boost::asio::any_io_executor executor, ClientOptions options) {
+Client::Client(boost::asio::any_io_executor executor, const ClientOptions& options) {
   API_BROKER_ASSERT(options.connections_max >= 1);
   impl_ = std::make_shared<Impl>(std::move(executor), options);
 }
 
+// NOLINTNEXTLINE(bugprone-exception-escape): only a timer the system cannot cancel throws: fatal
 Client::~Client() { impl_->shutdown(); }
 
 CallId Client::post(const Url& url, std::string_view target, std::string body,

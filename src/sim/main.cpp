@@ -96,7 +96,8 @@ int run_many(std::uint64_t first_seed, std::uint64_t seeds,
   const double wall =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
   fmt::print("seeds {}..{}: {} runs, {} failed, in {:.1f} s ({:.0f} runs/s)\n", first_seed,
-             first_seed + seeds - 1, totals.runs, totals.failed, wall, static_cast<double>(totals.runs) / wall);
+             first_seed + seeds - 1, totals.runs, totals.failed, wall,
+             static_cast<double>(totals.runs) / wall);
   fmt::print(
       "  {} requests, {} events, {} attempts, {} API calls, {} processor crashes, {} pauses, {} "
       "takeovers, {} store faults, {} requests parked, {:.1f} h simulated, {} steps\n",
@@ -116,6 +117,7 @@ int run_many(std::uint64_t first_seed, std::uint64_t seeds,
 
 }  // namespace
 
+// NOLINTNEXTLINE(bugprone-exception-escape): what throws past the handlers is a bug: abort
 int main(int argc, char** argv) {
   CLI::App app{
       "Runs the api-broker processor in deterministic simulation: a seeded API that "

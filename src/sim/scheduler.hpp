@@ -21,7 +21,7 @@ class Scheduler {
 
   explicit Scheduler(TimePoint start) : now_(start) {}
 
-  TimePoint now() const { return now_; }
+  [[nodiscard]] TimePoint now() const { return now_; }
   // Runs `task` at `at` (at once if `at` has passed, after the tasks already due).
   Handle at(TimePoint at, Task task, bool background = false);
   Handle after(Duration delay, Task task) { return at(now_ + delay, std::move(task)); }
@@ -32,10 +32,10 @@ class Scheduler {
   }
   // Runs the next task, background or not; false when there is none.
   bool run_next();
-  bool empty() const { return tasks_.empty(); }
+  [[nodiscard]] bool empty() const { return tasks_.empty(); }
   // Whether a task other than a background one is waiting.
-  bool busy() const { return tasks_.size() > background_.size(); }
-  std::uint64_t steps() const { return steps_; }
+  [[nodiscard]] bool busy() const { return tasks_.size() > background_.size(); }
+  [[nodiscard]] std::uint64_t steps() const { return steps_; }
 
  private:
   TimePoint now_;

@@ -28,7 +28,7 @@ ApiProfile draw_api_profile(Random& random, TimePoint start, Duration length) {
 SimulatedApi::SimulatedApi(Scheduler& scheduler, Random random, ApiProfile profile)
     : scheduler_(scheduler), random_(random), profile_(profile) {}
 
-Scheduler::Handle SimulatedApi::receive(const broker::ApiCall& call, Answer answer) {
+Scheduler::Handle SimulatedApi::receive(const broker::ApiCall& call, const Answer& answer) {
   const TimePoint now = scheduler_.now();
   calls_.push_back(ReceivedCall{.request = events::to_int(call.request),
                                 .attempt = call.attempt,
@@ -54,13 +54,15 @@ Scheduler::Handle SimulatedApi::receive(const broker::ApiCall& call, Answer answ
     result = http::Response{.status = server_errors[random_.between(0, 3)], .body = "busy"};
   } else if (kind < (edge += profile_.too_many)) {
     http::Response response{.status = 429, .body = "slow down"};
-    if (random_.chance(0.8)) response.retry_after_seconds = 0.5 * static_cast<double>(random_.between(0, 6));
+    if (random_.chance(0.8)) {
+      response.retry_after_seconds = 0.5 * static_cast<double>(random_.between(0, 6));
+    }
     result = response;
   } else if (kind < (edge += profile_.client_error)) {
     result = http::Response{.status = client_errors[random_.between(0, 3)], .body = "refused"};
   } else if (kind < (edge += profile_.dropped)) {
     result = unavailable("connection closed without a response");
-  } else if (kind < (edge += profile_.silent)) {
+  } else if (kind < edge + profile_.silent) {
     latency = Duration::max();
   } else {
     result = http::Response{.status = 200, .body = fmt::format("done {}", call.idempotency_key)};

@@ -49,10 +49,10 @@ class SimulatedApi {
 
   // The call arrives now; `answer` runs when the caller gets its result, unless the returned
   // task is cancelled (the caller went away or gave up).
-  Scheduler::Handle receive(const broker::ApiCall& call, Answer answer);
+  Scheduler::Handle receive(const broker::ApiCall& call, const Answer& answer);
 
-  const std::vector<ReceivedCall>& calls() const { return calls_; }
-  const ApiProfile& profile() const { return profile_; }
+  [[nodiscard]] const std::vector<ReceivedCall>& calls() const { return calls_; }
+  [[nodiscard]] const ApiProfile& profile() const { return profile_; }
 
  private:
   Scheduler& scheduler_;

@@ -112,11 +112,11 @@ Result<void> SimulatedProcessor::begin(const store::LeaseHolder& holder, TimePoi
 // The worker's callbacks come last in its step: they reach the ProcessorCore at once.
 broker::StoreWorkerCallbacks SimulatedProcessor::worker_callbacks() {
   return broker::StoreWorkerCallbacks{
-      .on_events = [this](std::vector<events::Envelope> batch,
+      .on_events = [this](const std::vector<events::Envelope>& batch,
                           bool caught_up) { core_->on_events(batch, caught_up); },
-      .on_loaded = [this](
-                       std::vector<events::EventId> asked,
-                       std::vector<events::Envelope> loaded) { core_->on_loaded(asked, loaded); },
+      .on_loaded =
+          [this](const std::vector<events::EventId>& asked,
+                 const std::vector<events::Envelope>& loaded) { core_->on_loaded(asked, loaded); },
       .on_fatal = [this](const Error& error) { lost_lease(error); },
       .on_lease_renewed =
           [this] {

@@ -274,7 +274,8 @@ void Run::check(const std::vector<events::Envelope>& history) {
   for (std::string& v : check_calls(history, api_->calls())) report_.violations.push_back(v);
   // The store's share of a deadline: a few round trips at its slowest, and twice the time to
   // read the whole log at its pace (a restart reads it again from the checkpoint).
-  const auto reads = static_cast<double>(history.size() / faults_.read_limit + 1);
+  const std::size_t whole_reads = history.size() / faults_.read_limit + 1;
+  const auto reads = static_cast<double>(whole_reads);
   const double read_seconds = to_seconds(faults_.latency_high) + faults_.read_fails * 0.5 +
                               faults_.slow * to_seconds(faults_.slow_high);
   const Duration slack = 4 * (std::max(faults_.latency_high, faults_.slow_high) + Duration(1s)) +

@@ -43,7 +43,7 @@ struct SimulationReport {
   std::vector<std::string> violations;
   std::vector<std::string> downtimes;     // when the processor was down, as text
   std::vector<events::Envelope> history;  // the whole log, when asked for
-  bool ok() const { return violations.empty(); }
+  [[nodiscard]] bool ok() const { return violations.empty(); }
 };
 
 // `log`: the processor's log lines (a null sink unless asked for). `keep_history`: return the

@@ -75,6 +75,7 @@ Result<std::unique_ptr<EventStore>> open_store(const StoreOptions& options) {
     // localhost (PGPORT, PGUSER, PGPASSWORD, PGDATABASE apply as libpq reads them).
     std::string host;
     if (options.url.empty()) {
+      // NOLINTNEXTLINE(concurrency-mt-unsafe): the environment is not written once running
       const char* pghost = std::getenv("PGHOST");
       host = !options.db_host.empty()
                  ? options.db_host

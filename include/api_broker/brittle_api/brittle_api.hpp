@@ -28,7 +28,7 @@
 namespace api_broker::brittle_api {
 
 // Largest request body accepted; larger ones get 413 and the connection is closed.
-inline constexpr std::size_t body_bytes_max = 1024 * 1024;
+inline constexpr std::size_t body_bytes_max = std::size_t{1024} * 1024;
 // Distinct Idempotency-Key values counted; later new keys are not (Stats::keys_overflow).
 inline constexpr std::size_t keys_max = 1'000'000;
 // Longer Idempotency-Key values are not counted either (they would make the map unbounded).
@@ -94,15 +94,15 @@ class Server {
   Server& operator=(const Server&) = delete;
   ~Server();  // stop()s
 
-  std::uint16_t port() const;
+  [[nodiscard]] std::uint16_t port() const;
   // The address listened on, e.g. "0.0.0.0:8080" or "[::1]:8080".
-  std::string address() const;
+  [[nodiscard]] std::string address() const;
   // Where a client on this host reaches it, e.g. "http://127.0.0.1:8080" ("http://[::1]:8080"
   // for IPv6); a wildcard address is reported as the loopback address.
-  std::string url() const;
+  [[nodiscard]] std::string url() const;
   // The seed in use: Options::seed, or the one drawn. Log it to replay a run.
-  std::uint64_t seed() const;
-  Stats stats() const;
+  [[nodiscard]] std::uint64_t seed() const;
+  [[nodiscard]] Stats stats() const;
   // Closes the listener and every connection (calls in flight are abandoned unanswered),
   // joins the server thread and flushes the calls log. Idempotent.
   void stop();

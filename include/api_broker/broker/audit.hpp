@@ -39,7 +39,7 @@ struct AuditReport {
   std::uint64_t timeouts = 0;
   std::vector<Violation> violations;  // the first violations_max
   std::uint64_t violations_total = 0;
-  bool ok() const { return violations_total == 0; }
+  [[nodiscard]] bool ok() const { return violations_total == 0; }
 };
 
 struct AuditOptions {

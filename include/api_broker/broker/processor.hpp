@@ -26,7 +26,7 @@ using StoreOpener = std::function<Result<std::unique_ptr<store::EventStore>>()>;
 // the error: the lease was lost, the store could not be opened). `on_stats`, when set, is
 // called on the loop about every `stats_interval` with the counters.
 Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions& options,
-                           const StopSignal& stop, std::shared_ptr<spdlog::logger> log,
+                           const StopSignal& stop, const std::shared_ptr<spdlog::logger>& log,
                            const std::function<void(const ProcessorStats&)>& on_stats = {},
                            std::chrono::milliseconds stats_interval = std::chrono::seconds(10));
 

@@ -22,7 +22,6 @@
 //     frees. Until the first catch-up every unfinished request is folded (its history may
 //     follow); the newest of those without attempts are parked then.
 
-
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -65,7 +64,7 @@ class ProcessorCore {
   // Another processor took the lease over: as shutdown(), and no call goes out any more.
   void on_lease_lost();
 
-  ProcessorStats stats() const;
+  [[nodiscard]] ProcessorStats stats() const;
 
  private:
   // What the processor appended for a request and waits to read back before deciding again.
@@ -95,7 +94,7 @@ class ProcessorCore {
   void admit(const events::Envelope& envelope, const events::Request& request,
              const core::Policy& policy);
   void finish(std::map<events::EventId, Active>::iterator it, const events::Event& terminal);
-  std::size_t in_flight() const { return active_.size() + loading_.size(); }
+  [[nodiscard]] std::size_t in_flight() const { return active_.size() + loading_.size(); }
   void park_beyond_bound();
   void unpark();
   void append(events::EventId id, Active& active, events::Event event, bool decision);

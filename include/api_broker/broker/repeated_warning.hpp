@@ -25,7 +25,7 @@ class RepeatedWarning {
   // It is over (the operation succeeded): a line if it had happened since the last clear.
   void cleared(Clock::time_point now = Clock::now());
 
-  std::uint64_t count() const { return count_; }  // since it started; 0 when clear
+  [[nodiscard]] std::uint64_t count() const { return count_; }  // since it started; 0 when clear
 
  private:
   std::string what_;

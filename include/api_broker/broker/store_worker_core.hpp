@@ -112,15 +112,19 @@ class StoreWorkerCore {
 
   // The lease is known to be held at `now`: renewed (or taken) less than its TTL before, and
   // never found lost.
-  bool lease_held(SteadyTime now) const { return loss_ == LeaseLoss::none && now < held_until_; }
+  [[nodiscard]] bool lease_held(SteadyTime now) const {
+    return loss_ == LeaseLoss::none && now < held_until_;
+  }
   // Until when it is known to be held (the epoch of SteadyTime once lost).
-  SteadyTime lease_held_until() const { return held_until_; }
-  LeaseLoss lease_loss() const { return loss_; }
-  bool done() const { return done_; }
+  [[nodiscard]] SteadyTime lease_held_until() const { return held_until_; }
+  [[nodiscard]] LeaseLoss lease_loss() const { return loss_; }
+  [[nodiscard]] bool done() const { return done_; }
   // The last event read (handed to on_events, or skipped as corrupt).
-  events::EventId position() const { return position_; }
+  [[nodiscard]] events::EventId position() const { return position_; }
   // Events appended and not yet committed.
-  std::size_t uncommitted() const { return queue_.size() + (batch_.size() - batch_done_); }
+  [[nodiscard]] std::size_t uncommitted() const {
+    return queue_.size() + (batch_.size() - batch_done_);
+  }
 
  private:
   StoreWorkerNext step_commit(SteadyTime now);
@@ -133,13 +137,13 @@ class StoreWorkerCore {
   Result<std::vector<events::EventId>> append_fenced(std::span<const events::NewEvent> batch);
   StoreWorkerNext lose_lease(Error error, LeaseLoss how);
   StoreWorkerNext renew(SteadyTime now);
-  bool checkpoint_due(SteadyTime now) const;
+  [[nodiscard]] bool checkpoint_due(SteadyTime now) const;
   void save_checkpoint(SteadyTime now);
   StoreWorkerNext load_parked(SteadyTime now);
   StoreWorkerNext read(SteadyTime now);
   StoreWorkerNext finish(SteadyTime now);
-  StoreWorkerNext wait(SteadyTime now) const;
-  bool may_read(SteadyTime now) const;
+  [[nodiscard]] StoreWorkerNext wait(SteadyTime now) const;
+  [[nodiscard]] bool may_read(SteadyTime now) const;
 
   store::EventStore& store_;
   events::EventId position_;

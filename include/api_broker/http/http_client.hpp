@@ -53,8 +53,8 @@ namespace api_broker::http {
 class Client {
  public:
   // REQUIRES: options.connections_max >= 1.
-  Client(boost::asio::any_io_executor executor, ClientOptions options = {});
-  ~Client();
+  Client(boost::asio::any_io_executor executor, const ClientOptions& options = {});
+  ~Client();  // NOLINT(bugprone-exception-escape): see http_client.cpp
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -73,14 +73,14 @@ class Client {
   void cancel(CallId id);
 
   // Calls whose handler has not been scheduled yet.
-  std::size_t in_flight() const;
+  [[nodiscard]] std::size_t in_flight() const;
   // Connections open or opening, busy or idle, over all pools.
-  std::size_t open_connections() const;
+  [[nodiscard]] std::size_t open_connections() const;
   // Idle keep-alive connections, over all pools.
-  std::size_t idle_connections() const;
+  [[nodiscard]] std::size_t idle_connections() const;
   // New connections that could not be opened for want of a descriptor or socket memory
   // since the client was made (their calls waited instead of failing).
-  std::uint64_t local_shortages() const;
+  [[nodiscard]] std::uint64_t local_shortages() const;
 
  private:
   class Impl;

@@ -46,7 +46,7 @@ class MemoryStore final : public EventStore {
   Result<void> release_lease(std::string_view name, std::string_view owner) override;
   Result<void> close() override;
 
-  const std::shared_ptr<MemoryLog>& log() const { return log_; }
+  [[nodiscard]] const std::shared_ptr<MemoryLog>& log() const { return log_; }
 
  private:
   Result<std::vector<EventId>> append_events(std::span<const NewEvent> batch, const Fence* fence);

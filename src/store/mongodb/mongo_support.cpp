@@ -154,8 +154,9 @@ Result<std::optional<Bson>> find_one(mongoc_collection_t* collection, const bson
 namespace api_broker::store {
 
 void start_without_driver_shared_memory(char** argv) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): called once, before any thread of ours starts
   if (std::getenv("MONGOC_DISABLE_SHM") != nullptr) return;
-  ::setenv("MONGOC_DISABLE_SHM", "1", 1);
+  ::setenv("MONGOC_DISABLE_SHM", "1", 1);  // NOLINT(concurrency-mt-unsafe): as above
   mongoc_cleanup();  // removes this process's counters file before the program starts over
   ::execv("/proc/self/exe", argv);
   mongoc_init();  // could not start over: go on as it was

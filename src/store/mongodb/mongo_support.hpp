@@ -64,7 +64,7 @@ class Document {
   Document(const Document&) = delete;
   Document& operator=(const Document&) = delete;
   bson_t* get() noexcept { return &document_; }
-  const bson_t* get() const noexcept { return &document_; }
+  [[nodiscard]] const bson_t* get() const noexcept { return &document_; }
 
  private:
   bson_t document_ = BSON_INITIALIZER;

@@ -25,7 +25,7 @@
 namespace api_broker::store::mongo {
 
 // The capped collection: small documents, so 1 MiB holds the last 10,000 notifications.
-inline constexpr std::int64_t notifications_bytes = 1024 * 1024;
+inline constexpr std::int64_t notifications_bytes = std::int64_t{1024} * 1024;
 inline constexpr std::int64_t notifications_max = 10000;
 
 // Creates the capped collection `notifications` unless it exists, and seeds it: an empty
@@ -44,10 +44,12 @@ class NotificationWatcher {
   NotificationWatcher& operator=(const NotificationWatcher&) = delete;
 
   // Readable after a notification newer than any before arrived; drain() re-arms it.
-  int fd() const noexcept { return event_fd_; }
+  [[nodiscard]] int fd() const noexcept { return event_fd_; }
   void drain() noexcept;
   // The largest `last` read from a notification so far (0: none yet).
-  std::uint64_t newest() const noexcept { return newest_.load(std::memory_order_acquire); }
+  [[nodiscard]] std::uint64_t newest() const noexcept {
+    return newest_.load(std::memory_order_acquire);
+  }
 
   // How long one getMore waits on the server for a new notification.
   static constexpr std::uint32_t await_ms = 200;

@@ -9,6 +9,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
@@ -196,8 +197,8 @@ class PostgresStore final : public EventStore {
           fds.data(), fds.size(), static_cast<int>(std::min<std::int64_t>(left.count(), 60'000)));
       if (ready_count < 0) {
         if (errno == EINTR) continue;
-        return fail(Errc::unavailable,
-                    fmt::format("poll on postgresql {}: {}", target_, std::strerror(errno)));
+        return fail(Errc::unavailable, fmt::format("poll on postgresql {}: {}", target_,
+                                                   std::generic_category().message(errno)));
       }
       if (fds[0].revents != 0) {
         if (PQconsumeInput(connection_.get()) == 0 ||

@@ -61,7 +61,7 @@ class BinaryArray {
   // jsonb's binary format: a version byte (1), then the JSON text.
   void add_jsonb(std::string_view json);
   // REQUIRES: exactly `count` elements were added.
-  const std::string& bytes() const;
+  [[nodiscard]] const std::string& bytes() const;
 
  private:
   void add_length(std::int32_t length);
@@ -79,7 +79,7 @@ std::optional<std::int64_t> int_of(const PGresult* result, int row, int column);
 std::int64_t clamp_to_int64(std::uint64_t value);
 
 // PostgreSQL refuses single values above 1 GB; a batch is sent as one array per column.
-inline constexpr std::size_t batch_bytes_max = 512 * 1024 * 1024;
+inline constexpr std::size_t batch_bytes_max = std::size_t{512} * 1024 * 1024;
 
 // A batch as the append statement takes it: one binary array per column, and the external
 // UUIDs it gives (for refuse_uuid_twice).

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace api_broker::store {
 
@@ -34,8 +35,8 @@ Result<void> check_or_create_file(const SqliteOptions& options) {
       char header[sizeof magic] = {};
       const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) {
-        return fail(Errc::unavailable,
-                    fmt::format("cannot open sqlite database {}: {}", path, std::strerror(errno)));
+        return fail(Errc::unavailable, fmt::format("cannot open sqlite database {}: {}", path,
+                                                   std::generic_category().message(errno)));
       }
       const ssize_t got = ::pread(fd, header, sizeof header, 0);
       ::close(fd);
@@ -53,14 +54,14 @@ Result<void> check_or_create_file(const SqliteOptions& options) {
     // Create it readable by its owner only; SQLite gives -wal and -shm the same mode.
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-      return fail(Errc::unavailable,
-                  fmt::format("cannot create sqlite database {}: {}", path, std::strerror(errno)));
+      return fail(Errc::unavailable, fmt::format("cannot create sqlite database {}: {}", path,
+                                                 std::generic_category().message(errno)));
     }
     ::close(fd);
   }
   if (::access(path.c_str(), options.read_only ? R_OK : R_OK | W_OK) != 0) {
-    return fail(Errc::unavailable,
-                fmt::format("cannot open sqlite database {}: {}", path, std::strerror(errno)));
+    return fail(Errc::unavailable, fmt::format("cannot open sqlite database {}: {}", path,
+                                               std::generic_category().message(errno)));
   }
   return {};
 }

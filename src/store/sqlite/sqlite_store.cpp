@@ -42,7 +42,7 @@ class [[nodiscard]] Use {
   }
   Use(const Use&) = delete;
   Use& operator=(const Use&) = delete;
-  sqlite3_stmt* get() const { return statement_; }
+  [[nodiscard]] sqlite3_stmt* get() const { return statement_; }
 
  private:
   sqlite3_stmt* statement_;
