@@ -70,12 +70,12 @@ core::Policy policy(FuzzedDataProvider& in) {
 
 void check_bounds(const core::RequestState& state) {
   API_BROKER_ASSERT(state.attempts.size() <= state.policy.retries + 1);
-  API_BROKER_ASSERT(state.anomalies.size() <= core::anomalies_max);
+  API_BROKER_ASSERT(state.anomalies.size() <= limits::request_anomalies_max);
   for (const auto& a : state.attempts) {
-    API_BROKER_ASSERT(a.failure.size() <= core::failure_text_bytes_max);
+    API_BROKER_ASSERT(a.failure.size() <= limits::failure_text_bytes_max);
   }
   if (state.terminal)
-    API_BROKER_ASSERT(state.terminal->reason.size() <= core::failure_text_bytes_max);
+    API_BROKER_ASSERT(state.terminal->reason.size() <= limits::failure_text_bytes_max);
 }
 
 }  // namespace

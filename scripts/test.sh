@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite: once plain, once under AddressSanitizer +
 # UndefinedBehaviorSanitizer, then every fuzz target for a bounded time ($FUZZ_SECONDS each,
-# default 10), and the store and broker tests under ThreadSanitizer; checks the formatting
-# first. Exit 0 only when all pass. The PostgreSQL tests use a throwaway cluster, the MongoDB
+# default 10; that clang build also checks the annotated locking with -Wthread-safety), and
+# the store and broker tests under ThreadSanitizer; checks the formatting, the header rule
+# and the target picture first, and runs clang-tidy on the layers changed since
+# .ci/tidy-base after the first build. Exit 0 only when all pass. The PostgreSQL tests use a throwaway cluster, the MongoDB
 # tests a wire-protocol stand-in (or API_BROKER_MONGODB_URL's server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,8 @@ rm -f "$picture"
 
 echo "== build (RelWithDebInfo, -Werror)"
 scripts/build.sh build -DAPI_BROKER_TESTS=ON -DAPI_BROKER_BENCH=ON -DAPI_BROKER_SANITIZE=OFF
+echo "== clang-tidy on the layers changed since .ci/tidy-base (the last commit checked whole)"
+scripts/tidy.sh
 echo "== PostgreSQL test cluster and MongoDB stand-in (stopped on exit, even when tests fail)"
 API_BROKER_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-pg.XXXXXX")
 API_BROKER_MONGO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-mongo.XXXXXX")

@@ -74,4 +74,23 @@ inline constexpr std::chrono::seconds http_idle_timeout{10};
 // long unless one of the pool's own closes first (its calls wait in the queue meanwhile).
 inline constexpr std::chrono::milliseconds http_shortage_retry_delay{50};
 
+// Anomalies kept per request; later ones are only counted (RequestState::anomalies_dropped).
+inline constexpr std::size_t request_anomalies_max = 16;
+// Bytes of an api-failure's text kept per attempt (cut at a UTF-8 character boundary).
+inline constexpr std::size_t failure_text_bytes_max = 512;
+// Status line plus header fields of one HTTP response.
+inline constexpr std::uint32_t http_response_header_bytes_max = 64 * 1024;
+// Characters of a bad input quoted in its error message (then "...").
+inline constexpr std::size_t quoted_input_chars_max = 200;
+// PostgreSQL refuses single values above 1 GB; a batch is sent as one array per column.
+inline constexpr std::size_t postgresql_batch_bytes_max = std::size_t{512} * 1024 * 1024;
+// MongoDB's append lock: how long an appender waits for it, and how many times an append
+// that lost it (Errc::cancelled) is tried in all.
+inline constexpr std::chrono::milliseconds mongodb_append_lock_wait_max{30'000};
+inline constexpr int mongodb_append_attempts_max = 4;
+// MongoDB's capped collection of append notifications: small documents, so 1 MiB holds the
+// last 10,000.
+inline constexpr std::int64_t mongodb_notifications_bytes = std::int64_t{1024} * 1024;
+inline constexpr std::int64_t mongodb_notifications_max = 10000;
+
 }  // namespace api_broker::limits

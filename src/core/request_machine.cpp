@@ -100,7 +100,7 @@ struct Plan {
 
 Plan plan(const RequestState& state) {
   API_BROKER_ASSERT(state.attempts.size() <= std::size_t{state.policy.retries} + 1);
-  API_BROKER_ASSERT(state.anomalies.size() <= anomalies_max);
+  API_BROKER_ASSERT(state.anomalies.size() <= limits::request_anomalies_max);
   if (state.terminal) return Plan{.kind = Plan::Kind::done};
   if (state.succeeded_attempt) {
     API_BROKER_ASSERT(*state.succeeded_attempt < state.attempts.size());
@@ -224,7 +224,7 @@ class Fold {
     attempt->status = event.status;
     attempt->retryable = is_retryable(event);
     attempt->retry_after = retry_after_of(event.retry_after);
-    attempt->failure = cut(event.failure, failure_text_bytes_max);
+    attempt->failure = cut(event.failure, limits::failure_text_bytes_max);
   }
 
   void operator()(const events::ApiTimeout& event) {
@@ -262,7 +262,7 @@ class Fold {
     state_.terminal = Terminal{.event = envelope_.id,
                                .outcome = Outcome::failed,
                                .attempts = event.attempts,
-                               .reason = cut(event.reason, failure_text_bytes_max)};
+                               .reason = cut(event.reason, limits::failure_text_bytes_max)};
     if (state_.succeeded_attempt) {
       note(fmt::format("request-failed, but attempt {} succeeded", *state_.succeeded_attempt));
     } else if (next.kind == Plan::Kind::await) {
@@ -282,7 +282,7 @@ class Fold {
  private:
   // Records an anomaly of the current event, within the bound.
   void note(std::string text) {
-    if (state_.anomalies.size() < anomalies_max) {
+    if (state_.anomalies.size() < limits::request_anomalies_max) {
       state_.anomalies.push_back(Anomaly{.event = envelope_.id, .text = std::move(text)});
     } else {
       ++state_.anomalies_dropped;

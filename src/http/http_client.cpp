@@ -23,6 +23,7 @@
 #include <unordered_map>
 
 #include "api_broker/http/retry_after.hpp"
+#include "api_broker/limits.hpp"
 #include "client_state.hpp"
 #include "transport_errors.hpp"
 
@@ -351,7 +352,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   void read(const std::shared_ptr<Connection>& connection) {
     connection->state = ConnectionState::reading;
     auto& parser = connection->parser.emplace();
-    parser.header_limit(detail::response_header_bytes_max);
+    parser.header_limit(limits::http_response_header_bytes_max);
     parser.body_limit(options_.body_bytes_read_max);
     parser.get().body().stored_max = options_.response_bytes_stored_max;
     parser.get().body().read_max = options_.body_bytes_read_max;

@@ -11,6 +11,8 @@
 #include <boost/beast/http/error.hpp>
 #include <cerrno>
 
+#include "api_broker/limits.hpp"
+
 namespace api_broker::http::detail {
 
 namespace asio = boost::asio;
@@ -45,7 +47,8 @@ std::string read_error(error_code ec, bool got_some, std::size_t body_bytes_read
     return fmt::format("response body larger than {} bytes", body_bytes_read_max);
   }
   if (ec == bhttp::error::header_limit) {
-    return fmt::format("response header larger than {} bytes", response_header_bytes_max);
+    return fmt::format("response header larger than {} bytes",
+                       limits::http_response_header_bytes_max);
   }
   if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message ||
       is_closed_by_peer(ec)) {

@@ -12,9 +12,6 @@
 
 namespace api_broker::http::detail {
 
-// Status line plus header fields of one response.
-inline constexpr std::uint32_t response_header_bytes_max = 64 * 1024;
-
 // True when the peer of an idle connection has closed it (or sent bytes nobody asked for):
 // a cheap look before reusing it, instead of sending the request and retrying.
 bool is_stale(boost::asio::ip::tcp::socket& socket);

@@ -8,15 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "api_broker/limits.hpp"
+
 namespace api_broker::http {
 namespace {
-
-constexpr std::size_t quoted_chars_max = 200;
 
 // `text` for an error message: one line, printable, bounded.
 std::string quote(std::string_view text) {
   std::string out = "\"";
-  for (std::size_t i = 0; i < text.size() && i < quoted_chars_max; ++i) {
+  for (std::size_t i = 0; i < text.size() && i < limits::quoted_input_chars_max; ++i) {
     const auto c = static_cast<unsigned char>(text[i]);
     if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
       out += fmt::format("\\x{:02x}", c);
@@ -24,7 +24,7 @@ std::string quote(std::string_view text) {
       out += static_cast<char>(c);
     }
   }
-  if (text.size() > quoted_chars_max) out += "...";
+  if (text.size() > limits::quoted_input_chars_max) out += "...";
   out += '"';
   return out;
 }

@@ -20,14 +20,10 @@
 
 #include "api_broker/core/policy.hpp"
 #include "api_broker/events/envelope.hpp"
+#include "api_broker/limits.hpp"
 #include "api_broker/time.hpp"
 
 namespace api_broker::core {
-
-// Anomalies kept per request; later ones are only counted (RequestState::anomalies_dropped).
-inline constexpr std::size_t anomalies_max = 16;
-// Bytes of an api-failure's text kept per attempt (cut at a UTF-8 character boundary).
-inline constexpr std::size_t failure_text_bytes_max = 512;
 
 // Where a request stands. succeeded/failed: its outcome is known (a terminal event may still
 // have to be appended; see is_terminal()).
@@ -99,7 +95,7 @@ struct Attempt {
   std::int32_t status = 0;                // HTTP status; 0 = no answer
   bool retryable = false;                 // is_retryable() of it
   std::optional<Duration> retry_after{};  // its Retry-After, capped at limits::retry_after_max
-  std::string failure{};                  // its text, cut to failure_text_bytes_max
+  std::string failure{};                  // its text, cut to limits::failure_text_bytes_max
   friend bool operator==(const Attempt&, const Attempt&) = default;
 };
 
@@ -115,13 +111,13 @@ struct Terminal {
   events::EventId event{};
   Outcome outcome = Outcome::failed;
   std::uint32_t attempts = 0;  // as the event states them
-  std::string reason{};        // request-failed's reason, cut to failure_text_bytes_max
+  std::string reason{};        // request-failed's reason, cut to limits::failure_text_bytes_max
   friend bool operator==(const Terminal&, const Terminal&) = default;
 };
 
 // Everything the broker knows about one request. A value: copy it, compare it, fold it again
 // from the log and get the same. Bounded: attempts.size() <= policy.retries + 1
-// <= limits::retries_max + 1, anomalies.size() <= anomalies_max, texts are cut.
+// <= limits::retries_max + 1, anomalies.size() <= limits::request_anomalies_max, texts are cut.
 struct RequestState {
   events::EventId request{};        // id of the request event
   TimePoint requested_at{};         // its created time; the deadline counts from here
@@ -130,7 +126,7 @@ struct RequestState {
   std::optional<std::uint32_t> succeeded_attempt{};  // the first attempt answered
   std::optional<Terminal> terminal{};                // the first terminal event read
   std::vector<Anomaly> anomalies{};
-  std::uint64_t anomalies_dropped = 0;  // anomalies beyond anomalies_max
+  std::uint64_t anomalies_dropped = 0;  // anomalies beyond limits::request_anomalies_max
   events::EventId last_event{};         // the newest event folded; older ones are skipped
   friend bool operator==(const RequestState&, const RequestState&) = default;
 };

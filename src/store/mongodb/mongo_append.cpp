@@ -64,7 +64,8 @@ Result<std::vector<EventId>> MongoStore::append_events(std::span<const NewEvent>
     Error error = std::move(inserted).error();
     // Our partial insert (and any writer's older leftovers) must not stay in the way.
     (void)remove_uncommitted(*lock);
-    if (error.code == Errc::cancelled && attempt + 1 < append_attempts_max) continue;
+    if (error.code == Errc::cancelled && attempt + 1 < limits::mongodb_append_attempts_max)
+      continue;
     release_append_lock(*lock);
     if (error.code == Errc::cancelled) {
       return fail(Errc::unavailable,
@@ -119,7 +120,7 @@ Result<bool> MongoStore::is_committed(std::uint64_t id) {
 
 Result<AppendLock> MongoStore::acquire_append_lock() {
   using namespace std::chrono_literals;
-  const auto until = std::chrono::steady_clock::now() + append_lock_wait_max;
+  const auto until = std::chrono::steady_clock::now() + limits::mongodb_append_lock_wait_max;
   std::string gone;  // a holder seen to have exited
   auto pause = 1ms;
   std::minstd_rand random(std::random_device{}());
@@ -181,7 +182,7 @@ Result<AppendLock> MongoStore::acquire_append_lock() {
   return fail(Errc::unavailable,
               fmt::format("the mongodb event store {} is locked by another writer ({}) for "
                           "{} s; nothing was stored",
-                          target_, holder, append_lock_wait_max.count() / 1000));
+                          target_, holder, limits::mongodb_append_lock_wait_max.count() / 1000));
 }
 
 Result<void> MongoStore::insert_events(std::span<const NewEvent> batch,

@@ -27,10 +27,8 @@ namespace api_broker::store::mongo {
 // on another machine is replaced after it, one of this machine at once.
 inline constexpr std::chrono::milliseconds append_lock_ttl{10'000};
 // An append waits this long for the lock before it gives up (Errc::unavailable).
-inline constexpr std::chrono::milliseconds append_lock_wait_max{30'000};
 // MongoDB 4.2: pipeline updates and $$NOW.
 inline constexpr std::int32_t wire_version_min = 8;
-inline constexpr int append_attempts_max = 4;
 
 std::int64_t clamp_to_int64(std::uint64_t value);
 

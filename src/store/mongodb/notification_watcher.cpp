@@ -6,11 +6,14 @@
 #include <algorithm>
 #include <chrono>
 
+#include "api_broker/limits.hpp"
+
 namespace api_broker::store::mongo {
 
 Result<void> prepare_notifications(mongoc_database_t* database, std::string_view target) {
-  Bson options(BCON_NEW("capped", BCON_BOOL(true), "size", BCON_INT64(notifications_bytes), "max",
-                        BCON_INT64(notifications_max)));
+  Bson options(BCON_NEW("capped", BCON_BOOL(true), "size",
+                        BCON_INT64(limits::mongodb_notifications_bytes), "max",
+                        BCON_INT64(limits::mongodb_notifications_max)));
   bson_error_t error;
   Collection notifications(
       mongoc_database_create_collection(database, "notifications", options.get(), &error));

@@ -24,10 +24,6 @@
 
 namespace api_broker::store::mongo {
 
-// The capped collection: small documents, so 1 MiB holds the last 10,000 notifications.
-inline constexpr std::int64_t notifications_bytes = std::int64_t{1024} * 1024;
-inline constexpr std::int64_t notifications_max = 10000;
-
 // Creates the capped collection `notifications` unless it exists, and seeds it: an empty
 // capped collection cannot be tailed (the cursor dies at once). The seed, `last: 0`, wakes
 // nobody. Run when the store creates its schema and when a cursor finds the collection

@@ -149,11 +149,11 @@ Result<BatchColumns> encode_batch(std::span<const events::NewEvent> batch) {
                               limits::payload_bytes_max));
     }
     bytes += payload.size();
-    if (bytes > batch_bytes_max) {
+    if (bytes > limits::postgresql_batch_bytes_max) {
       return fail(Errc::invalid_input,
                   fmt::format("a batch of {} events is larger than {} bytes; append fewer at "
                               "a time",
-                              count, batch_bytes_max));
+                              count, limits::postgresql_batch_bytes_max));
     }
     columns.causations.add(int8_bytes(clamp_to_int64(events::to_int(event.causation_id))));
     if (event.external_uuid) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "api_broker/events/envelope.hpp"
+#include "api_broker/limits.hpp"
 #include "api_broker/result.hpp"
 
 namespace api_broker::store::pg {
@@ -78,9 +79,6 @@ std::optional<std::int64_t> int_of(const PGresult* result, int row, int column);
 // `value`, or the largest int8 for a larger one.
 std::int64_t clamp_to_int64(std::uint64_t value);
 
-// PostgreSQL refuses single values above 1 GB; a batch is sent as one array per column.
-inline constexpr std::size_t batch_bytes_max = std::size_t{512} * 1024 * 1024;
-
 // A batch as the append statement takes it: one binary array per column, and the external
 // UUIDs it gives (for refuse_uuid_twice).
 struct BatchColumns {
@@ -94,7 +92,7 @@ struct BatchColumns {
 };
 
 // Encodes `batch`; Errc::invalid_input for a payload over limits::payload_bytes_max or a
-// batch over batch_bytes_max. Touches no database.
+// batch over limits::postgresql_batch_bytes_max. Touches no database.
 Result<BatchColumns> encode_batch(std::span<const events::NewEvent> batch);
 
 }  // namespace api_broker::store::pg

@@ -163,17 +163,18 @@ TEST(RequestMachineAnomalies, AreBounded) {
   history.insert(history.end(), 100, at(t0, ApiTimeout{.attempt = 5}));
   Scenario scenario(Policy{});
   scenario.given(history);
-  EXPECT_EQ(scenario.state().anomalies.size(), anomalies_max);
-  EXPECT_EQ(scenario.state().anomalies_dropped, 100 - anomalies_max);
+  EXPECT_EQ(scenario.state().anomalies.size(), limits::request_anomalies_max);
+  EXPECT_EQ(scenario.state().anomalies_dropped, 100 - limits::request_anomalies_max);
   EXPECT_EQ(decide(scenario.state(), t0), Actions{StartAttempt{.attempt = 0}});
 }
 
 TEST(RequestMachineAnomalies, LongFailureTextIsCutAtACharacterBoundary) {
-  std::string text(failure_text_bytes_max - 1, 'x');
+  std::string text(limits::failure_text_bytes_max - 1, 'x');
   text += "\xC3\xA9 and more";  // 'é' straddles the cut
   Scenario scenario(Policy{});
   scenario.given({requested, at(t0, ApiRequest{.attempt = 0}), at(t0, failure(0, 503, text))});
-  EXPECT_EQ(scenario.state().attempts[0].failure, std::string(failure_text_bytes_max - 1, 'x'));
+  EXPECT_EQ(scenario.state().attempts[0].failure,
+            std::string(limits::failure_text_bytes_max - 1, 'x'));
 }
 
 TEST(RequestMachine, ReDeliveredEventsChangeNothing) {
