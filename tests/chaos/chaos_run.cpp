@@ -201,7 +201,9 @@ class Run {
   // Stops the server, as a crash does ("immediate") or as an orderly restart does ("fast"),
   // keeps it down for a while and starts it again. Returns what it did.
   std::string restart_database() {
-    const std::string mode = (static_cast<std::uint64_t>(report_.db_restarts) + options_.seed) % 2 == 0 ? "immediate" : "fast";
+    const std::string mode =
+        (static_cast<std::uint64_t>(report_.db_restarts) + options_.seed) % 2 == 0 ? "immediate"
+                                                                                   : "fast";
     const auto down = draw_between(random_, options_.db_down_min, options_.db_down_max);
     if (!wait_until_processor_resumed()) return "not done";
     if (!cluster_->pause(mode)) {

@@ -11,7 +11,8 @@ namespace api_broker::chaos {
 using namespace std::chrono_literals;
 
 std::string request_uuid(std::uint64_t seed, int index) {
-  std::mt19937_64 random(seed ^ (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(index + 1)));
+  std::mt19937_64 random(
+      seed ^ (std::uint64_t{0x9e3779b97f4a7c15} * static_cast<std::uint64_t>(index + 1)));
   const std::uint64_t high = random();
   const std::uint64_t low = random();
   return fmt::format("{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}", high >> 32, (high >> 16) & 0xffff,

@@ -8,8 +8,8 @@
 
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/events/events.hpp"
-#include "api_broker/time.hpp"
 #include "api_broker/result.hpp"
+#include "api_broker/time.hpp"
 
 namespace api_broker::core {
 

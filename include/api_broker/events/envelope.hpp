@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "api_broker/events/events.hpp"
-#include "api_broker/time.hpp"
 #include "api_broker/events/uuid.hpp"
+#include "api_broker/time.hpp"
 
 namespace api_broker::events {
 
