@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "api_broker/store/forwarding_store.hpp"
 #include "api_broker/store/memory_store.hpp"
 
 namespace api_broker::broker {
@@ -22,9 +23,10 @@ const TimePoint t0{std::chrono::seconds(1'800'000'000)};
 const SteadyTime s0{std::chrono::hours(1)};
 
 // A memory store whose next calls fail as the test says.
-class ScriptedStore final : public store::EventStore {
+class ScriptedStore final : public store::ForwardingStore {
  public:
-  explicit ScriptedStore(std::shared_ptr<store::MemoryLog> log) : inner_(std::move(log)) {}
+  explicit ScriptedStore(std::shared_ptr<store::MemoryLog> log)
+      : ForwardingStore(memory_), memory_(std::move(log)) {}
 
   Result<std::vector<events::EventId>> append_batch_fenced(std::span<const events::NewEvent> batch,
                                                            const store::Fence& fence) override {
@@ -33,26 +35,19 @@ class ScriptedStore final : public store::EventStore {
       --commits_failing;
       return fail(Errc::unavailable, "connection lost");
     }
-    auto ids = inner_.append_batch_fenced(batch, fence);
+    auto ids = inner().append_batch_fenced(batch, fence);
     if (ids && commits_unacknowledged > 0) {
       --commits_unacknowledged;
       return fail(Errc::unavailable, "connection lost after the commit");
     }
     return ids;
   }
-  Result<std::vector<events::EventId>> append_batch(
-      std::span<const events::NewEvent> batch) override {
-    return inner_.append_batch(batch);
-  }
   Result<events::Envelope> get(events::EventId id) override {
     if (gets_failing > 0) {
       --gets_failing;
       return fail(Errc::unavailable, "connection lost");
     }
-    return inner_.get(id);
-  }
-  Result<events::EventId> resolve(const events::Uuid& uuid) override {
-    return inner_.resolve(uuid);
+    return inner().get(id);
   }
   Result<std::vector<events::Envelope>> read_after(events::EventId after,
                                                    std::size_t limit) override {
@@ -61,19 +56,11 @@ class ScriptedStore final : public store::EventStore {
       --reads_failing;
       return fail(Errc::unavailable, "connection lost");
     }
-    return inner_.read_after(after, limit);
-  }
-  Result<events::EventId> last_id() override { return inner_.last_id(); }
-  Result<void> wait_for_append(events::EventId after, std::chrono::milliseconds timeout,
-                               const StopSignal& stop) override {
-    return inner_.wait_for_append(after, timeout, stop);
-  }
-  Result<std::optional<std::string>> load_checkpoint(std::string_view name) override {
-    return inner_.load_checkpoint(name);
+    return inner().read_after(after, limit);
   }
   Result<void> save_checkpoint(std::string_view name, std::string_view value) override {
     ++saves;
-    return inner_.save_checkpoint(name, value);
+    return inner().save_checkpoint(name, value);
   }
   Result<store::LeaseHolder> acquire_lease(std::string_view name, std::string_view owner,
                                            std::chrono::milliseconds ttl) override {
@@ -81,12 +68,8 @@ class ScriptedStore final : public store::EventStore {
       --renewals_failing;
       return fail(Errc::unavailable, "connection lost");
     }
-    return inner_.acquire_lease(name, owner, ttl);
+    return inner().acquire_lease(name, owner, ttl);
   }
-  Result<void> release_lease(std::string_view name, std::string_view owner) override {
-    return inner_.release_lease(name, owner);
-  }
-  Result<void> close() override { return inner_.close(); }
 
   int commits_failing = 0;
   int commits_unacknowledged = 0;
@@ -98,7 +81,7 @@ class ScriptedStore final : public store::EventStore {
   int saves = 0;
 
  private:
-  store::MemoryStore inner_;
+  store::MemoryStore memory_;
 };
 
 // The worker "a" holding the lease (TTL 3 s) from s0, over a log the test fills, and what it

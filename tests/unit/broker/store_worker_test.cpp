@@ -11,6 +11,7 @@
 #include <future>
 #include <mutex>
 
+#include "api_broker/store/forwarding_store.hpp"
 #include "api_broker/store/memory_store.hpp"
 
 namespace api_broker::broker {
@@ -19,9 +20,10 @@ namespace {
 using namespace std::chrono_literals;
 
 // A memory store whose fenced appends wait while `stalled` (as a database that hangs).
-class StallingStore final : public store::EventStore {
+class StallingStore final : public store::ForwardingStore {
  public:
-  explicit StallingStore(std::shared_ptr<store::MemoryLog> log) : inner_(std::move(log)) {}
+  explicit StallingStore(std::shared_ptr<store::MemoryLog> log)
+      : ForwardingStore(memory_), memory_(std::move(log)) {}
 
   void stall(bool on) {
     {
@@ -44,42 +46,11 @@ class StallingStore final : public store::EventStore {
       changed_.notify_all();
       changed_.wait(lock, [&] { return !stalled_; });
     }
-    return inner_.append_batch_fenced(batch, fence);
+    return inner().append_batch_fenced(batch, fence);
   }
-  Result<std::vector<events::EventId>> append_batch(
-      std::span<const events::NewEvent> batch) override {
-    return inner_.append_batch(batch);
-  }
-  Result<events::Envelope> get(events::EventId id) override { return inner_.get(id); }
-  Result<events::EventId> resolve(const events::Uuid& uuid) override {
-    return inner_.resolve(uuid);
-  }
-  Result<std::vector<events::Envelope>> read_after(events::EventId after,
-                                                   std::size_t limit) override {
-    return inner_.read_after(after, limit);
-  }
-  Result<events::EventId> last_id() override { return inner_.last_id(); }
-  Result<void> wait_for_append(events::EventId after, std::chrono::milliseconds timeout,
-                               const StopSignal& stop) override {
-    return inner_.wait_for_append(after, timeout, stop);
-  }
-  Result<std::optional<std::string>> load_checkpoint(std::string_view name) override {
-    return inner_.load_checkpoint(name);
-  }
-  Result<void> save_checkpoint(std::string_view name, std::string_view value) override {
-    return inner_.save_checkpoint(name, value);
-  }
-  Result<store::LeaseHolder> acquire_lease(std::string_view name, std::string_view owner,
-                                           std::chrono::milliseconds ttl) override {
-    return inner_.acquire_lease(name, owner, ttl);
-  }
-  Result<void> release_lease(std::string_view name, std::string_view owner) override {
-    return inner_.release_lease(name, owner);
-  }
-  Result<void> close() override { return inner_.close(); }
 
  private:
-  store::MemoryStore inner_;
+  store::MemoryStore memory_;
   std::mutex mutex_;
   std::condition_variable changed_;
   bool stalled_ = false;
