@@ -278,6 +278,7 @@ class Fold {
   void operator()(const events::Configuration&) {}
   void operator()(const events::Simple&) {}
   void operator()(const events::Request&) {}
+  void operator()(const events::Target&) {}
 
  private:
   // Records an anomaly of the current event, within the bound.

@@ -21,8 +21,8 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array<std::string_view, std::variant_size_v<Event>> class_tags = {
-    "configuration", "simple",      "request",           "api-request",   "api-response",
-    "api-failure",   "api-timeout", "request-succeeded", "request-failed"};
+    "configuration", "simple",      "request",           "api-request",    "api-response",
+    "api-failure",   "api-timeout", "request-succeeded", "request-failed", "target"};
 
 // Bodies may hold bytes that are not UTF-8: they are stored with U+FFFD in their place.
 std::string dump(const json& value) {
@@ -145,6 +145,33 @@ class FieldReader {
     return value->get<bool>();
   }
 
+  // An array of [name, value] string pairs, in the order written; absent = none.
+  std::vector<HeaderField> headers(const char* name) {
+    const json* value = find(name, false);
+    if (value == nullptr) return {};
+    const char* expected = "an array of [name, value] string pairs";
+    if (!value->is_array() || value->size() > limits::header_fields_max) {
+      return wrong(name, expected), std::vector<HeaderField>{};
+    }
+    std::vector<HeaderField> fields;
+    for (const json& pair : *value) {
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_string() || !pair[1].is_string()) {
+        return wrong(name, expected), std::vector<HeaderField>{};
+      }
+      fields.push_back({pair[0].get<std::string>(), pair[1].get<std::string>()});
+    }
+    return fields;
+  }
+
+  std::uint32_t count(const char* name) {
+    const std::int64_t value = integer(name, false, 0);
+    if (value < 0 || value > std::numeric_limits<std::uint32_t>::max()) {
+      wrong(name, "a whole number from 0 to 4294967295");
+      return 0;
+    }
+    return static_cast<std::uint32_t>(value);
+  }
+
   Result<Event> finish(Event event) {
     if (!problem_.empty()) return fail(Errc::invalid_input, problem_);
     return event;
@@ -172,6 +199,79 @@ class FieldReader {
   std::string problem_;
 };
 
+// Header fields as [["Name", "value"], ...]: an array keeps their order and repeated names,
+// which an object (nlohmann's sorts its keys) would lose on a round trip.
+json headers_json(const std::vector<HeaderField>& headers) {
+  json array = json::array();
+  for (const auto& field : headers) array.push_back(json::array({field.name, field.value}));
+  return array;
+}
+
+json request_json(const Request& e) {
+  json j = {{"request", e.request}};
+  const auto add = [&](const char* name, const std::string& value) {
+    if (!value.empty()) j[name] = value;
+  };
+  add("method", e.method);
+  add("url", e.url);
+  add("target", e.target);
+  add("path", e.path);
+  if (!e.headers.empty()) j["headers"] = headers_json(e.headers);
+  add("content_type", e.content_type);
+  return j;
+}
+
+json target_json(const Target& e) {
+  json j = {{"name", e.name}, {"url", e.url}};
+  if (!e.headers.empty()) j["headers"] = headers_json(e.headers);
+  if (e.removed) j["removed"] = true;
+  const auto add = [&](const char* name, auto value) {
+    if (value != decltype(value){}) j[name] = value;
+  };
+  add("redirects_max", e.redirects_max);
+  add("retry_on", e.retry_on);
+  add("calls_max", e.calls_max);
+  add("rate", e.rate);
+  add("burst", e.burst);
+  add("breaker_failures", e.breaker_failures);
+  add("breaker_ratio", e.breaker_ratio);
+  add("breaker_window", e.breaker_window);
+  add("breaker_pause", e.breaker_pause);
+  add("on_timeout", e.on_timeout);
+  return j;
+}
+
+Target decode_target(FieldReader& r) {
+  Target e;
+  e.name = r.text("name", true);
+  e.url = r.text("url", false);
+  e.headers = r.headers("headers");
+  e.removed = r.flag("removed");
+  e.redirects_max = r.count("redirects_max");
+  e.retry_on = r.text("retry_on", false);
+  e.calls_max = r.count("calls_max");
+  e.rate = r.number("rate", 0);
+  e.burst = r.number("burst", 0);
+  e.breaker_failures = r.count("breaker_failures");
+  e.breaker_ratio = r.number("breaker_ratio", 0);
+  e.breaker_window = r.number("breaker_window", 0);
+  e.breaker_pause = r.number("breaker_pause", 0);
+  e.on_timeout = r.text("on_timeout", false);
+  return e;
+}
+
+Request decode_request(FieldReader& r) {
+  Request e;
+  e.request = r.text("request", true);
+  e.method = r.text("method", false);
+  e.url = r.text("url", false);
+  e.target = r.text("target", false);
+  e.path = r.text("path", false);
+  e.headers = r.headers("headers");
+  e.content_type = r.text("content_type", false);
+  return e;
+}
+
 json payload_json(const Event& event) {
   return std::visit(
       [](const auto& e) -> json {
@@ -190,7 +290,7 @@ json payload_json(const Event& event) {
         } else if constexpr (std::is_same_v<T, Simple>) {
           return {{"message", e.message}};
         } else if constexpr (std::is_same_v<T, Request>) {
-          return {{"request", e.request}};
+          return request_json(e);
           // NOLINTNEXTLINE(bugprone-branch-clone): api-timeout holds the same one field
         } else if constexpr (std::is_same_v<T, ApiRequest>) {
           return {{"attempt", e.attempt}};
@@ -203,14 +303,17 @@ json payload_json(const Event& event) {
           if (!e.body.empty()) j["body"] = e.body;
           if (e.retry_after != -1) j["retry_after"] = e.retry_after;  // -1: none
           if (e.truncated) j["truncated"] = true;
+          if (e.permanent) j["permanent"] = true;
           return j;
         } else if constexpr (std::is_same_v<T, ApiTimeout>) {
           return {{"attempt", e.attempt}};
         } else if constexpr (std::is_same_v<T, RequestSucceeded>) {
           return {{"attempts", e.attempts}, {"attempt", e.attempt}};
-        } else {
-          static_assert(std::is_same_v<T, RequestFailed>);
+        } else if constexpr (std::is_same_v<T, RequestFailed>) {
           return {{"attempts", e.attempts}, {"reason", e.reason}};
+        } else {
+          static_assert(std::is_same_v<T, Target>);
+          return target_json(e);
         }
       },
       event);
@@ -233,7 +336,7 @@ Result<Event> decode_object(std::size_t index, const json& j) {
     case 1:
       return r.finish(Simple{r.text("message", true)});
     case 2:
-      return r.finish(Request{r.text("request", true)});
+      return r.finish(decode_request(r));
     case 3:
       return r.finish(ApiRequest{r.attempt("attempt")});
     case 4: {
@@ -252,6 +355,7 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       e.body = r.text("body", false);
       e.retry_after = r.number("retry_after", -1);
       e.truncated = r.flag("truncated");
+      e.permanent = r.flag("permanent");
       return r.finish(e);
     }
     case 6:
@@ -268,6 +372,8 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       e.reason = r.text("reason", true);
       return r.finish(e);
     }
+    case 9:
+      return r.finish(decode_target(r));
   }
   API_BROKER_ASSERT(false);
   return fail(Errc::invalid_input, "unreachable");
@@ -287,15 +393,24 @@ std::span<const std::string_view> class_fields(std::size_t index) {
       "retries",     "timeout",        "backoff_initial", "backoff_multiplier",
       "backoff_max", "backoff_jitter", "deadline"};
   static constexpr std::string_view simple[] = {"message"};
-  static constexpr std::string_view request[] = {"request"};
+  static constexpr std::string_view request[] = {"request", "method",  "url",         "target",
+                                                 "path",    "headers", "content_type"};
   static constexpr std::string_view attempt[] = {"attempt"};
   static constexpr std::string_view response[] = {"attempt", "response", "status", "truncated"};
-  static constexpr std::string_view failure[] = {"attempt", "failure",     "status",
-                                                 "body",    "retry_after", "truncated"};
+  static constexpr std::string_view failure[] = {"attempt",     "failure",   "status",   "body",
+                                                 "retry_after", "truncated", "permanent"};
   static constexpr std::string_view succeeded[] = {"attempts", "attempt"};
   static constexpr std::string_view failed[] = {"attempts", "reason"};
+  static constexpr std::string_view target[] = {"name",          "url",
+                                                "headers",       "removed",
+                                                "redirects_max", "retry_on",
+                                                "calls_max",     "rate",
+                                                "burst",         "breaker_failures",
+                                                "breaker_ratio", "breaker_window",
+                                                "breaker_pause", "on_timeout"};
   static constexpr std::array<std::span<const std::string_view>, std::variant_size_v<Event>> all = {
-      configuration, simple, request, attempt, response, failure, attempt, succeeded, failed};
+      configuration, simple,  request,   attempt, response,
+      failure,       attempt, succeeded, failed,  target};
   return all[index];
 }
 

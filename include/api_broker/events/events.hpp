@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace api_broker::events {
 
@@ -28,9 +29,25 @@ struct Simple {
   friend bool operator==(const Simple&, const Simple&) = default;
 };
 
-// A client wants `request` POSTed to the API.
+// One header field of a request or a target. A value "env:VAR" or "file:PATH" is a reference
+// to a secret: the processor resolves it when it sends, and the log keeps only the reference.
+struct HeaderField {
+  std::string name;
+  std::string value;
+  friend bool operator==(const HeaderField&, const HeaderField&) = default;
+};
+
+// A client wants `request` sent. With only `request` set (the prototype's request), it is
+// POSTed to <api-url>/api. Every other field is optional and omitted from the JSON when empty,
+// so a plain request is stored exactly as before.
 struct Request {
-  std::string request;
+  std::string request;                 // the body
+  std::string method{};                // GET, HEAD, POST, PUT, PATCH or DELETE; "" = POST
+  std::string url{};                   // an absolute http(s) URL; "" = see `target`
+  std::string target{};                // a named target (a `target` event); "" = none
+  std::string path{};                  // with `target`: appended to its URL ("/orders?x=1")
+  std::vector<HeaderField> headers{};  // beside the target's; a request's wins on a clash
+  std::string content_type{};          // "" = the processor's default for a plain body
   friend bool operator==(const Request&, const Request&) = default;
 };
 
@@ -57,6 +74,9 @@ struct ApiFailure {
   std::string body;         // an excerpt of the answer's body, if any
   double retry_after = -1;  // seconds from a Retry-After header; -1 = none
   bool truncated = false;   // `body` is the first part of a longer body
+  // Retrying cannot help (e.g. the server's certificate failed verification): the request
+  // fails at once, whatever its status and policy.
+  bool permanent = false;
   friend bool operator==(const ApiFailure&, const ApiFailure&) = default;
 };
 
@@ -80,8 +100,30 @@ struct RequestFailed {
   friend bool operator==(const RequestFailed&, const RequestFailed&) = default;
 };
 
+// A named destination and how the broker treats it ("target"). Each event states the whole
+// target: it replaces the earlier definition of `name` for requests that arrive after it (like
+// a configuration). Numbers of 0 mean "no bound" / "off".
+struct Target {
+  std::string name;                    // [A-Za-z0-9._-]{1,64}
+  std::string url{};                   // an absolute http(s) base URL; requests add their path
+  std::vector<HeaderField> headers{};  // sent with every call to it
+  bool removed = false;                // `target remove`: new requests naming it are refused
+  std::uint32_t redirects_max = 0;     // redirect hops followed; 0 = a 3xx fails the attempt
+  std::string retry_on{};              // statuses retried, e.g. "0,408,429,5xx"; "" = default
+  // Protecting the partner:
+  std::uint32_t calls_max = 0;         // calls at once
+  double rate = 0;                     // calls per second (token bucket)
+  double burst = 0;                    // the bucket's size; 0 = max(1, rate)
+  std::uint32_t breaker_failures = 0;  // retryable failures in a row that open the breaker
+  double breaker_ratio = 0;            // failure ratio over breaker_window that opens it
+  double breaker_window = 0;           // seconds
+  double breaker_pause = 0;            // seconds open before one probe; 0 = the default
+  std::string on_timeout{};            // "keep" (its late answer counts) or "abandon"; "" = keep
+  friend bool operator==(const Target&, const Target&) = default;
+};
+
 using Event = std::variant<Configuration, Simple, Request, ApiRequest, ApiResponse, ApiFailure,
-                           ApiTimeout, RequestSucceeded, RequestFailed>;
+                           ApiTimeout, RequestSucceeded, RequestFailed, Target>;
 
 // The class tag of an event ("api-timeout").
 std::string_view class_name(const Event& event);

@@ -40,7 +40,40 @@ std::vector<Event> one_of_each() {
                      .truncated = true},
           ApiTimeout{4},
           RequestSucceeded{.attempts = 2, .attempt = 1},
-          RequestFailed{.attempts = 4, .reason = "retries exhausted"}};
+          RequestFailed{.attempts = 4, .reason = "retries exhausted"},
+          Request{.request = "{}",
+                  .method = "PUT",
+                  .target = "billing",
+                  .path = "/orders/7?dry=1",
+                  .headers = {{"Authorization", "env:BILLING_TOKEN"}, {"X-B", "2"}, {"X-A", "1"}},
+                  .content_type = "application/json"},
+          Request{.request = "", .method = "GET", .url = "https://example.test/v2/items"},
+          ApiFailure{.attempt = 0, .failure = "certificate has expired", .permanent = true},
+          Target{.name = "billing", .url = "https://billing.test/v2"},
+          Target{.name = "slow-partner",
+                 .url = "http://127.0.0.1:8080",
+                 .headers = {{"X-Key", "file:/run/secrets/key"}},
+                 .removed = true,
+                 .redirects_max = 3,
+                 .retry_on = "0,429,5xx",
+                 .calls_max = 16,
+                 .rate = 50.5,
+                 .burst = 10,
+                 .breaker_failures = 5,
+                 .breaker_ratio = 0.5,
+                 .breaker_window = 30,
+                 .breaker_pause = 2.5,
+                 .on_timeout = "abandon"}};
+}
+
+// A plain request is stored exactly as the prototype stored it, and its headers keep their
+// order and repeated names.
+TEST(Codec, PlainRequestKeepsThePrototypesPayload) {
+  EXPECT_EQ(encode_payload(Request{"ping"}), R"({"request":"ping"})");
+  const Event repeated = Request{.request = "x", .headers = {{"B", "1"}, {"A", "2"}, {"B", "3"}}};
+  EXPECT_EQ(encode_payload(repeated),
+            R"({"headers":[["B","1"],["A","2"],["B","3"]],"request":"x"})");
+  EXPECT_EQ(*decode_payload("request", encode_payload(repeated)), repeated);
 }
 
 TEST(Codec, EveryClassRoundTrips) {
@@ -84,6 +117,7 @@ TEST(Codec, ClassNamesAreThePrototypes) {
   EXPECT_EQ(class_name(ApiResponse{}), "api-response");
   EXPECT_EQ(class_name(ApiFailure{}), "api-failure");
   EXPECT_EQ(class_name(ApiTimeout{}), "api-timeout");
+  EXPECT_EQ(class_name(Target{}), "target");
 }
 
 TEST(Codec, PrototypePayloadsStillLoad) {
@@ -116,6 +150,12 @@ TEST(Codec, MalformedPayloadsAreRejectedWithAReason) {
       {"configuration", R"({"retries":"many"})"},
       {"configuration", R"({"timeout":"soon"})"},
       {"request-failed", R"({"attempts":1})"},
+      {"request", R"({"request":"x","headers":{"A":"1"}})"},
+      {"request", R"({"request":"x","headers":[["A"]]})"},
+      {"request", R"({"request":"x","headers":[["A",1]]})"},
+      {"target", R"({"url":"http://a"})"},
+      {"target", R"({"name":"a","calls_max":-1})"},
+      {"target", R"({"name":"a","rate":"fast"})"},
   };
   for (const auto& [tag, payload] : bad) {
     auto decoded = decode_payload(tag, payload);
