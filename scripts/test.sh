@@ -10,13 +10,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The MongoDB driver's /dev/shm counters file, per process, left behind by killed ones: off.
 export MONGOC_DISABLE_SHM=1
+# Each step's line says how long the run has taken so far, so a slow step shows in CI's log.
+step() { echo "== [$((SECONDS / 60))m$((SECONDS % 60))s] $*"; }
 scripts/setup.sh
 
-echo "== format check"
+step "format check"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src include tests bench -name '*.[ch]pp')
 clang-format --dry-run --Werror "${sources[@]}"
 
-echo "== the header rule and the target picture (docs/ARCHITECTURE.md)"
+step "the header rule and the target picture (docs/ARCHITECTURE.md)"
 # Tests, benches and fuzz targets reach a layer's internals through its *_internal target,
 # never through a path into src/.
 if grep -rn 'PROJECT_SOURCE_DIR}/src' tests bench fuzz --include=CMakeLists.txt |
@@ -32,11 +34,11 @@ if ! cmp -s "$picture" docs/targets.svg; then
 fi
 rm -f "$picture"
 
-echo "== build (RelWithDebInfo, -Werror)"
+step "build (RelWithDebInfo, -Werror)"
 scripts/build.sh build -DAPI_BROKER_TESTS=ON -DAPI_BROKER_BENCH=ON -DAPI_BROKER_SANITIZE=OFF
-echo "== clang-tidy on the layers changed since .ci/tidy-base (the last commit checked whole)"
+step "clang-tidy on the layers changed since .ci/tidy-base (the last commit checked whole)"
 scripts/tidy.sh
-echo "== PostgreSQL test cluster and MongoDB stand-in (stopped on exit, even when tests fail)"
+step "PostgreSQL test cluster and MongoDB stand-in (stopped on exit, even when tests fail)"
 API_BROKER_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-pg.XXXXXX")
 API_BROKER_MONGO_DIR=$(mktemp -d "${TMPDIR:-/tmp}/api-broker-mongo.XXXXXX")
 export API_BROKER_PG_DIR API_BROKER_MONGO_DIR
@@ -53,22 +55,22 @@ else
   echo "MongoDB tests: against the server at API_BROKER_MONGODB_URL"
 fi
 export API_BROKER_MONGODB_URL
-echo "== tests"
+step "tests"
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 
-echo "== build (ASan + UBSan)"
+step "build (ASan + UBSan)"
 scripts/build.sh build-asan -DAPI_BROKER_SANITIZE=ON -DAPI_BROKER_BENCH=OFF -DCMAKE_BUILD_TYPE=Debug
-echo "== tests under ASan + UBSan"
+step "tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j2 --timeout 900
-echo "== fuzzing: every libFuzzer target of fuzz/ for ${FUZZ_SECONDS:-10} s (clang, ASan + UBSan)"
+step "fuzzing: every libFuzzer target of fuzz/ for ${FUZZ_SECONDS:-10} s (clang, ASan + UBSan)"
 scripts/fuzz.sh "${FUZZ_SECONDS:-10}"
-echo "== build (ThreadSanitizer: the store, the store worker, the processor and the end-to-end tests)"
+step "build (ThreadSanitizer: the store, the store worker, the processor and the end-to-end tests)"
 cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAPI_BROKER_TSAN=ON \
   -DAPI_BROKER_BENCH=OFF >/dev/null
 cmake --build build-tsan -j"$(nproc)" --target api-broker store_conformance_test broker_e2e_test \
   broker_test
-echo "== store and broker tests under ThreadSanitizer"
+step "store and broker tests under ThreadSanitizer"
 TSAN_OPTIONS=halt_on_error=1 ctest --test-dir build-tsan --output-on-failure -j2 --timeout 900 \
   -R 'StoreConformance|Broker|StoreWorker'
-echo "== all tests passed"
+step "all tests passed"
