@@ -139,6 +139,7 @@ Duration backoff_delay(const Policy& policy, events::EventId request, std::uint3
 }
 
 bool is_retryable(const events::ApiFailure& failure) {
+  if (failure.permanent) return false;
   const std::int32_t status = failure.status;
   return status == 0 || status == 408 || status == 429 || (status >= 500 && status <= 599);
 }

@@ -203,6 +203,7 @@ json payload_json(const Event& event) {
           if (!e.body.empty()) j["body"] = e.body;
           if (e.retry_after != -1) j["retry_after"] = e.retry_after;  // -1: none
           if (e.truncated) j["truncated"] = true;
+          if (e.permanent) j["permanent"] = true;
           return j;
         } else if constexpr (std::is_same_v<T, ApiTimeout>) {
           return {{"attempt", e.attempt}};
@@ -252,6 +253,7 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       e.body = r.text("body", false);
       e.retry_after = r.number("retry_after", -1);
       e.truncated = r.flag("truncated");
+      e.permanent = r.flag("permanent");
       return r.finish(e);
     }
     case 6:
@@ -290,8 +292,8 @@ std::span<const std::string_view> class_fields(std::size_t index) {
   static constexpr std::string_view request[] = {"request"};
   static constexpr std::string_view attempt[] = {"attempt"};
   static constexpr std::string_view response[] = {"attempt", "response", "status", "truncated"};
-  static constexpr std::string_view failure[] = {"attempt", "failure",     "status",
-                                                 "body",    "retry_after", "truncated"};
+  static constexpr std::string_view failure[] = {"attempt",     "failure",   "status",   "body",
+                                                 "retry_after", "truncated", "permanent"};
   static constexpr std::string_view succeeded[] = {"attempts", "attempt"};
   static constexpr std::string_view failed[] = {"attempts", "reason"};
   static constexpr std::array<std::span<const std::string_view>, std::variant_size_v<Event>> all = {

@@ -236,6 +236,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   }
 
   static void close(Connection& connection) {
+    // Closing without a close_notify would make OpenSSL mark the session not resumable (a
+    // "bad" session) when the stream is freed: declare the shutdown done instead.
+    if (connection.tls) SSL_set_shutdown(connection.tls->native_handle(), SSL_SENT_SHUTDOWN);
     error_code ignored;
     connection.socket.close(ignored);
     connection.connect_timer.cancel();
@@ -391,8 +394,12 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   // response, so that a TLS 1.3 session ticket (sent after the handshake) has been read.
   static void save_tls_session(Connection& connection) {
     if (!connection.tls || connection.session_saved) return;
-    detail::TlsSession session(SSL_get1_session(connection.tls->native_handle()));
-    if (!session || SSL_SESSION_is_resumable(session.get()) != 1) return;
+    // A copy: the connection's own session object changes with it (and is marked not
+    // resumable if the connection ends badly).
+    SSL_SESSION* current = SSL_get0_session(connection.tls->native_handle());
+    if (current == nullptr || SSL_SESSION_is_resumable(current) != 1) return;
+    detail::TlsSession session(SSL_SESSION_dup(current));
+    if (!session) return;
     connection.pool->tls_session = std::move(session);
     connection.session_saved = true;
   }

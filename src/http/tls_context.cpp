@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <openssl/err.h>
+#include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include <array>
@@ -69,6 +70,11 @@ Result<void> load_client_certificate(SSL_CTX* context, const TlsOptions& options
                                                  cert, openssl_reason()));
   }
   if (SSL_CTX_use_PrivateKey_file(context, key.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+      ERR_clear_error();
+      return fail(Errc::invalid_input,
+                  fmt::format("client key '{}' does not match the certificate '{}'", key, cert));
+    }
     return fail(Errc::invalid_input,
                 fmt::format("client key '{}' is not a PEM private key: {}", key, openssl_reason()));
   }

@@ -57,6 +57,9 @@ struct ApiFailure {
   std::string body;         // an excerpt of the answer's body, if any
   double retry_after = -1;  // seconds from a Retry-After header; -1 = none
   bool truncated = false;   // `body` is the first part of a longer body
+  // Retrying cannot help (e.g. the server's certificate failed verification): the request
+  // fails at once, whatever its status and policy.
+  bool permanent = false;
   friend bool operator==(const ApiFailure&, const ApiFailure&) = default;
 };
 
