@@ -7,10 +7,11 @@
 //   3. latency from request append to terminal event (p50/p99) at a paced 100 requests/s;
 //   4. wall time for 1,000 and 10,000 concurrent requests against an API with 1 s latency;
 //   5. the processor's RSS after 1,000 and after 100,000 finished requests.
-// Usage: broker_bench [--api-broker PATH] [--eventstore-url URL] [--quick]
+// Usage: broker_bench [--api-broker PATH] [--eventstore-url URL] [--quick] [--throughput-only]
 //   --eventstore-url: run every figure on PostgreSQL instead, each run in a fresh database
 //   (CREATE DATABASE on the cluster URL reaches, dropped afterwards; the role must be
-//   allowed to create databases); --quick: smaller counts, for CI.
+//   allowed to create databases); --quick: smaller counts, for CI; --throughput-only: figures 1
+//   and 2 only (http beside https).
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -194,11 +195,13 @@ double throughput(const std::string& base, int n, bool https) {
 
 int main(int argc, char** argv) {
   bool quick = false;
+  bool throughput_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--api-broker" && i + 1 < argc) api_broker_path = argv[++i];
     if (flag == "--eventstore-url" && i + 1 < argc) postgres_admin_url = argv[++i];
     if (flag == "--quick") quick = true;
+    if (flag == "--throughput-only") throughput_only = true;
   }
   const std::string base = fmt::format("{}/api-broker-bench-{}",
                                        std::filesystem::temp_directory_path().string(), getpid());
@@ -247,6 +250,10 @@ int main(int argc, char** argv) {
     const double http = throughput(base, n, false);
     const double https = throughput(base, n, true);
     fmt::print("https / http end-to-end: {:.0f} %\n", 100.0 * https / http);
+  }
+  if (throughput_only) {
+    std::filesystem::remove_all(base);
+    return 0;
   }
 
   // 3. Latency at a paced 100 requests/s.
