@@ -92,8 +92,9 @@ struct Pool {
   Scheme scheme = Scheme::http;
   std::string host;
   std::uint16_t port = 0;
-  TlsSession tls_session;  // https: the latest resumable session of its connections
-  std::string authority;   // host:port, for messages
+  TlsSession tls_session;       // https: the latest resumable session of its connections
+  std::size_t tls_opening = 0;  // https: connections connecting or in their TLS handshake
+  std::string authority;        // host:port, for messages
   std::optional<boost::asio::ip::address> address;  // set when host is an IP address: no resolver
   std::optional<boost::asio::ip::tcp::resolver::results_type>
       resolved;  // else the last addresses found

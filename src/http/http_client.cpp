@@ -205,8 +205,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
         connection->reused = true;
         send(*connection->position, dequeue(pool));
       } else if (pool.connections.size() <
-                 std::min(options_.connections_max,
-                          pool.shortage_cap.value_or(options_.connections_max))) {
+                     std::min(options_.connections_max,
+                              pool.shortage_cap.value_or(options_.connections_max)) &&
+                 (pool.scheme != Scheme::https ||
+                  pool.tls_opening < limits::tls_connections_opening_max)) {
         open_connection(pool, dequeue(pool));
       } else {
         break;
@@ -249,6 +251,9 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
   void drop(Connection& connection) {
     API_BROKER_ASSERT(connection.call == nullptr);
     Pool& pool = *connection.pool;
+    if (connection.state == ConnectionState::connecting && pool.scheme == Scheme::https) {
+      --pool.tls_opening;
+    }
     if (connection.state == ConnectionState::idle) {
       std::erase(pool.idle, &connection);
     }
@@ -270,6 +275,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
 
   void open_connection(Pool& pool, const std::shared_ptr<CallState>& call) {
     auto connection = std::make_shared<Connection>(executor_, &pool);
+    if (pool.scheme == Scheme::https) ++pool.tls_opening;
     pool.connections.push_front(connection);
     connection->position = pool.connections.begin();
     attach(*connection, call);
@@ -376,7 +382,10 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
           c->connect_timer.cancel();
           ++self.tls_handshakes_;
           if (SSL_session_reused(handle) == 1) ++self.tls_resumed_;
-          self.write(c);
+          --c->pool->tls_opening;
+          Pool& own = *c->pool;
+          self.write(c);  // leaves the connecting state (or fails the call and drops it)
+          self.dispatch(own);
         }));
   }
 

@@ -14,6 +14,7 @@
 
 #include "api_broker/brittle_api/brittle_api.hpp"
 #include "api_broker/http/http_client.hpp"
+#include "api_broker/limits.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_certs.hpp"
 #include "unit/http/http_client_fixture.hpp"
@@ -188,6 +189,28 @@ TEST_F(HttpClientTlsTest, StallingHandshakeCountsAgainstTheLimits) {
   EXPECT_EQ(result.error().code, Errc::unavailable);
   EXPECT_EQ(result.error().message, "TLS handshake with " + std::string("127.0.0.1:") +
                                         std::to_string(url.port) + " timed out after 200 ms");
+}
+
+// A burst of calls opens at most limits::tls_connections_opening_max connections at once; the
+// rest wait (within their limit) instead of starting handshakes that would all stall.
+TEST_F(HttpClientTlsTest, ABurstOpensABoundedNumberOfConnectionsAtOnce) {
+  boost::asio::ip::tcp::acceptor silent(
+      io_, boost::asio::ip::tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
+  const Url url{"127.0.0.1", silent.local_endpoint().port(), "", Scheme::https};
+  Client client(io_.get_executor(), trusting("ca.pem"));
+  constexpr int calls = 40;
+  int failed = 0;
+  for (int i = 0; i < calls; ++i) {
+    client.post(url, "/api", "x", {}, 500ms, [&](Result<Response> result) {
+      if (!result) ++failed;
+    });
+  }
+  ASSERT_TRUE(run_until(
+      io_, [&] { return client.open_connections() >= limits::tls_connections_opening_max; }));
+  io_.run_for(100ms);
+  EXPECT_EQ(client.open_connections(), limits::tls_connections_opening_max);
+  ASSERT_TRUE(run_until(io_, [&] { return failed == calls; }));
+  EXPECT_EQ(client.open_connections(), 0u);
 }
 
 TEST_F(HttpClientTlsTest, BadFilesAreOneLineErrors) {
