@@ -537,6 +537,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       complete(call, fail(std::move(hop).error()), Delivery::now);
       return true;
     }
+    if (spec.may_follow && !spec.may_follow(hop->url, hop->target)) return false;
     const std::string method = detail::redirected_method(status, spec.method);
     const bool keeps_body = method == spec.method && (status == 307 || status == 308);
     if (!keeps_body) spec.body.clear();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct Call {
   // same method and body. Authorization, Proxy-Authorization and Cookie are not sent to
   // another origin (scheme, host, port).
   std::uint32_t redirects_max = 0;
+  // Asked before each hop with where it goes (the origin, and the path with its query): false
+  // ends the call with the 3xx as its answer, as if no hop were left (e.g. a destination no
+  // --allow-url prefix allows). Unset: every hop may be followed.
+  std::function<bool(const Url& url, const std::string& target)> may_follow;
 };
 
 }  // namespace api_broker::http

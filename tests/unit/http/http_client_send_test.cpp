@@ -205,6 +205,27 @@ TEST_F(HttpClientSendTest, CredentialsStayWithTheirOrigin) {
   EXPECT_EQ(first.last_request()->headers.at("authorization"), "Bearer secret");
 }
 
+TEST_F(HttpClientSendTest, AHopTheCallerRefusesIsTheAnswer) {
+  TestServer server([](const SeenRequest& request) {
+    return request.target == "/a" ? redirect(302, "/b") : redirect(302, "http://evil.example/");
+  });
+  Client client(io_.get_executor());
+  std::vector<std::string> asked;
+  auto result = send(client, Call{.method = "GET",
+                                  .url = server.url(),
+                                  .target = "/a",
+                                  .redirects_max = 5,
+                                  .may_follow = [&](const Url& url, const std::string& target) {
+                                    asked.push_back(url.host + target);
+                                    return url.host == "127.0.0.1";
+                                  }});
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->status, 302);
+  EXPECT_EQ(result->location, "http://evil.example/");
+  EXPECT_EQ(asked, (std::vector<std::string>{"127.0.0.1/b", "evil.example/"}));
+  EXPECT_EQ(server.requests(), 2u);
+}
+
 TEST_F(HttpClientSendTest, RedirectHopsShareTheCallsLimit) {
   TestServer server([](const SeenRequest& request) {
     test::Reply reply = redirect(302, request.target == "/a" ? "/b" : "/a");
