@@ -538,20 +538,7 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
       return true;
     }
     if (spec.may_follow && !spec.may_follow(hop->url, hop->target)) return false;
-    const std::string method = detail::redirected_method(status, spec.method);
-    const bool keeps_body = method == spec.method && (status == 307 || status == 308);
-    if (!keeps_body) spec.body.clear();
-    const bool same_origin = detail::same_origin(spec.url, hop->url);
-    std::erase_if(spec.headers, [&](const Header& header) {
-      const std::string name = lower_case(header.first);
-      // Credentials stay with their origin; a Content-Type described the body left behind.
-      return (!same_origin &&
-              (name == "authorization" || name == "proxy-authorization" || name == "cookie")) ||
-             (!keeps_body && name == "content-type");
-    });
-    spec.method = method;
-    spec.url = std::move(hop->url);
-    spec.target = std::move(hop->target);
+    detail::take_hop(spec, status, std::move(hop).value());
     auto request =
         detail::build_request(spec.method, spec.url, spec.target, spec.body, spec.headers);
     if (!request) {
@@ -569,11 +556,6 @@ class Client::Impl : public std::enable_shared_from_this<Client::Impl> {
     call->pool = &pool_for(spec.url);
     enqueue(*call->pool, call);
     return true;
-  }
-
-  static std::string lower_case(std::string text) {
-    for (char& c : text) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-    return text;
   }
 
   // `connection` served its call and stays open for the next: it waits in the idle list, and

@@ -7,6 +7,11 @@
 namespace api_broker::http::detail {
 namespace {
 
+std::string lower_case(std::string text) {
+  for (char& c : text) c = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return text;
+}
+
 // The path and query of `rest` ("/p?q#f" -> "/p?q"), "/" when it has none.
 std::string path_and_query(std::string_view rest) {
   rest = rest.substr(0, rest.find('#'));
@@ -71,6 +76,23 @@ bool is_followed_redirect(unsigned status) {
 
 bool same_origin(const Url& a, const Url& b) {
   return a.scheme == b.scheme && a.host == b.host && a.port == b.port;
+}
+
+void take_hop(Call& call, unsigned status, Hop hop) {
+  const std::string method = redirected_method(status, call.method);
+  const bool keeps_body = method == call.method && (status == 307 || status == 308);
+  if (!keeps_body) call.body.clear();
+  const bool same = same_origin(call.url, hop.url);
+  std::erase_if(call.headers, [&](const Header& header) {
+    const std::string name = lower_case(header.first);
+    // Credentials stay with their origin; a Content-Type described the body left behind.
+    return (!same &&
+            (name == "authorization" || name == "proxy-authorization" || name == "cookie")) ||
+           (!keeps_body && name == "content-type");
+  });
+  call.method = method;
+  call.url = std::move(hop.url);
+  call.target = std::move(hop.target);
 }
 
 }  // namespace api_broker::http::detail

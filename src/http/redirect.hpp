@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "api_broker/http/call.hpp"
 #include "api_broker/http/url.hpp"
 #include "api_broker/result.hpp"
 
@@ -33,5 +34,11 @@ bool is_followed_redirect(unsigned status);
 
 // Same scheme, host and port: credentials may go along.
 bool same_origin(const Url& a, const Url& b);
+
+// Turns `call` into the call of the next hop of a `status` redirect to `hop`: its URL and
+// target, the method redirected_method() says, the body only if the method is kept by a 307
+// or 308 (else Content-Type goes with it), Authorization, Proxy-Authorization and Cookie only
+// to the same origin.
+void take_hop(Call& call, unsigned status, Hop hop);
 
 }  // namespace api_broker::http::detail

@@ -51,5 +51,26 @@ TEST(RedirectedMethod, SeeOtherAndPostBecomeGet) {
   EXPECT_EQ(redirected_method(308, "PATCH"), "PATCH");
 }
 
+TEST(TakeHop, CredentialsAndBodyGoOnlyWhereTheyMay) {
+  const Url origin{"a.example", 443, "/v1", Scheme::https};
+  const Call call{.method = "POST",
+                  .url = origin,
+                  .target = "/x",
+                  .body = "b",
+                  .headers = {{"AUTHORIZATION", "t"}, {"Cookie", "c"}, {"Content-Type", "j"}}};
+  Call kept = call;
+  take_hop(kept, 307, Hop{{"a.example", 443, "", Scheme::https}, "/y"});
+  EXPECT_EQ(kept.method, "POST");
+  EXPECT_EQ(kept.body, "b");
+  EXPECT_EQ(kept.headers.size(), 3u);
+  EXPECT_EQ(kept.target, "/y");
+  Call moved = call;
+  take_hop(moved, 302, Hop{{"b.example", 443, "", Scheme::https}, "/z"});
+  EXPECT_EQ(moved.method, "GET");
+  EXPECT_EQ(moved.body, "");
+  EXPECT_TRUE(moved.headers.empty());
+  EXPECT_EQ(moved.url.host, "b.example");
+}
+
 }  // namespace
 }  // namespace api_broker::http::detail
