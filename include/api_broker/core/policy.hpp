@@ -54,9 +54,9 @@ events::Configuration to_configuration(const Policy& policy);
 // REQUIRES: 1 <= attempt <= limits::retries_max; `policy` valid (as apply() returns).
 Duration backoff_delay(const Policy& policy, events::EventId request, std::uint32_t attempt);
 
-// Whether a failed attempt is worth retrying: not a permanent one (a certificate that failed
-// verification); else no answer (status 0: connection error, dropped), 5xx, 408 Request Timeout
-// and 429 Too Many Requests are; every other status is not.
+// Whether a failed attempt is worth retrying: no answer (status 0: connection error, dropped),
+// 5xx, 408 Request Timeout and 429 Too Many Requests are; every other status is not, and
+// neither is a failure marked permanent (e.g. a certificate that failed verification).
 bool is_retryable(const events::ApiFailure& failure);
 
 }  // namespace api_broker::core
