@@ -1,14 +1,17 @@
 // End-to-end figures of the broker on SQLite (default) or PostgreSQL, with the real
 // `api-broker process` binary as a child process and the brittle API in this process:
 //   1. the raw append ceiling of the same table shape (plain SQLite, or plain libpq);
-//   2. requests/s end-to-end against a zero-latency API (requests inserted in batches);
+//   2. requests/s end-to-end against a zero-latency API (requests inserted in batches), over
+//      plain http and then over https (certificates made by tests/support/make-test-certs.sh),
+//      with their ratio;
 //   3. latency from request append to terminal event (p50/p99) at a paced 100 requests/s;
 //   4. wall time for 1,000 and 10,000 concurrent requests against an API with 1 s latency;
 //   5. the processor's RSS after 1,000 and after 100,000 finished requests.
-// Usage: broker_bench [--api-broker PATH] [--eventstore-url URL] [--quick]
+// Usage: broker_bench [--api-broker PATH] [--eventstore-url URL] [--quick] [--throughput-only]
 //   --eventstore-url: run every figure on PostgreSQL instead, each run in a fresh database
 //   (CREATE DATABASE on the cluster URL reaches, dropped afterwards; the role must be
-//   allowed to create databases); --quick: smaller counts, for CI.
+//   allowed to create databases); --quick: smaller counts, for CI; --throughput-only: figures 1
+//   and 2 only (http beside https).
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -16,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -46,7 +50,11 @@ struct Run {
   std::unique_ptr<bench::pg::ScratchDatabase> database;  // PostgreSQL only
   std::string location;                                  // SQLite file or PostgreSQL URL
   std::unique_ptr<brittle_api::Server> api;
+  std::vector<std::string> processor_flags;  // e.g. --ca-file for https
 };
+
+// Where the throwaway test certificates are (made once, in main()).
+std::string certs_dir;
 
 std::unique_ptr<store::EventStore> open_store(const Run& run) {
   auto store =
@@ -72,6 +80,7 @@ class ProcessorProcess {
                   {"--eventstore-driver", "postgresql", "--eventstore-url", run.location});
     }
     args.insert(args.end(), {"process", "--api-url", url, "--log-level", "warn"});
+    args.insert(args.end(), run.processor_flags.begin(), run.processor_flags.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -97,7 +106,8 @@ class ProcessorProcess {
   pid_t pid_ = -1;
 };
 
-Run start(const std::string& base, const std::string& name, double latency) {
+// `https`: the API serves TLS with the test server certificate; the processor trusts its CA.
+Run start(const std::string& base, const std::string& name, double latency, bool https = false) {
   Run run;
   if (postgres_admin_url.empty()) {
     run.location = fmt::format("{}/{}.db", base, name);
@@ -105,8 +115,13 @@ Run start(const std::string& base, const std::string& name, double latency) {
     run.database = std::make_unique<bench::pg::ScratchDatabase>(postgres_admin_url, name);
     run.location = run.database->url();
   }
-  auto api = brittle_api::Server::start(
-      "127.0.0.1:0", brittle_api::Options{.min_latency = latency, .max_latency = latency});
+  brittle_api::Options options{.min_latency = latency, .max_latency = latency};
+  if (https) {
+    options.tls_cert_file = certs_dir + "/server.pem";
+    options.tls_key_file = certs_dir + "/server.key";
+    run.processor_flags = {"--ca-file", certs_dir + "/ca.pem"};
+  }
+  auto api = brittle_api::Server::start("127.0.0.1:0", options);
   if (!api) {
     fmt::print(stderr, "broker_bench: {}\n", api.error().message);
     std::exit(1);
@@ -155,19 +170,49 @@ std::vector<double> wait_for_outcomes(store::EventStore& store, int count, event
   return latencies;
 }
 
+// Requests/s end-to-end against a zero-latency API, `n` requests inserted in batches of 100.
+double throughput(const std::string& base, int n, bool https) {
+  Run run = start(base, https ? "throughput-https" : "throughput", 0, https);
+  auto store = open_store(run);
+  ProcessorProcess processor(run, run.api->url());
+  bench::Stopwatch watch;
+  std::thread producer([&] {
+    auto own = open_store(run);
+    insert_requests(*own, n, 100);
+  });
+  const auto latencies = wait_for_outcomes(*store, n, events::no_event, 300s);
+  const double seconds = watch.seconds();
+  producer.join();
+  const double rate = static_cast<double>(latencies.size()) / seconds;
+  fmt::print(
+      "end-to-end, zero-latency API over {}: {} requests in {:.2f} s = {:.0f} requests/s "
+      "({} events/request committed durably)\n",
+      https ? "https" : "http", latencies.size(), seconds, rate, 4);
+  return rate;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool quick = false;
+  bool throughput_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--api-broker" && i + 1 < argc) api_broker_path = argv[++i];
     if (flag == "--eventstore-url" && i + 1 < argc) postgres_admin_url = argv[++i];
     if (flag == "--quick") quick = true;
+    if (flag == "--throughput-only") throughput_only = true;
   }
   const std::string base = fmt::format("{}/api-broker-bench-{}",
                                        std::filesystem::temp_directory_path().string(), getpid());
   std::filesystem::create_directories(base);
+  certs_dir = base + "/certs";
+  const std::string make_certs = fmt::format(
+      "'{}/tests/support/make-test-certs.sh' '{}' >/dev/null", API_BROKER_SOURCE_DIR, certs_dir);
+  if (std::system(make_certs.c_str()) != 0) {  // NOLINT(cert-env33-c): the project's own script
+    fmt::print(stderr, "broker_bench: cannot make the test certificates (openssl?)\n");
+    return 1;
+  }
 
   if (postgres_admin_url.empty()) {
     fmt::print("api-broker end-to-end on SQLite (synchronous=FULL), processor = {}\n\n",
@@ -199,24 +244,16 @@ int main(int argc, char** argv) {
         raw_single, raw_batched);
   }
 
-  // 2. Throughput against a zero-latency API.
+  // 2. Throughput against a zero-latency API, plain http and https in the same run.
   {
     const int n = quick ? 2000 : 20000;
-    Run run = start(base, "throughput", 0);
-    auto store = open_store(run);
-    ProcessorProcess processor(run, run.api->url());
-    bench::Stopwatch watch;
-    std::thread producer([&] {
-      auto own = open_store(run);
-      insert_requests(*own, n, 100);
-    });
-    const auto latencies = wait_for_outcomes(*store, n, events::no_event, 300s);
-    const double seconds = watch.seconds();
-    producer.join();
-    fmt::print(
-        "end-to-end, zero-latency API: {} requests in {:.2f} s = {:.0f} requests/s "
-        "({} events/request committed durably)\n",
-        latencies.size(), seconds, static_cast<double>(latencies.size()) / seconds, 4);
+    const double http = throughput(base, n, false);
+    const double https = throughput(base, n, true);
+    fmt::print("https / http end-to-end: {:.0f} %\n", 100.0 * https / http);
+  }
+  if (throughput_only) {
+    std::filesystem::remove_all(base);
+    return 0;
   }
 
   // 3. Latency at a paced 100 requests/s.

@@ -9,6 +9,7 @@ packages=(
   libpq-dev postgresql
   libmongoc-dev libbson-dev python3-mongomock python3-bson
   libboost-dev nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy graphviz
   clang-14 libclang-rt-14-dev

@@ -68,6 +68,12 @@ constexpr std::size_t http_connections_for(std::uint64_t open_files_max) {
 static_assert(http_connections_for(64) == 32 && http_connections_for(1024) == 992);
 // Idle keep-alive connections kept per API host; one more going idle closes the oldest.
 inline constexpr std::size_t http_idle_connections_max = 256;
+// New https connections opening (connecting or in their TLS handshake) at once per pool; more
+// calls wait for one of them or for an idle connection. A burst of thousands of calls would
+// otherwise start thousands of full handshakes at once, which time out on a busy server
+// (broker_bench: 15 % of plain http's rate without this bound); with it, the first handshakes
+// finish, their sessions are resumed, and keep-alive connections take the rest.
+inline constexpr std::size_t tls_connections_opening_max = 16;
 // An idle keep-alive connection unused this long is closed.
 inline constexpr std::chrono::seconds http_idle_timeout{10};
 // After a new connection failed for want of a descriptor, no new connection is tried for this

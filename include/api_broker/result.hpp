@@ -21,6 +21,8 @@ enum class Errc : std::uint8_t {
   unsupported,    // valid input this build or this store cannot serve (e.g. newer schema)
   cancelled,      // a stop was requested
   fenced,         // the lease the writer acted under was taken over: it must stop acting
+  rejected,       // refused for good (e.g. a TLS certificate that fails verification): retrying
+                  // cannot help
 };
 
 const char* to_string(Errc code);

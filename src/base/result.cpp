@@ -20,6 +20,8 @@ const char* to_string(Errc code) {
       return "cancelled";
     case Errc::fenced:
       return "fenced";
+    case Errc::rejected:
+      return "rejected";
   }
   return "unknown";
 }

@@ -12,7 +12,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -30,7 +29,9 @@
 #include "fault_plan.hpp"
 #include "log.hpp"
 #include "messages.hpp"
+#include "server_stream.hpp"
 #include "text.hpp"
+#include "tls_server.hpp"
 
 namespace api_broker::brittle_api {
 namespace {
@@ -49,6 +50,8 @@ constexpr std::chrono::milliseconds log_flush_interval{100};
 constexpr std::chrono::milliseconds accept_retry_delay{100};
 // A client that does not take its response within this time is disconnected.
 constexpr std::chrono::seconds write_timeout{30};
+// A client that has not finished its TLS handshake within this time is disconnected.
+constexpr std::chrono::seconds handshake_timeout{10};
 // After a 413, what is still read and thrown away before closing the connection.
 constexpr std::chrono::seconds drain_timeout{5};
 constexpr std::size_t drain_bytes_max = 4 * body_bytes_max;
@@ -83,8 +86,8 @@ struct LogEnd {
 // One accepted connection. Lives in its coroutine's frame and is registered with the server
 // so that stop() can close it.
 struct Connection {
-  explicit Connection(tcp::socket socket)
-      : stream(std::move(socket)), latency_timer(stream.get_executor()) {}
+  Connection(tcp::socket socket, asio::ssl::context* tls)
+      : stream(std::move(socket), tls), latency_timer(stream.get_executor()) {}
 
   void close() {
     beast::error_code ignored;
@@ -93,7 +96,7 @@ struct Connection {
     latency_timer.cancel();
   }
 
-  beast::tcp_stream stream;
+  detail::ServerStream stream;  // plain TCP, or TLS over it
   asio::steady_timer latency_timer;
 };
 
@@ -106,8 +109,13 @@ struct Connection {
 
 class Server::Impl {
  public:
-  Impl(const Options& options, std::uint64_t seed, std::optional<detail::CallsLog> calls_log)
-      : options_(options), seed_(seed), planner_(options, seed), calls_log_(std::move(calls_log)) {}
+  Impl(const Options& options, std::uint64_t seed, std::optional<detail::CallsLog> calls_log,
+       std::unique_ptr<asio::ssl::context> tls)
+      : options_(options),
+        seed_(seed),
+        tls_(std::move(tls)),
+        planner_(options, seed),
+        calls_log_(std::move(calls_log)) {}
 
   Impl(const Impl&) = delete;
   Impl& operator=(const Impl&) = delete;
@@ -165,7 +173,11 @@ class Server::Impl {
   }
 
   std::uint16_t port() const { return endpoint_.port(); }
-  std::string url() const { return detail::to_url(endpoint_); }
+  std::string url() const {
+    std::string url = detail::to_url(endpoint_);
+    if (tls_) url.replace(0, std::string_view("http").size(), "https");
+    return url;
+  }
   std::string address() const { return detail::to_text(endpoint_); }
   std::uint64_t seed() const { return seed_; }
 
@@ -242,13 +254,14 @@ class Server::Impl {
 
   // Serves the requests of one connection in order until it closes.
   asio::awaitable<void> serve_connection(tcp::socket socket) {
-    Connection connection(std::move(socket));
+    Connection connection(std::move(socket), tls_.get());
     connections_.insert(&connection);
     struct Unregister {
       std::unordered_set<Connection*>& connections;
       Connection* connection;
       ~Unregister() { connections.erase(connection); }
     } unregister{connections_, &connection};
+    if (connection.stream.is_tls() && !co_await handshake(connection)) co_return;
 
     beast::flat_buffer buffer;
     while (!stopping_) {
@@ -283,6 +296,16 @@ class Server::Impl {
       if (!response || stopping_) co_return;  // dropped on purpose, or stopping
       if (!co_await write(connection, *response) || !response->keep_alive()) co_return;
     }
+  }
+
+  // The server's side of a TLS handshake; false (the connection is to be closed) if it failed,
+  // e.g. a client that does not trust the certificate, or presents none under mutual TLS.
+  asio::awaitable<bool> handshake(Connection& connection) {
+    beast::error_code error;
+    connection.stream.expires_after(handshake_timeout);
+    co_await connection.stream.tls().async_handshake(
+        asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, error));
+    co_return !error && !stopping_;
   }
 
   // Writes `response` and, unless it keeps the connection alive, closes the sending side.
@@ -408,6 +431,7 @@ class Server::Impl {
 
   const Options options_;
   const std::uint64_t seed_;
+  const std::unique_ptr<asio::ssl::context> tls_;  // null: plain http
   tcp::endpoint endpoint_;
 
   // Used only on the loop's thread.
@@ -448,7 +472,15 @@ Result<std::unique_ptr<Server>> Server::start(std::string_view address, const Op
     seed = (std::uint64_t{device()} << 32) ^ std::uint64_t{device()};
   }
 
-  auto impl = std::make_unique<Impl>(options, seed, std::move(calls_log));
+  std::unique_ptr<asio::ssl::context> tls;
+  if (!options.tls_cert_file.empty()) {
+    auto made = detail::make_server_tls(detail::TlsFiles{.cert = options.tls_cert_file,
+                                                         .key = options.tls_key_file,
+                                                         .client_ca = options.tls_client_ca_file});
+    if (!made) return fail(std::move(made).error());
+    tls = std::move(made).value();
+  }
+  auto impl = std::make_unique<Impl>(options, seed, std::move(calls_log), std::move(tls));
   if (auto listening = impl->listen(*endpoint); !listening) {
     return fail(std::move(listening).error());
   }

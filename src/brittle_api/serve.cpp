@@ -48,6 +48,12 @@ Result<void> validate(const Options& options) {
   if (auto checked = check_latency(options.max_latency, "the maximum latency"); !checked) {
     return checked;
   }
+  if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
+    return fail(Errc::invalid_input, "--tls-cert and --tls-key go together");
+  }
+  if (!options.tls_client_ca_file.empty() && options.tls_cert_file.empty()) {
+    return fail(Errc::invalid_input, "--tls-client-ca needs --tls-cert and --tls-key");
+  }
   if (options.min_latency > options.max_latency) {
     return fail(Errc::invalid_input,
                 fmt::format("the minimum latency ({} s) exceeds the maximum latency ({} s)",

@@ -40,7 +40,8 @@ class AsioPorts final : public ProcessorPorts {
         http_(io.get_executor(),
               http::ClientOptions{.response_bytes_stored_max = options.response_bytes_stored_max,
                                   .connections_max = connections_max,
-                                  .may_send = [this] { return lease_held(); }}) {}
+                                  .may_send = [this] { return lease_held(); },
+                                  .tls = options.tls}) {}
 
   void attach(ProcessorCore* core, StoreWorker* worker, std::uint64_t lease_epoch) {
     API_BROKER_ASSERT(core != nullptr && worker != nullptr);

@@ -372,7 +372,10 @@ void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
     }
     report_unreachable(answer.error().message);
     append(request, active,
-           events::ApiFailure{.attempt = attempt, .failure = answer.error().message, .status = 0},
+           events::ApiFailure{.attempt = attempt,
+                              .failure = answer.error().message,
+                              .status = 0,
+                              .permanent = answer.error().code == Errc::rejected},
            false);
     return;
   }

@@ -105,6 +105,11 @@ void add_brittle_api(CLI::App& app, Context& context) {
   auto* seed = serve->add_option("--seed", args->seed, "Seed for reproducible runs");
   serve->add_option("--calls-log", args->options.calls_log_path,
                     "Append one JSON line per call to this file");
+  serve->add_option("--tls-cert", args->options.tls_cert_file,
+                    "Serve https with this PEM certificate (chain); needs --tls-key");
+  serve->add_option("--tls-key", args->options.tls_key_file, "PEM private key of --tls-cert");
+  serve->add_option("--tls-client-ca", args->options.tls_client_ca_file,
+                    "Mutual TLS: require a client certificate signed by a CA of this PEM file");
   serve->callback([&context, args, seed] {
     context.run = [args, seed]() -> int {
       if (seed->count() > 0) args->options.seed = args->seed;

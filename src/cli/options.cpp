@@ -7,6 +7,7 @@
 #include "api_broker/core/policy.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/events/utf8.hpp"
+#include "api_broker/http/client_options.hpp"
 #include "api_broker/http/url.hpp"
 #include "api_broker/store/open_store.hpp"
 
@@ -142,9 +143,18 @@ Result<events::NewEvent> to_configuration_event(const ConfigureArgs& args) {
 }
 
 void add_process_options(CLI::App& command, ProcessArgs& args) {
-  command.add_option("--api-url", args.api_url, "Base URL of the API; calls POST <url>/api")
+  command
+      .add_option("--api-url", args.api_url,
+                  "Base URL of the API, http:// or https://; calls POST <url>/api")
       ->envname("API_URL")
       ->capture_default_str();
+  command.add_option("--ca-file", args.ca_file,
+                     "https: PEM certificates of the CAs to trust instead of the system's trust "
+                     "store (a private CA)");
+  command.add_option("--client-cert", args.client_cert,
+                     "https: PEM client certificate presented to the API (mutual TLS); needs "
+                     "--client-key");
+  command.add_option("--client-key", args.client_key, "https: PEM private key of --client-cert");
   command.add_option("--start-after", args.start_after,
                      "Start after this event id, with the policy in force there, instead of at the "
                      "checkpoint");
@@ -185,6 +195,15 @@ Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {
   auto url = http::parse_url(args.api_url);
   if (!url) return fail(std::move(url).error());
   options.api = *url;
+  options.tls = http::TlsOptions{.ca_file = args.ca_file,
+                                 .client_cert_file = args.client_cert,
+                                 .client_key_file = args.client_key};
+  // A bad file is an error now, not a failure of every call later.
+  if (options.api.scheme == http::Scheme::https || options.tls != http::TlsOptions{}) {
+    if (auto usable = http::check_tls_options(options.tls); !usable) {
+      return fail(std::move(usable).error());
+    }
+  }
   if (!args.start_after.empty()) {
     auto id = events::parse_event_id(args.start_after);
     if (!id) return fail(std::move(id).error());

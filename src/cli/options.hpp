@@ -56,6 +56,7 @@ struct ProcessArgs {
   bool no_standby = false;
   std::string log_level = "info";
   std::size_t in_flight_max = limits::requests_in_flight_max;
+  std::string ca_file, client_cert, client_key;  // https: "" = the system's trust, no cert
 };
 void add_process_options(CLI::App& command, ProcessArgs& args);
 // The processor's options (log_level is the caller's: it makes the logger).

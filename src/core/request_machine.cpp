@@ -129,9 +129,12 @@ Plan plan(const RequestState& state) {
                     attempt.result == AttemptResult::timed_out);
   API_BROKER_ASSERT(attempt.finished_at.has_value());
   if (attempt.result == AttemptResult::failed && !attempt.retryable) {
-    std::string reason = fmt::format("attempt {} failed with HTTP {}, which is not retried", newest,
-                                     attempt.status) +
-                         failure_detail(attempt);
+    // Status 0 and not retryable: a permanent failure (a certificate that failed verification).
+    std::string reason =
+        (attempt.status == 0 ? fmt::format("attempt {} failed permanently", newest)
+                             : fmt::format("attempt {} failed with HTTP {}, which is not retried",
+                                           newest, attempt.status)) +
+        failure_detail(attempt);
     return Plan{.kind = Plan::Kind::finish, .finish = failed(state, std::move(reason))};
   }
   if (state.attempts.size() == std::size_t{state.policy.retries} + 1) {

@@ -50,10 +50,35 @@ Result<void> check_header(const Header& header) {
   return {};
 }
 
+// The verb of `method`, if the client sends it (case-sensitive, as RFC 9110 says).
+Result<bhttp::verb> to_verb(std::string_view method) {
+  const bhttp::verb verb = bhttp::string_to_verb({method.data(), method.size()});
+  switch (verb) {
+    case bhttp::verb::get:
+    case bhttp::verb::head:
+    case bhttp::verb::post:
+    case bhttp::verb::put:
+    case bhttp::verb::patch:
+    case bhttp::verb::delete_:
+    case bhttp::verb::options:
+      return verb;
+    default:
+      return fail(Errc::invalid_input,
+                  fmt::format("unsupported method '{}' (GET, HEAD, POST, PUT, PATCH, DELETE or "
+                              "OPTIONS)",
+                              method.substr(0, 32)));
+  }
+}
+
 }  // namespace
 
-Result<Request> build_request(const Url& url, std::string_view target, std::string body,
-                              const std::vector<Header>& headers) {
+Result<Request> build_request(std::string_view method, const Url& url, std::string_view target,
+                              std::string body, const std::vector<Header>& headers) {
+  auto verb = to_verb(method);
+  if (!verb) return fail(std::move(verb).error());
+  if (!body.empty() && (*verb == bhttp::verb::get || *verb == bhttp::verb::head)) {
+    return fail(Errc::invalid_input, fmt::format("a {} request has no body", method));
+  }
   for (const char c : target) {
     const auto u = static_cast<unsigned char>(c);
     if (u <= 0x20 || u >= 0x7f) {
@@ -65,10 +90,12 @@ Result<Request> build_request(const Url& url, std::string_view target, std::stri
   path += target;
   if (path.empty() || path.front() != '/') path.insert(0, "/");
 
-  Request request{bhttp::verb::post, path, 11};
+  Request request{*verb, path, 11};
   request.set(bhttp::field::host, host_header(url));
   request.set(bhttp::field::user_agent, user_agent);
-  request.set(bhttp::field::content_type, "application/octet-stream");
+  if (!body.empty() || *verb == bhttp::verb::post) {
+    request.set(bhttp::field::content_type, "application/octet-stream");
+  }
   for (const auto& header : headers) {
     if (auto checked = check_header(header); !checked) return fail(std::move(checked).error());
     request.set(header.first, header.second);

@@ -175,10 +175,16 @@ Result<Url> parse_url(std::string_view text) {
   if (Why why = check_characters(text)) return invalid(*why);
 
   const std::size_t scheme_end = text.find("://");
-  if (scheme_end == std::string_view::npos) return invalid("it must start with http://");
-  const std::string_view scheme = text.substr(0, scheme_end);
-  if (equals_ignoring_case(scheme, "https")) return invalid("https is not supported");
-  if (!equals_ignoring_case(scheme, "http")) return invalid("it must start with http://");
+  if (scheme_end == std::string_view::npos)
+    return invalid("it must start with http:// or https://");
+  const std::string_view scheme_text = text.substr(0, scheme_end);
+  Url url;
+  if (equals_ignoring_case(scheme_text, "https")) {
+    url.scheme = Scheme::https;
+  } else if (!equals_ignoring_case(scheme_text, "http")) {
+    return invalid("it must start with http:// or https://");
+  }
+  url.port = default_port(url.scheme);
 
   const std::string_view rest = text.substr(scheme_end + 3);
   const std::size_t authority_end = rest.find_first_of("/?#");
@@ -189,23 +195,24 @@ Result<Url> parse_url(std::string_view text) {
   if (path.find_first_of("?#") != std::string_view::npos) {
     return invalid("a query or fragment is not supported");
   }
-  Url url;
   if (Why why = parse_authority(authority, url)) return invalid(*why);
   if (Why why = parse_path(path, url)) return invalid(*why);
   return url;
 }
 
+std::uint16_t default_port(Scheme scheme) { return scheme == Scheme::https ? 443 : 80; }
+
 std::string host_header(const Url& url) {
   const bool ipv6 = url.host.find(':') != std::string::npos;
   std::string host = ipv6 ? "[" + url.host + "]" : url.host;
-  if (url.port != 80) host += fmt::format(":{}", url.port);
+  if (url.port != default_port(url.scheme)) host += fmt::format(":{}", url.port);
   return host;
 }
 
 std::string to_string(const Url& url) {
   const bool ipv6 = url.host.find(':') != std::string::npos;
-  return fmt::format("http://{}:{}{}", ipv6 ? "[" + url.host + "]" : url.host, url.port,
-                     url.base_path);
+  return fmt::format("{}://{}:{}{}", url.scheme == Scheme::https ? "https" : "http",
+                     ipv6 ? "[" + url.host + "]" : url.host, url.port, url.base_path);
 }
 
 }  // namespace api_broker::http

@@ -200,7 +200,7 @@ TEST_P(Broker, FewDescriptorsDelayCallsButFailNone) {
 }
 
 TEST_P(Broker, MalformedApiUrlIsAOneLineError) {
-  for (const char* bad : {"ftp://example.com", "http://", "not a url", "https://127.0.0.1"}) {
+  for (const char* bad : {"ftp://example.com", "http://", "not a url", "https://"}) {
     auto out = cli({"process", "--api-url", bad});
     EXPECT_EQ(out.exit_code, 2) << bad << ": " << out.err;
     EXPECT_EQ(count_in(out.err, "\n"), 1u) << out.err;

@@ -11,7 +11,8 @@
 //   GET /stats/keys -> {"<Idempotency-Key>":calls,...} for the keys seen on POST /api
 //   other methods on these paths -> 400; other paths -> 404; bodies over body_bytes_max -> 413
 //
-// HTTP/1.1 with keep-alive; malformed requests close the connection. One thread and one event
+// HTTP/1.1 with keep-alive, over TLS when Options::tls_cert_file is set (https); malformed
+// requests close the connection. One thread and one event
 // loop serve every connection, so thousands of slow requests cost no thread each.
 
 #include <chrono>
@@ -60,6 +61,13 @@ struct Options {
   //  "attempt":<the Api-Broker-Attempt header, 0-based, or null>}. Buffered; flushed every
   // 100 ms and when the server stops.
   std::string calls_log_path = {};
+  // Given (with tls_key_file), every connection is TLS (https): the PEM certificate chain and
+  // private key the server presents. Connections whose handshake fails are closed unserved.
+  std::string tls_cert_file = {};
+  std::string tls_key_file = {};
+  // Given (with TLS), mutual TLS: clients must present a certificate signed by a CA of this
+  // PEM file, else the handshake fails.
+  std::string tls_client_ca_file = {};
 };
 
 // Counters of POST /api calls since the server started. calls == succeeded + failed +
@@ -77,7 +85,8 @@ struct Stats {
 };
 
 // Checks the rates are in [0, 1] and the latencies in [0, latency_seconds_max] with
-// min <= max. Errc::invalid_input with a one-line message otherwise.
+// min <= max, and that a TLS certificate comes with its key (and a client CA with TLS).
+// Errc::invalid_input with a one-line message otherwise.
 Result<void> validate(const Options& options);
 
 // A running brittle API on its own thread. Thread-safe: every method may be called from any
@@ -87,7 +96,8 @@ class Server {
   // Validates `options`, listens on `address` ("HOST:PORT": an IPv4 address, "[IPv6]",
   // "localhost", or empty for all IPv4 interfaces; port 0 picks a free port) and starts
   // serving. Errc::invalid_input for bad options or addresses, Errc::unavailable when the
-  // address cannot be listened on (in use, not permitted) or the calls log cannot be opened.
+  // address cannot be listened on (in use, not permitted) or the calls log cannot be opened;
+  // Errc::invalid_input too for a TLS file that cannot be read or used.
   static Result<std::unique_ptr<Server>> start(std::string_view address, const Options& options);
 
   Server(const Server&) = delete;
@@ -98,7 +108,7 @@ class Server {
   // The address listened on, e.g. "0.0.0.0:8080" or "[::1]:8080".
   [[nodiscard]] std::string address() const;
   // Where a client on this host reaches it, e.g. "http://127.0.0.1:8080" ("http://[::1]:8080"
-  // for IPv6); a wildcard address is reported as the loopback address.
+  // for IPv6, "https://..." with TLS); a wildcard address is reported as the loopback address.
   [[nodiscard]] std::string url() const;
   // The seed in use: Options::seed, or the one drawn. Log it to replay a run.
   [[nodiscard]] std::uint64_t seed() const;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "api_broker/events/envelope.hpp"
+#include "api_broker/http/client_options.hpp"
 #include "api_broker/http/url.hpp"
 #include "api_broker/limits.hpp"
 
@@ -17,6 +18,7 @@ namespace api_broker::broker {
 
 struct ProcessorOptions {
   http::Url api;                               // POST <api>/api
+  http::TlsOptions tls;                        // trust and client certificate for https
   std::optional<events::EventId> start_after;  // overrides the stored checkpoint
   // Bytes of the JSON form of the body stored per api-response / failure; 1 to
   // limits::response_bytes_stored_max (run_processor refuses others).

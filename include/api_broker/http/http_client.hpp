@@ -1,7 +1,7 @@
 #pragma once
-// The asynchronous HTTP/1.1 client the processor uses to call the remote API: keep-alive
-// connection pools on one Boost.Asio executor, no thread per call. Code that only handles
-// answers includes api_broker/http/response.hpp, which pulls in no Asio.
+// The asynchronous HTTP/1.1 client the processor uses to call the remote API, over plain TCP
+// or TLS (OpenSSL): keep-alive connection pools on one Boost.Asio executor, no thread per call.
+// Code that only handles answers includes api_broker/http/response.hpp, which pulls in no Asio.
 
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
 
@@ -14,13 +14,14 @@
 #include <string_view>
 #include <vector>
 
+#include "api_broker/http/call.hpp"
 #include "api_broker/http/client_options.hpp"
 #include "api_broker/http/response.hpp"
 #include "api_broker/http/url.hpp"
 
 namespace api_broker::http {
 
-// Sends POST requests over per-(host, port) pools of keep-alive connections.
+// Sends requests over per-(scheme, host, port) pools of keep-alive connections.
 //
 // Thread safety: none. The client lives on `executor` (an io_context's or a strand's): every
 // method, the constructor and the destructor run on that executor's thread, and the `done`
@@ -28,11 +29,21 @@ namespace api_broker::http {
 //
 // Completion: each post() runs its `done` exactly once, never inline from post() or cancel(),
 // with a Response (any status) or an Error: Errc::cancelled after cancel(), Errc::invalid_input
-// for a bad target or header, else Errc::unavailable with a one-line message:
+// for a bad method, target, header or redirect Location, or TLS files that cannot be loaded
+// (https only), Errc::rejected "certificate verify failed: <reason>" (e.g. "certificate has
+// expired", "hostname mismatch", "unable to get local issuer certificate") when the server's
+// certificate fails verification, else Errc::unavailable with a one-line message:
 //   "connection refused", "connection closed without a response", "call exceeded limit of N ms",
 //   "response body larger than N bytes", "cannot resolve host 'h': ...", "cannot connect to
 //   h:p: ...", "connect to h:p timed out after N ms", "connection closed during the response",
-//   "malformed response: ...", "too many calls in flight (N)".
+//   "malformed response: ...", "too many calls in flight (N)", "TLS handshake with h:p failed:
+//   ...", "TLS handshake with h:p timed out after N ms".
+//
+// TLS: an https pool verifies the server's certificate against ClientOptions::tls (the
+// system's trust store by default) and the URL's host name or address, names the host by SNI,
+// and keeps the last session of its connections: a new connection (after a failure, or one
+// more under load) resumes it instead of a full handshake. The handshake is part of the
+// connect, bounded by connect_timeout and the call's limit.
 // Interim answers (1xx but 101) are skipped: the call's answer is the final one that follows.
 // 101 Switching Protocols is an answer like any other, and its connection is closed.
 //
@@ -58,12 +69,15 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  // Sends POST url.base_path + target with `body` (Content-Type application/octet-stream
-  // unless `headers` sets one) and `headers` (e.g. Idempotency-Key). Host, User-Agent and
-  // Content-Length are set by the client; `headers` may not set Content-Length or
-  // Transfer-Encoding. `limit` bounds the whole call, queueing and connecting included
-  // (0 = no bound); when it elapses the call fails and its connection is closed.
-  // REQUIRES: `done` is not empty; limit >= 0.
+  // Sends call.method call.url.base_path + call.target with its body and headers (see Call),
+  // following redirects as call.redirects_max allows. `call.limit` bounds the whole call,
+  // queueing, connecting, the TLS handshake and every hop included (0 = no bound); when it
+  // elapses the call fails and its connection is closed.
+  // REQUIRES: `done` is not empty; call.limit >= 0.
+  CallId send(Call call, ResponseHandler done);
+
+  // send() of POST url.base_path + target with `body` (Content-Type application/octet-stream
+  // unless `headers` sets one) and `headers` (e.g. Idempotency-Key); no redirect followed.
   CallId post(const Url& url, std::string_view target, std::string body,
               const std::vector<Header>& headers, std::chrono::milliseconds limit,
               ResponseHandler done);
@@ -81,6 +95,10 @@ class Client {
   // New connections that could not be opened for want of a descriptor or socket memory
   // since the client was made (their calls waited instead of failing).
   [[nodiscard]] std::uint64_t local_shortages() const;
+  // TLS handshakes completed since the client was made, and how many of them resumed a
+  // session (an abbreviated handshake).
+  [[nodiscard]] std::uint64_t tls_handshakes() const;
+  [[nodiscard]] std::uint64_t tls_resumed() const;
 
  private:
   class Impl;

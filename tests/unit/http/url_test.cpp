@@ -21,6 +21,10 @@ TEST(ParseUrl, AcceptsHostPortAndBasePath) {
       {"http://[::1]", {"::1", 80, ""}},
       {"http://api_host-1.internal:65535//x//", {"api_host-1.internal", 65535, "//x"}},
       {"http://h/a%20b/c:d@e", {"h", 80, "/a%20b/c:d@e"}},
+      {"https://example.com", {"example.com", 443, "", Scheme::https}},
+      {"HTTPS://example.com:8443/v2/", {"example.com", 8443, "/v2", Scheme::https}},
+      {"https://[::1]/v1", {"::1", 443, "/v1", Scheme::https}},
+      {"https://h:80", {"h", 80, "", Scheme::https}},
   };
   for (const Case& c : cases) {
     auto url = parse_url(c.text);
@@ -36,9 +40,11 @@ TEST(ParseUrl, RejectsWithOneLineMessage) {
   };
   const Case cases[] = {
       {"", "empty"},
-      {"https://example.com", "https is not supported"},
-      {"ftp://example.com", "must start with http://"},
-      {"example.com:80", "must start with http://"},
+      {"ftp://example.com", "must start with http:// or https://"},
+      {"httpss://example.com", "must start with http:// or https://"},
+      {"example.com:80", "must start with http:// or https://"},
+      {"https://", "missing host"},
+      {"https://host/v1?x=1", "query or fragment"},
       {"http://", "missing host"},
       {"http://:8080/v1", "missing host"},
       {"http://[]:80", "missing host"},
@@ -74,7 +80,8 @@ TEST(ParseUrl, RejectsWithOneLineMessage) {
 }
 
 TEST(ParseUrl, ToStringParsesBack) {
-  for (const char* text : {"http://example.com/v1", "http://[::1]:8080", "http://h:81/a/b"}) {
+  for (const char* text : {"http://example.com/v1", "http://[::1]:8080", "http://h:81/a/b",
+                           "https://example.com/v1", "https://[::1]:8443", "https://h:80/a"}) {
     auto url = parse_url(text);
     ASSERT_TRUE(url) << text;
     auto again = parse_url(to_string(*url));
@@ -87,6 +94,15 @@ TEST(HostHeader, OmitsDefaultPortAndBracketsIpv6) {
   EXPECT_EQ(host_header(Url{"example.com", 80, ""}), "example.com");
   EXPECT_EQ(host_header(Url{"example.com", 8080, ""}), "example.com:8080");
   EXPECT_EQ(host_header(Url{"::1", 8080, ""}), "[::1]:8080");
+  EXPECT_EQ(host_header(Url{"example.com", 443, "", Scheme::https}), "example.com");
+  EXPECT_EQ(host_header(Url{"example.com", 80, "", Scheme::https}), "example.com:80");
+  EXPECT_EQ(host_header(Url{"example.com", 443, ""}), "example.com:443");
+  EXPECT_EQ(host_header(Url{"::1", 443, "", Scheme::https}), "[::1]");
+}
+
+TEST(UrlToString, NamesTheScheme) {
+  EXPECT_EQ(to_string(Url{"h", 80, "/a"}), "http://h:80/a");
+  EXPECT_EQ(to_string(Url{"::1", 443, "", Scheme::https}), "https://[::1]:443");
 }
 
 // A password given in the URL is never repeated in the error, whatever else is wrong.
