@@ -20,6 +20,7 @@ struct Response {
   bool truncated = false;                     // true: `body` is the first part of the body
   std::size_t body_bytes = 0;                 // size of the whole body as received (decoded)
   std::optional<double> retry_after_seconds;  // from Retry-After; >= 0; nullopt if absent/bad
+  std::optional<std::string> location;        // the Location header of a 3xx not followed
 };
 
 // Names one call of a Client, to cancel it.
