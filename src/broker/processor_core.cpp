@@ -430,7 +430,7 @@ void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
     // A bad call (a secret that cannot be resolved, a header the client refuses) fails the
     // same way every time: retrying cannot help.
     const bool permanent = answer.error().code == Errc::invalid_input;
-    if (!permanent) report_unreachable(answer.error().message);
+    if (!permanent) report_unreachable(to_string(active.call->endpoint), answer.error().message);
     append(request, active,
            events::ApiFailure{.attempt = attempt,
                               .failure = answer.error().message,
@@ -467,12 +467,12 @@ void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
 }
 
 // The API cannot be reached: say so, at most every 5 s, with how often it happened.
-void ProcessorCore::report_unreachable(const std::string& message) {
+void ProcessorCore::report_unreachable(const std::string& where, const std::string& message) {
   ++unreachable_since_report_;
   const TimePoint now = ports_.now();
   if (unreachable_reported_at_ && now - *unreachable_reported_at_ < 5s) return;
   log_->warn("calls to {} fail: {} ({} failed calls without an answer since the last report)",
-             http::to_string(options_.api), message, unreachable_since_report_);
+             where, message, unreachable_since_report_);
   unreachable_reported_at_ = now;
   unreachable_since_report_ = 0;
 }

@@ -114,7 +114,7 @@ class ProcessorCore {
   void step(events::EventId id);
   void arm(events::EventId id, Active& active, TimePoint at);
   void launch(events::EventId id, Active& active, std::uint32_t attempt);
-  void report_unreachable(const std::string& message);
+  void report_unreachable(const std::string& where, const std::string& message);
   void publish_checkpoint(events::EventId last);
 
   ProcessorPorts& ports_;
