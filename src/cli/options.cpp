@@ -177,8 +177,10 @@ Result<events::Event> to_request(events::Request request, const InsertArgs& args
   return events::Event{std::move(*checked)};
 }
 
-// A request given as JSON (it starts with '{' and decodes as a request payload), else text.
+// A request: its JSON payload, or the text of its body.
 Result<events::Event> request_from_cli(const InsertArgs& args) {
+  // Not UTF-8: event_from_cli's message names the byte.
+  if (events::first_invalid_utf8(args.data)) return event_from_cli("request", args.data);
   // A JSON object with a "request" field is the request's JSON payload, with the same fields
   // as the flags; any other text is the body.
   const std::string_view data = args.data;
@@ -197,13 +199,8 @@ Result<events::NewEvent> to_new_event(const InsertArgs& args) {
     return fail(Errc::invalid_input,
                 "--method, --url, --target, --path, --header and --content-type are for a request");
   }
-  auto event = args.class_tag == "request" ? [&]() -> Result<events::Event> {
-    if (const auto bad = events::first_invalid_utf8(args.data)) {
-      return event_from_cli(args.class_tag, args.data);  // its message names the byte
-    }
-    return request_from_cli(args);
-  }()
-      : event_from_cli(args.class_tag, args.data);
+  auto event = args.class_tag == "request" ? request_from_cli(args)
+                                           : event_from_cli(args.class_tag, args.data);
   if (!event) return fail(std::move(event).error());
   if (const auto* target = std::get_if<events::Target>(&*event)) {
     if (auto valid = broker::check_target(*target); !valid) return fail(std::move(valid).error());
