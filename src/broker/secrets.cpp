@@ -50,6 +50,7 @@ Result<std::string> resolve(const events::HeaderField& header) {
   std::string where;
   if (value.rfind("env:", 0) == 0) {
     const std::string name(value.substr(4));
+    // NOLINTNEXTLINE(concurrency-mt-unsafe): the processor never writes its environment
     const char* found = std::getenv(name.c_str());
     if (found == nullptr) {
       return fail(Errc::invalid_input,
