@@ -88,6 +88,8 @@ inline constexpr std::size_t failure_text_bytes_max = 512;
 inline constexpr std::uint32_t http_response_header_bytes_max = 64 * 1024;
 // Header fields of one request or target (each also counts toward the event's payload bytes).
 inline constexpr std::size_t header_fields_max = 100;
+// Names of targets one store may define (a removed one still counts: its name stays known).
+inline constexpr std::size_t targets_max = 1000;
 // Characters of a bad input quoted in its error message (then "...").
 inline constexpr std::size_t quoted_input_chars_max = 200;
 // PostgreSQL refuses single values above 1 GB; a batch is sent as one array per column.

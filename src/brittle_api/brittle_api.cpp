@@ -336,14 +336,13 @@ class Server::Impl {
     }
   }
 
-  // The response to `request`, or none if the connection must be closed unanswered.
+  // The response to `request`, or none if the connection must be closed unanswered. /up and
+  // /stats are the server's own; /redirect... answers 302 to /api...; any other method and
+  // path is a call of the API, under the fault plan.
   asio::awaitable<std::optional<Response>> handle(Connection& connection, Request& request) {
     const std::string_view path = detail::path_of(request);
     const http::verb method = request.method();
-    if (path == "/api") {
-      if (method == http::verb::post) co_return co_await call_api(connection, request);
-      co_return reply(request, http::status::bad_request, "bad request");
-    }
+    if (path.rfind("/redirect", 0) == 0) co_return redirect(request, path);
     if (path == "/up") {
       if (method == http::verb::get) co_return reply(request, http::status::ok, "ok");
       if (method == http::verb::head) {
@@ -361,7 +360,21 @@ class Server::Impl {
                 path == "/stats" ? tally_.stats_json() : tally_.keys_json(), "application/json");
       co_return response;
     }
-    co_return reply(request, http::status::not_found, "not found");
+    co_return co_await call_api(connection, request);
+  }
+
+  // 302 Found to "/api" and what follows "/redirect" in the target, recorded as a call.
+  Response redirect(const Request& request, std::string_view path) {
+    const std::string_view target(request.target().data(), request.target().size());
+    const std::string location =
+        "/api" + std::string(target.substr(std::string_view("/redirect").size()));
+    // Logged, not counted in the stats: it is no call of /api.
+    log_call(request, "redirect", 0,
+             Arrival{.t_us = unix_micros_now(), .attempt = detail::attempt_of(request)});
+    (void)path;
+    Response response = reply(request, http::status::found, "found");
+    response.set(http::field::location, location);
+    return response;
   }
 
   asio::awaitable<std::optional<Response>> call_api(Connection& connection, Request& request) {
@@ -371,7 +384,7 @@ class Server::Impl {
     tally_.arrived(key);
     if (is_stale(request)) {
       plan.outcome = Outcome::stale;
-      record_outcome(key, plan, arrival);
+      record_outcome(request, plan, arrival);
       co_return reply(request, http::status::conflict,
                       fmt::format("stale lease epoch: a newer one ({}) was seen", epoch_max_));
     }
@@ -388,10 +401,13 @@ class Server::Impl {
       tally_.abandoned();
       co_return std::nullopt;
     }
-    record_outcome(key, plan, arrival);
+    record_outcome(request, plan, arrival);
 
     switch (plan.outcome) {
       case Outcome::ok: {
+        if (request.method() == http::verb::head) {
+          co_return reply(request, http::status::ok, "");
+        }
         const std::string content_type(request[http::field::content_type]);
         co_return reply(request, http::status::ok, detail::reverse_code_points(request.body()),
                         content_type.empty() ? "application/octet-stream" : content_type);
@@ -417,16 +433,33 @@ class Server::Impl {
     return false;
   }
 
-  void record_outcome(std::string_view key, const Plan& plan, const Arrival& arrival) {
+  void record_outcome(const Request& request, const Plan& plan, const Arrival& arrival) {
     tally_.finished(plan.outcome);
-    if (calls_log_) {
-      calls_log_->append(detail::CallsLog::Line{.t_us = unix_micros_now(),
-                                                .key = key,
-                                                .outcome = detail::to_log_text(plan.outcome),
-                                                .latency_ms = plan.latency_seconds * 1000.0,
-                                                .received_us = arrival.t_us,
-                                                .attempt = arrival.attempt});
+    log_call(request, detail::to_log_text(plan.outcome), plan.latency_seconds, arrival);
+  }
+
+  void log_call(const Request& request, std::string_view outcome, double latency_seconds,
+                const Arrival& arrival) {
+    if (!calls_log_) return;
+    std::vector<std::pair<std::string_view, std::string_view>> headers;
+    for (const auto& field : request) {
+      headers.emplace_back(std::string_view(field.name_string().data(), field.name_string().size()),
+                           std::string_view(field.value().data(), field.value().size()));
     }
+    const auto key = request["Idempotency-Key"];
+    const auto method = request.method_string();
+    const auto target = request.target();
+    calls_log_->append(
+        detail::CallsLog::Line{.t_us = unix_micros_now(),
+                               .key = std::string_view(key.data(), key.size()),
+                               .outcome = outcome,
+                               .latency_ms = latency_seconds * 1000.0,
+                               .received_us = arrival.t_us,
+                               .attempt = arrival.attempt,
+                               .method = std::string_view(method.data(), method.size()),
+                               .target = std::string_view(target.data(), target.size()),
+                               .headers = std::move(headers),
+                               .body = request.body()});
   }
 
   const Options options_;

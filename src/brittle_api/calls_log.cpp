@@ -29,7 +29,22 @@ void CallsLog::append(const Line& line) {
   append_json_string(buffer_, line.key);
   buffer_ += fmt::format(",\"outcome\":\"{}\",\"latency_ms\":{},\"received_us\":{},\"attempt\":",
                          line.outcome, line.latency_ms, line.received_us);
-  buffer_ += line.attempt ? fmt::format("{}}}\n", *line.attempt) : std::string("null}\n");
+  buffer_ += line.attempt ? fmt::format("{}", *line.attempt) : std::string("null");
+  buffer_ += ",\"method\":";
+  append_json_string(buffer_, line.method);
+  buffer_ += ",\"target\":";
+  append_json_string(buffer_, line.target);
+  buffer_ += ",\"headers\":[";
+  for (std::size_t i = 0; i < line.headers.size(); ++i) {
+    buffer_ += i == 0 ? "[" : ",[";
+    append_json_string(buffer_, line.headers[i].first);
+    buffer_ += ',';
+    append_json_string(buffer_, line.headers[i].second);
+    buffer_ += ']';
+  }
+  buffer_ += "],\"body\":";
+  append_json_string(buffer_, line.body);
+  buffer_ += "}\n";
   if (buffer_.size() >= buffer_bytes_max) flush();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// The optional calls log of the brittle API: one JSON line per POST /api outcome.
+// The optional calls log of the brittle API: one JSON line per call's outcome, with what the
+// call sent (method, target, headers, body).
 
 #include <cstdint>
 #include <cstdio>
@@ -7,6 +8,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "api_broker/result.hpp"
 
@@ -29,10 +32,17 @@ class CallsLog {
     double latency_ms;
     std::int64_t received_us;
     std::optional<std::uint32_t> attempt;
+    // What the call sent: its method, target (path and query), every header field as
+    // received, and its body.
+    std::string_view method{};
+    std::string_view target{};
+    std::vector<std::pair<std::string_view, std::string_view>> headers{};
+    std::string_view body{};
   };
 
   // Buffers {"t_us":...,"key":...,"outcome":...,"latency_ms":...,"received_us":...,
-  // "attempt":N|null}; flushes when the buffer reaches buffer_bytes_max, so memory stays
+  // "attempt":N|null,"method":...,"target":...,"headers":[[name,value],...],"body":...};
+  // flushes when the buffer reaches buffer_bytes_max, so memory stays
   // bounded between timer flushes.
   void append(const Line& line);
   // Writes the buffered lines and flushes them to the OS (no fsync).

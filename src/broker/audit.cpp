@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "api_broker/assert.hpp"
+#include "api_broker/broker/call_builder.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
 
@@ -14,7 +15,10 @@ void Auditor::violation(events::EventId event, events::EventId request, std::str
   ++report_.violations_total;
   API_BROKER_ASSERT(report_.violations.size() <= options_.violations_max);
   if (report_.violations.size() < options_.violations_max) {
-    report_.violations.push_back(Violation{event, request, std::move(text)});
+    const auto destination = destinations_.find(request);
+    report_.violations.push_back(
+        Violation{event, request, std::move(text),
+                  destination == destinations_.end() ? std::string() : destination->second});
   }
 }
 
@@ -43,9 +47,24 @@ void Auditor::add(const events::Envelope& envelope) {
           } else {
             violation(envelope.id, {}, "invalid configuration: " + policy.error().message);
           }
+        } else if constexpr (std::is_same_v<T, events::Target>) {
+          auto next = targets_->with(e);
+          if (next) {
+            targets_ = std::move(*next);
+          } else {
+            violation(envelope.id, {}, "invalid target: " + next.error().message);
+          }
         } else if constexpr (std::is_same_v<T, events::Request>) {
           ++report_.requests;
-          open_.emplace(id, core::start(envelope, policy_));
+          core::RetryRule rule;
+          if (!is_plain(e)) {
+            destinations_.emplace(id, describe_destination(e));
+            // The processor retries a request to a target under the target's rule.
+            if (auto target = find_target(*targets_, e.target); !e.target.empty() && target) {
+              rule = (*target)->retry_on;
+            }
+          }
+          open_.emplace(id, core::start(envelope, policy_, rule));
         } else if constexpr (std::is_same_v<T, events::Simple>) {
         } else {
           const events::EventId cause = envelope.causation_id;
@@ -81,6 +100,7 @@ void Auditor::add(const events::Envelope& envelope) {
             close(cause, state);
             finished_.insert(cause);
             open_.erase(it);
+            destinations_.erase(cause);
           }
         }
       },
@@ -128,6 +148,7 @@ AuditReport Auditor::finish() {
     }
   }
   open_.clear();
+  destinations_.clear();
   return std::move(report_);
 }
 

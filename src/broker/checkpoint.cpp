@@ -9,8 +9,17 @@
 namespace api_broker::broker {
 
 std::string encode_checkpoint(const Checkpoint& checkpoint) {
-  return fmt::format(R"({{"after":{},"policy":{}}})", events::to_int(checkpoint.after),
-                     events::encode_payload(core::to_configuration(checkpoint.policy)));
+  std::string targets;
+  if (checkpoint.targets && !checkpoint.targets->empty()) {
+    // Each target as its event states it: decoding folds them again.
+    for (const auto& [name, definition] : checkpoint.targets->all()) {
+      targets += targets.empty() ? "" : ",";
+      targets += events::encode_payload(definition.event);
+    }
+    targets = fmt::format(R"(,"targets":[{}])", targets);
+  }
+  return fmt::format(R"({{"after":{},"policy":{}{}}})", events::to_int(checkpoint.after),
+                     events::encode_payload(core::to_configuration(checkpoint.policy)), targets);
 }
 
 Result<Checkpoint> decode_checkpoint(std::string_view text) {
@@ -29,7 +38,20 @@ Result<Checkpoint> decode_checkpoint(std::string_view text) {
   if (!configuration) return corrupt();
   auto policy = core::apply(core::Policy{}, std::get<events::Configuration>(*configuration));
   if (!policy) return corrupt();
-  return Checkpoint{events::EventId{json["after"].get<std::uint64_t>()}, *policy};
+  // Checkpoints written before targets existed have none.
+  auto targets = std::make_shared<const Targets>();
+  if (json.contains("targets")) {
+    if (!json["targets"].is_array()) return corrupt();
+    for (const auto& item : json["targets"]) {
+      auto target = events::decode_payload("target", item.dump());
+      if (!target) return corrupt();
+      auto next = targets->with(std::get<events::Target>(*target));
+      if (!next) return corrupt();
+      targets = std::move(*next);
+    }
+  }
+  return Checkpoint{events::EventId{json["after"].get<std::uint64_t>()}, *policy,
+                    std::move(targets)};
 }
 
 }  // namespace api_broker::broker

@@ -12,7 +12,9 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <map>
 
@@ -21,6 +23,7 @@
 #include "api_broker/broker/resume_point.hpp"
 #include "api_broker/http/http_client.hpp"
 #include "lease.hpp"
+#include "secrets.hpp"
 #include "store_worker.hpp"
 
 namespace api_broker::broker {
@@ -30,13 +33,37 @@ namespace asio = boost::asio;
 using events::Envelope;
 using events::EventId;
 
+// Sends `plan` through the client. A redirect hop is followed only to where the request could
+// have been sent itself: under the plan's own base URL or an --allow-url prefix.
+http::CallId send_call(http::Client& client, const CallPlan& plan,
+                       const std::vector<UrlPrefix>& allowed, std::string body,
+                       std::vector<http::Header> headers, std::chrono::milliseconds limit,
+                       http::ResponseHandler done) {
+  http::Call call{.method = plan.method,
+                  .url = plan.endpoint.url,
+                  .target = plan.path,
+                  .body = std::move(body),
+                  .headers = std::move(headers),
+                  .limit = limit,
+                  .redirects_max = plan.redirects_max};
+  if (plan.redirects_max > 0) {
+    std::vector<UrlPrefix> destinations = allowed;
+    destinations.push_back(plan.endpoint);
+    call.may_follow = [destinations = std::move(destinations)](const http::Url& url,
+                                                               const std::string& target) {
+      return allows(destinations, Location{.endpoint = {.url = url}, .target = target});
+    };
+  }
+  return client.send(std::move(call), std::move(done));
+}
+
 // The real world of a ProcessorCore: Asio timers and the Beast HTTP client on one loop, and a
 // StoreWorker thread whose callbacks are posted onto that loop.
 class AsioPorts final : public ProcessorPorts {
  public:
   AsioPorts(asio::io_context& io, const ProcessorOptions& options, std::size_t connections_max)
       : io_(io),
-        api_(options.api),
+        allowed_(options.allowed),
         http_(io.get_executor(),
               http::ClientOptions{.response_bytes_stored_max = options.response_bytes_stored_max,
                                   .connections_max = connections_max,
@@ -73,19 +100,34 @@ class AsioPorts final : public ProcessorPorts {
   }
 
   std::uint64_t call_api(const ApiCall& call) override {
-    const http::CallId id = http_.post(
-        api_, "/api", std::string(call.body),
-        {{"Idempotency-Key", std::string(call.idempotency_key)},
-         {"Api-Broker-Attempt", std::to_string(call.attempt)},
-         {"Api-Broker-Lease-Epoch", std::to_string(lease_epoch_)}},
-        call.limit,
-        [this, request = call.request, attempt = call.attempt](Result<http::Response> answer) {
-          core_->on_answer(request, attempt, std::move(answer));
+    API_BROKER_ASSERT(call.plan != nullptr);
+    const CallPlan& plan = *call.plan;
+    auto done = [this, request = call.request,
+                 attempt = call.attempt](Result<http::Response> answer) {
+      core_->on_answer(request, attempt, std::move(answer));
+    };
+    // Secrets are resolved now, into this call only: never stored, never logged.
+    auto resolved = resolve_headers(plan.headers);
+    if (!resolved) return fail_call(std::move(resolved).error(), std::move(done));
+    std::vector<http::Header> headers{{"Idempotency-Key", std::string(call.idempotency_key)},
+                                      {"Api-Broker-Attempt", std::to_string(call.attempt)},
+                                      {"Api-Broker-Lease-Epoch", std::to_string(lease_epoch_)}};
+    const bool has_content_type =
+        std::any_of(resolved->begin(), resolved->end(), [](const http::Header& header) {
+          return boost::beast::iequals(header.first, "Content-Type");
         });
-    return static_cast<std::uint64_t>(id);
+    if (!plan.content_type.empty() && !has_content_type) {
+      headers.emplace_back("Content-Type", plan.content_type);
+    }
+    std::move(resolved->begin(), resolved->end(), std::back_inserter(headers));
+    return static_cast<std::uint64_t>(send_call(http_, plan, allowed_, std::string(call.body),
+                                                std::move(headers), call.limit, std::move(done)));
   }
 
-  void cancel_call(std::uint64_t call) override { http_.cancel(http::CallId{call}); }
+  void cancel_call(std::uint64_t call) override {
+    if ((call & unsent_call_bit) != 0) return;  // failed before sending: its answer is posted
+    http_.cancel(http::CallId{call});
+  }
   bool lease_held() override {
     API_BROKER_ASSERT(worker_ != nullptr);  // attached before the loop runs
     return worker_->lease_held();
@@ -98,12 +140,22 @@ class AsioPorts final : public ProcessorPorts {
 
  private:
   asio::io_context& io_;
-  http::Url api_;
+  std::vector<UrlPrefix> allowed_;  // where a redirect may lead, besides the plan's own URL
   http::Client http_;
   ProcessorCore* core_ = nullptr;
   StoreWorker* worker_ = nullptr;
   std::uint64_t lease_epoch_ = 0;  // sent with every call: a fencing token the API may check
   std::map<EventId, asio::steady_timer> timers_;
+  std::uint64_t unsent_calls_ = 0;
+
+  // Ids of calls that failed before sending; the client's ids never have this bit.
+  static constexpr std::uint64_t unsent_call_bit = std::uint64_t{1} << 63;
+
+  // A call that could not be sent: its failure reaches the core later, as an answer does.
+  std::uint64_t fail_call(Error error, http::ResponseHandler done) {
+    asio::post(io_, [done = std::move(done), error = std::move(error)] { done(fail(error)); });
+    return unsent_call_bit | ++unsent_calls_;
+  }
 };
 
 // The descriptors this process may open: its soft RLIMIT_NOFILE (main() raised it to the hard
@@ -225,7 +277,7 @@ Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& opt
 
   asio::io_context io;
   AsioPorts ports(io, options, connections_for(options, *log));
-  ProcessorCore processor(ports, options, checkpoint.policy, log);
+  ProcessorCore processor(ports, options, checkpoint.policy, log, checkpoint.targets);
   std::optional<Error> fatal;
   auto worker = std::make_unique<StoreWorker>(std::move(store), checkpoint.after,
                                               StoreWorkerOptions{.lease_name = options.lease_name,

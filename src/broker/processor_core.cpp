@@ -54,14 +54,32 @@ std::pair<std::string, bool> fit_body(std::string body, bool cut, std::size_t en
   return {std::move(body), truncated};
 }
 
+CallRules call_rules_of(const ProcessorOptions& options) {
+  return CallRules{.api = Endpoint{.url = options.api},
+                   .allowed = options.allowed,
+                   .content_type_default = options.content_type_default};
+}
+
+// The api-failure text of a non-2xx answer: "HTTP 503", or where a redirect pointed.
+std::string failure_text(const http::Response& response) {
+  if (response.status >= 300 && response.status < 400) {
+    return redirect_failure(response.status, response.location.value_or(""));
+  }
+  return fmt::format("HTTP {}", response.status);
+}
+
 }  // namespace
 
 ProcessorCore::ProcessorCore(ProcessorPorts& ports, const ProcessorOptions& options,
-                             core::Policy policy, std::shared_ptr<spdlog::logger> log)
+                             core::Policy policy, std::shared_ptr<spdlog::logger> log,
+                             std::shared_ptr<const Targets> targets)
     : ports_(ports),
       options_(options),
       log_(std::move(log)),
-      policy_(std::make_shared<const core::Policy>(policy)) {}
+      policy_(std::make_shared<const core::Policy>(policy)),
+      targets_(targets ? std::move(targets) : std::make_shared<const Targets>()),
+      call_rules_(call_rules_of(options)),
+      plain_call_(plain_call(call_rules_)) {}
 
 void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up) {
   for (const Envelope& envelope : batch) fold(envelope);
@@ -82,9 +100,9 @@ void ProcessorCore::on_loaded(const std::vector<EventId>& asked,
     const auto it = loading_.find(envelope.id);
     const auto* request = std::get_if<events::Request>(&envelope.event);
     if (it == loading_.end() || request == nullptr) continue;
-    const std::shared_ptr<const core::Policy> policy = it->second;
+    const InForce in_force = it->second;
     loading_.erase(it);
-    admit(envelope, *request, *policy);
+    admit(envelope, *request, in_force);
     step(envelope.id);
   }
   // Those that could not be read stay unfinished in the log; a restart retries them.
@@ -147,6 +165,17 @@ void ProcessorCore::fold_configuration(const Envelope& envelope,
       to_seconds(policy->backoff_max), policy->backoff_jitter, to_seconds(policy->deadline));
 }
 
+void ProcessorCore::fold_target(const Envelope& envelope, const events::Target& target) {
+  auto next = targets_->with(target);
+  if (!next) {
+    log_->warn("ignoring target event {}: {}", events::to_int(envelope.id), next.error().message);
+    return;
+  }
+  targets_ = std::move(*next);
+  log_->info("target {} from event {}: {}", target.name, events::to_int(envelope.id),
+             target.removed ? std::string("removed") : target.url);
+}
+
 void ProcessorCore::fold(const Envelope& envelope) {
   if (log_->should_log(spdlog::level::debug)) {
     log_->debug("read {}", events::printable(events::envelope_to_line(envelope), 300));
@@ -155,16 +184,20 @@ void ProcessorCore::fold(const Envelope& envelope) {
     fold_configuration(envelope, *configuration);
     return;
   }
+  if (const auto* target = std::get_if<events::Target>(&envelope.event)) {
+    fold_target(envelope, *target);
+    return;
+  }
   const EventId id = envelope.id;
   if (const auto* request = std::get_if<events::Request>(&envelope.event)) {
     ++stats_.requests_seen;
     // Until the first catch-up every unfinished request is admitted: their history may follow
     // in the same read. After it, a new request has no history yet and can wait, in order.
     if (caught_up_once_ && (!parked_.empty() || in_flight() >= options_.requests_in_flight_max)) {
-      parked_.push_back(Parked{id, policy_});
+      parked_.push_back(Parked{id, InForce{policy_, targets_}});
       return;
     }
-    admit(envelope, *request, *policy_);
+    admit(envelope, *request, InForce{policy_, targets_});
     // The in-flight bound: after the first catch-up a request is admitted only below it.
     API_BROKER_ASSERT(!caught_up_once_ || in_flight() <= options_.requests_in_flight_max);
     dirty_.insert(id);
@@ -193,9 +226,16 @@ void ProcessorCore::fold(const Envelope& envelope) {
 }
 
 void ProcessorCore::admit(const Envelope& envelope, const events::Request& request,
-                          const core::Policy& policy) {
+                          const InForce& in_force) {
   Active active;
-  active.state = core::start(envelope, policy);
+  if (is_plain(request)) {
+    active.call = plain_call_;
+  } else {
+    active.call =
+        std::make_shared<const CallPlan>(plan_call(request, *in_force.targets, call_rules_));
+  }
+  active.state = core::start(envelope, *in_force.policy, active.call->retry_on);
+  active.targets = in_force.targets;
   active.body = request.request;
   active.idempotency_key = idempotency_key(envelope);
   const bool added = active_.emplace(envelope.id, std::move(active)).second;
@@ -226,7 +266,9 @@ void ProcessorCore::park_beyond_bound() {
       ++it;
       continue;
     }
-    newest.push_back(Parked{it->first, std::make_shared<const core::Policy>(active.state.policy)});
+    newest.push_back(
+        Parked{it->first,
+               InForce{std::make_shared<const core::Policy>(active.state.policy), active.targets}});
     dirty_.erase(it->first);
     it = std::make_reverse_iterator(active_.erase(std::next(it).base()));
   }
@@ -240,7 +282,7 @@ void ProcessorCore::unpark() {
     Parked next = std::move(parked_.front());
     parked_.pop_front();
     ids.push_back(next.id);
-    loading_.emplace(next.id, std::move(next.policy));
+    loading_.emplace(next.id, std::move(next.in_force));
   }
   API_BROKER_ASSERT(loading_.size() <= options_.requests_in_flight_max);  // the in-flight bound
   if (!ids.empty()) ports_.load(std::move(ids));
@@ -335,6 +377,10 @@ void ProcessorCore::launch(EventId id, Active& active, std::uint32_t attempt) {
     held_back_.insert(id);
     return;
   }
+  if (!active.call->refused.empty()) {  // no call can go out: the attempt fails for good
+    fail_at_once(id, active, attempt, active.call->refused);
+    return;
+  }
   ++stats_.attempts_started;
   const core::Policy& policy = active.state.policy;
   // The call may outlive its attempt timeout: a late answer still counts as success.
@@ -348,8 +394,19 @@ void ProcessorCore::launch(EventId id, Active& active, std::uint32_t attempt) {
                                                      .attempt = attempt,
                                                      .body = active.body,
                                                      .idempotency_key = active.idempotency_key,
-                                                     .limit = limit});
+                                                     .limit = limit,
+                                                     .plan = active.call.get()});
   active.calls.emplace(attempt, call);
+}
+
+// An attempt that cannot be sent (see CallPlan::refused): recorded as a permanent failure
+// without a call, so the request fails with the reason and `verify` replays it.
+void ProcessorCore::fail_at_once(EventId id, Active& active, std::uint32_t attempt,
+                                 const std::string& reason) {
+  log_->warn("request {}: attempt {} not sent: {}", events::to_int(id), attempt, reason);
+  append(id, active,
+         events::ApiFailure{.attempt = attempt, .failure = reason, .status = 0, .permanent = true},
+         false);
 }
 
 void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
@@ -370,12 +427,16 @@ void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
       }
       return;
     }
-    report_unreachable(answer.error().message);
+    // A bad call (a secret that cannot be resolved, a header the client refuses) or a
+    // certificate that failed verification fails the same way every time: retrying cannot help.
+    const bool permanent =
+        answer.error().code == Errc::invalid_input || answer.error().code == Errc::rejected;
+    if (!permanent) report_unreachable(to_string(active.call->endpoint), answer.error().message);
     append(request, active,
            events::ApiFailure{.attempt = attempt,
                               .failure = answer.error().message,
                               .status = 0,
-                              .permanent = answer.error().code == Errc::rejected},
+                              .permanent = permanent},
            false);
     return;
   }
@@ -398,7 +459,7 @@ void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
   auto [excerpt, truncated] = fit_body(std::move(response.body), cut, excerpt_max);
   append(request, active,
          events::ApiFailure{.attempt = attempt,
-                            .failure = fmt::format("HTTP {}", response.status),
+                            .failure = failure_text(response),
                             .status = response.status,
                             .body = std::move(excerpt),
                             .retry_after = response.retry_after_seconds.value_or(-1),
@@ -407,12 +468,12 @@ void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
 }
 
 // The API cannot be reached: say so, at most every 5 s, with how often it happened.
-void ProcessorCore::report_unreachable(const std::string& message) {
+void ProcessorCore::report_unreachable(const std::string& where, const std::string& message) {
   ++unreachable_since_report_;
   const TimePoint now = ports_.now();
   if (unreachable_reported_at_ && now - *unreachable_reported_at_ < 5s) return;
   log_->warn("calls to {} fail: {} ({} failed calls without an answer since the last report)",
-             http::to_string(options_.api), message, unreachable_since_report_);
+             where, message, unreachable_since_report_);
   unreachable_reported_at_ = now;
   unreachable_since_report_ = 0;
 }
@@ -420,14 +481,26 @@ void ProcessorCore::report_unreachable(const std::string& message) {
 // The oldest unfinished request (active, being loaded or parked) bounds the checkpoint.
 void ProcessorCore::publish_checkpoint(EventId last) {
   if (last == EventId{}) return;
-  Checkpoint checkpoint{last, *policy_};
-  auto consider = [&](EventId id, const core::Policy& policy) {
+  Checkpoint checkpoint{last, *policy_, targets_};
+  auto consider = [&](EventId id, const core::Policy& policy,
+                      const std::shared_ptr<const Targets>& targets) {
     const std::uint64_t before = events::to_int(id) - 1;
-    if (before < events::to_int(checkpoint.after)) checkpoint = Checkpoint{EventId{before}, policy};
+    if (before < events::to_int(checkpoint.after)) {
+      checkpoint = Checkpoint{EventId{before}, policy, targets};
+    }
   };
-  if (!active_.empty()) consider(active_.begin()->first, active_.begin()->second.state.policy);
-  if (!loading_.empty()) consider(loading_.begin()->first, *loading_.begin()->second);
-  if (!parked_.empty()) consider(parked_.front().id, *parked_.front().policy);
+  if (!active_.empty()) {
+    consider(active_.begin()->first, active_.begin()->second.state.policy,
+             active_.begin()->second.targets);
+  }
+  if (!loading_.empty()) {
+    const InForce& in_force = loading_.begin()->second;
+    consider(loading_.begin()->first, *in_force.policy, in_force.targets);
+  }
+  if (!parked_.empty()) {
+    consider(parked_.front().id, *parked_.front().in_force.policy,
+             parked_.front().in_force.targets);
+  }
   API_BROKER_ASSERT(events::to_int(checkpoint.after) <= events::to_int(last));
   ports_.set_checkpoint(encode_checkpoint(checkpoint));
 }

@@ -6,8 +6,9 @@ namespace api_broker::broker {
 
 namespace {
 
-// `from` moved on to `after`: the configuration events between them folded into its policy
-// (an invalid one is ignored, as the processor ignores it; an unreadable row is skipped).
+// `from` moved on to `after`: the configuration and target events between them folded into its
+// policy and targets (an invalid one is ignored, as the processor ignores it; an unreadable row
+// is skipped).
 Result<Checkpoint> fold_configurations(store::EventStore& store, Checkpoint from,
                                        events::EventId after) {
   events::EventId position = from.after;
@@ -25,6 +26,10 @@ Result<Checkpoint> fold_configurations(store::EventStore& store, Checkpoint from
       if (events::to_int(envelope.id) > events::to_int(after)) break;
       if (const auto* c = std::get_if<events::Configuration>(&envelope.event)) {
         if (auto next = core::apply(from.policy, *c)) from.policy = *next;
+      }
+      if (const auto* t = std::get_if<events::Target>(&envelope.event)) {
+        if (!from.targets) from.targets = std::make_shared<const Targets>();
+        if (auto next = from.targets->with(*t)) from.targets = std::move(*next);
       }
     }
     position = batch->back().id;

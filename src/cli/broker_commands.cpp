@@ -83,8 +83,10 @@ void add_brittle_api(CLI::App& app, Context& context) {
   group->require_subcommand(1);
   auto* serve = group->add_subcommand(
       "serve",
-      "Serve GET|HEAD /up and POST /api (answers the body reversed after a random latency; "
-      "fails with 503 or drops the connection at the given rates), GET /stats, GET /stats/keys");
+      "Serve GET|HEAD /up, GET /stats, GET /stats/keys, /redirect... (302 to /api...), and "
+      "any other method and path as a call of the API (POST /api, GET /orders?id=1, ...): it "
+      "answers the body reversed after a random latency, or fails with 503 or drops the "
+      "connection at the given rates");
   serve->add_option("ADDR", args->address, "HOST:PORT to listen on, e.g. 127.0.0.1:8080")
       ->required();
   serve->add_option("--api-min-latency", args->options.min_latency, "Seconds")
@@ -104,7 +106,8 @@ void add_brittle_api(CLI::App& app, Context& context) {
                   "(a processor that lost its lease: fencing tokens, as a partner may check them)");
   auto* seed = serve->add_option("--seed", args->seed, "Seed for reproducible runs");
   serve->add_option("--calls-log", args->options.calls_log_path,
-                    "Append one JSON line per call to this file");
+                    "Append one JSON line per call to this file: its outcome, method, target, "
+                    "headers and body");
   serve->add_option("--tls-cert", args->options.tls_cert_file,
                     "Serve https with this PEM certificate (chain); needs --tls-key");
   serve->add_option("--tls-key", args->options.tls_key_file, "PEM private key of --tls-cert");

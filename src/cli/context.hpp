@@ -68,6 +68,7 @@ void add_global_options(CLI::App& app, Context& context);
 void add_store_commands(CLI::App& app, Context& context);
 void add_broker_commands(CLI::App& app, Context& context);
 void add_observe_commands(CLI::App& app, Context& context);
+void add_target_commands(CLI::App& app, Context& context);
 void add_demo_command(CLI::App& app, Context& context);
 
 }  // namespace api_broker::cli

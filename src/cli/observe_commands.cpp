@@ -5,6 +5,7 @@
 #include <map>
 
 #include "api_broker/broker/audit.hpp"
+#include "api_broker/broker/call_builder.hpp"
 #include "api_broker/broker/resume_point.hpp"
 #include "api_broker/core/request_machine.hpp"
 #include "api_broker/events/codec.hpp"
@@ -22,7 +23,10 @@ struct WatchArgs {
 // Memory: one state per unfinished request; finished ones are dropped.
 class RequestWatcher {
  public:
-  RequestWatcher(core::Policy policy, bool json) : policy_(policy), json_(json) {}
+  RequestWatcher(core::Policy policy, std::shared_ptr<const broker::Targets> targets, bool json)
+      : policy_(policy),
+        targets_(targets ? std::move(targets) : std::make_shared<const broker::Targets>()),
+        json_(json) {}
 
   // Takes one event; false once stdout is closed.
   bool take(const events::Envelope& envelope) {
@@ -30,48 +34,68 @@ class RequestWatcher {
       if (auto next = core::apply(policy_, *c)) policy_ = *next;
       return true;
     }
-    if (std::holds_alternative<events::Request>(envelope.event)) {
-      auto state = core::start(envelope, policy_);
-      const core::Phase phase = core::phase(state);
-      const bool open = print(envelope, events::to_int(envelope.id), state, phase);
-      requests_.emplace(events::to_int(envelope.id), std::make_pair(std::move(state), phase));
+    if (const auto* t = std::get_if<events::Target>(&envelope.event)) {
+      if (auto next = targets_->with(*t)) targets_ = std::move(*next);
+      return true;
+    }
+    if (const auto* request = std::get_if<events::Request>(&envelope.event)) {
+      core::RetryRule rule;
+      if (auto target = broker::find_target(*targets_, request->target);
+          !request->target.empty() && target) {
+        rule = (*target)->retry_on;
+      }
+      Watched watched{core::start(envelope, policy_, rule), core::Phase::waiting,
+                      broker::describe_destination(*request)};
+      watched.shown = core::phase(watched.state);
+      const bool open = print(envelope, events::to_int(envelope.id), watched);
+      requests_.emplace(events::to_int(envelope.id), std::move(watched));
       return open;
     }
     const auto it = requests_.find(events::to_int(envelope.causation_id));
     if (it == requests_.end()) return true;
-    auto& [state, shown] = it->second;
-    state = core::evolve(std::move(state), envelope);
-    const core::Phase phase = core::phase(state);
-    const bool terminal = core::is_terminal(state);
-    const bool open = phase == shown || print(envelope, it->first, state, phase);
-    shown = phase;
+    Watched& watched = it->second;
+    watched.state = core::evolve(std::move(watched.state), envelope);
+    const core::Phase phase = core::phase(watched.state);
+    const bool terminal = core::is_terminal(watched.state);
+    const bool changed = phase != watched.shown;
+    watched.shown = phase;
+    const bool open = !changed || print(envelope, it->first, watched);
     if (terminal) requests_.erase(it);
     return open;
   }
 
  private:
+  struct Watched {
+    core::RequestState state;
+    core::Phase shown;
+    std::string destination;  // "POST <api-url>/api", "GET target orders/x", ...
+  };
+
   [[nodiscard]] bool print(const events::Envelope& envelope, std::uint64_t request,
-                           const core::RequestState& state, core::Phase phase) const {
+                           const Watched& watched) const {
+    const core::RequestState& state = watched.state;
+    const core::Phase phase = watched.shown;
     const std::size_t attempts = state.attempts.size();
     const auto attempt = attempts == 0 ? 0 : attempts - 1;
     if (json_) {
       return print_line(
           fmt::format(
-              R"({{"request":{},"phase":"{}","attempt":{},"attempts":{},"event":{},"at":"{}"}})",
+              R"({{"request":{},"phase":"{}","attempt":{},"attempts":{},"event":{},"at":"{}","destination":{}}})",
               request, core::to_string(phase), attempt, attempts, events::to_int(envelope.id),
-              events::format_time(envelope.created)),
+              events::format_time(envelope.created), events::json_string(watched.destination)),
           true);
     }
     return print_line(
-        fmt::format("{} request {} {} (attempt {}, {} started) at event {}",
+        fmt::format("{} request {} {} (attempt {}, {} started) at event {}: {}",
                     events::format_time(envelope.created), request, core::to_string(phase), attempt,
-                    attempts, events::to_int(envelope.id)),
+                    attempts, events::to_int(envelope.id), watched.destination),
         true);
   }
 
   core::Policy policy_;
+  std::shared_ptr<const broker::Targets> targets_;
   bool json_;
-  std::map<std::uint64_t, std::pair<core::RequestState, core::Phase>> requests_;
+  std::map<std::uint64_t, Watched> requests_;
 };
 
 int watch_requests(Context& context, const WatchArgs& args) {
@@ -85,12 +109,14 @@ int watch_requests(Context& context, const WatchArgs& args) {
   if (!store) return report(store.error());
   // Starting mid-log, requests after `after` follow the policy in force there.
   core::Policy policy;
+  std::shared_ptr<const broker::Targets> targets;
   if (!args.start_after.empty()) {
     auto resumed = broker::load_resume_point(**store, "processor", after);
     if (!resumed) return report(resumed.error());
     policy = resumed->policy;
+    targets = resumed->targets;
   }
-  RequestWatcher watcher(policy, args.json);
+  RequestWatcher watcher(policy, std::move(targets), args.json);
   StopSignal stop;
   StopOnSignals on_signals(stop);
   StopWhenStdoutCloses on_closed_output(stop);
@@ -148,9 +174,11 @@ void add_verify(CLI::App& app, Context& context) {
         std::string violations;
         for (const auto& v : r.violations) {
           if (!violations.empty()) violations += ',';
-          violations +=
-              fmt::format(R"({{"event":{},"request":{},"text":{}}})", events::to_int(v.event),
-                          events::to_int(v.request), events::json_string(v.text));
+          violations += fmt::format(
+              R"({{"event":{},"request":{},"text":{}{}}})", events::to_int(v.event),
+              events::to_int(v.request), events::json_string(v.text),
+              v.destination.empty() ? std::string()
+                                    : ",\"destination\":" + events::json_string(v.destination));
         }
         fmt::print(
             R"({{"ok":{},"events":{},"requests":{},"succeeded":{},"failed":{},"open":{},"attempts":{},"responses":{},"failures":{},"timeouts":{},"violations_total":{},"violations":[{}]}})"
@@ -160,8 +188,9 @@ void add_verify(CLI::App& app, Context& context) {
       } else {
         for (const auto& v : r.violations) {
           if (v.request != events::EventId{}) {
-            fmt::print("violation: event {} (request {}): {}\n", events::to_int(v.event),
-                       events::to_int(v.request), v.text);
+            fmt::print("violation: event {} (request {}{}): {}\n", events::to_int(v.event),
+                       events::to_int(v.request),
+                       v.destination.empty() ? std::string() : ", " + v.destination, v.text);
           } else {
             fmt::print("violation: event {}: {}\n", events::to_int(v.event), v.text);
           }

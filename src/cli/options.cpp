@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "api_broker/broker/destination.hpp"
+#include "api_broker/broker/targets.hpp"
 #include "api_broker/core/policy.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/events/utf8.hpp"
@@ -85,11 +87,125 @@ void add_insert_options(CLI::App& command, InsertArgs& args) {
                   "Client-chosen UUID (not the nil one); a second insert with the same one fails "
                   "(exit 3) and stores nothing");
   command.add_option("--causation", args.causation, "Id of the event that caused this one");
+  auto* group = command.add_option_group("request", "Of a request only: what it sends, where");
+  group->add_option("--method", args.method,
+                    "GET, HEAD, POST (default), PUT, PATCH or DELETE (any case)");
+  group->add_option("--url", args.url,
+                    "Absolute http(s) URL, with a query if any; it must be under an --allow-url "
+                    "prefix");
+  group->add_option("--target", args.target, "A target defined by `target set`");
+  group->add_option("--path", args.path, "With --target: appended to its URL (/orders?id=1)");
+  group
+      ->add_option("--header", args.headers,
+                   "'Name: value', repeatable; a value env:VAR or file:PATH is a secret the "
+                   "processor reads when it sends (the log keeps the reference)")
+      ->allow_extra_args(false);
+  group->add_option("--content-type", args.content_type,
+                    "Content-Type of the body; default: the processor's --content-type-default");
+  add_allow_url_option(*group, args.allow_urls);
 }
 
+void add_allow_url_option(CLI::App& command, std::vector<std::string>& prefixes) {
+  command
+      .add_option("--allow-url", prefixes,
+                  "URL prefix a request's url may be under (scheme, host, port and whole path "
+                  "segments), repeatable or comma-separated")
+      ->envname("API_BROKER_ALLOW_URLS")
+      ->delimiter(',')
+      ->allow_extra_args(false);
+}
+
+Result<std::vector<broker::UrlPrefix>> to_url_prefixes(const std::vector<std::string>& texts) {
+  std::vector<broker::UrlPrefix> prefixes;
+  for (const std::string& text : texts) {
+    if (text.empty()) continue;  // an empty API_BROKER_ALLOW_URLS item
+    auto prefix = broker::parse_allow_url(text);
+    if (!prefix) return fail(std::move(prefix).error());
+    prefixes.push_back(std::move(*prefix));
+  }
+  return prefixes;
+}
+
+namespace {
+
+Result<std::vector<events::HeaderField>> to_headers(const std::vector<std::string>& texts) {
+  std::vector<events::HeaderField> headers;
+  for (const std::string& text : texts) {
+    auto header = broker::parse_header_argument(text);
+    if (!header) return fail(std::move(header).error());
+    headers.push_back(std::move(*header));
+  }
+  return headers;
+}
+
+bool has_request_fields(const InsertArgs& args) {
+  return !args.method.empty() || !args.url.empty() || !args.target.empty() || !args.path.empty() ||
+         !args.content_type.empty() || !args.headers.empty();
+}
+
+// The request's own fields: from the flags, checked, and its url under a prefix.
+Result<events::Event> to_request(events::Request request, const InsertArgs& args) {
+  if (has_request_fields(args)) {
+    if (!request.method.empty() || !request.url.empty() || !request.target.empty() ||
+        !request.path.empty() || !request.content_type.empty() || !request.headers.empty()) {
+      return fail(Errc::invalid_input,
+                  "give a request's fields in its JSON or as flags (--method, --url, ...), not "
+                  "both");
+    }
+    request.method = args.method;
+    request.url = args.url;
+    request.target = args.target;
+    request.path = args.path;
+    request.content_type = args.content_type;
+    auto headers = to_headers(args.headers);
+    if (!headers) return fail(std::move(headers).error());
+    request.headers = std::move(*headers);
+  }
+  auto checked = broker::check_request(std::move(request));
+  if (!checked) return fail(std::move(checked).error());
+  if (!checked->url.empty()) {
+    auto prefixes = to_url_prefixes(args.allow_urls);
+    if (!prefixes) return fail(std::move(prefixes).error());
+    auto location = broker::parse_location(checked->url);
+    if (!location) return fail(std::move(location).error());
+    if (!broker::allows(*prefixes, *location)) {
+      return fail(Errc::invalid_input,
+                  fmt::format("url {} is not allowed: no --allow-url prefix (or "
+                              "API_BROKER_ALLOW_URLS) covers it",
+                              events::printable(checked->url, limits::quoted_input_chars_max)));
+    }
+  }
+  return events::Event{std::move(*checked)};
+}
+
+// A request: its JSON payload, or the text of its body.
+Result<events::Event> request_from_cli(const InsertArgs& args) {
+  // Not UTF-8: event_from_cli's message names the byte.
+  if (events::first_invalid_utf8(args.data)) return event_from_cli("request", args.data);
+  // A JSON object with a "request" field is the request's JSON payload, with the same fields
+  // as the flags; any other text is the body.
+  const std::string_view data = args.data;
+  if (!data.empty() && data.front() == '{' && data.find("\"request\"") != std::string_view::npos) {
+    auto event = events::decode_input_payload("request", data);
+    if (!event) return fail(std::move(event).error());
+    return to_request(std::get<events::Request>(*event), args);
+  }
+  return to_request(events::Request{args.data}, args);
+}
+
+}  // namespace
+
 Result<events::NewEvent> to_new_event(const InsertArgs& args) {
-  auto event = event_from_cli(args.class_tag, args.data);
+  if (args.class_tag != "request" && has_request_fields(args)) {
+    return fail(Errc::invalid_input,
+                "--method, --url, --target, --path, --header and --content-type are for a request");
+  }
+  auto event = args.class_tag == "request" ? request_from_cli(args)
+                                           : event_from_cli(args.class_tag, args.data);
   if (!event) return fail(std::move(event).error());
+  if (const auto* target = std::get_if<events::Target>(&*event)) {
+    if (auto valid = broker::check_target(*target); !valid) return fail(std::move(valid).error());
+  }
   // A configuration is checked as `configure` checks it: the processor would ignore it.
   if (const auto* configuration = std::get_if<events::Configuration>(&*event)) {
     if (auto valid = core::apply(core::Policy{}, *configuration); !valid) {
@@ -145,7 +261,8 @@ Result<events::NewEvent> to_configuration_event(const ConfigureArgs& args) {
 void add_process_options(CLI::App& command, ProcessArgs& args) {
   command
       .add_option("--api-url", args.api_url,
-                  "Base URL of the API, http:// or https://; calls POST <url>/api")
+                  "Base URL of the API, http:// or https://; a plain request (only a body) is "
+                  "POSTed to <url>/api")
       ->envname("API_URL")
       ->capture_default_str();
   command.add_option("--ca-file", args.ca_file,
@@ -155,6 +272,12 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
                      "https: PEM client certificate presented to the API (mutual TLS); needs "
                      "--client-key");
   command.add_option("--client-key", args.client_key, "https: PEM private key of --client-cert");
+  add_allow_url_option(command, args.allow_urls);
+  command
+      .add_option("--content-type-default", args.content_type_default,
+                  "Content-Type of a body whose request names none")
+      ->envname("API_BROKER_CONTENT_TYPE_DEFAULT")
+      ->capture_default_str();
   command.add_option("--start-after", args.start_after,
                      "Start after this event id, with the policy in force there, instead of at the "
                      "checkpoint");
@@ -204,6 +327,17 @@ Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {
       return fail(std::move(usable).error());
     }
   }
+  auto prefixes = to_url_prefixes(args.allow_urls);
+  if (!prefixes) return fail(std::move(prefixes).error());
+  options.allowed = std::move(*prefixes);
+  if (auto valid =
+          broker::check_header({.name = "Content-Type", .value = args.content_type_default});
+      !valid || args.content_type_default.empty()) {
+    return fail(Errc::invalid_input,
+                fmt::format("--content-type-default '{}' is not a header value",
+                            events::printable(args.content_type_default)));
+  }
+  options.content_type_default = args.content_type_default;
   if (!args.start_after.empty()) {
     auto id = events::parse_event_id(args.start_after);
     if (!id) return fail(std::move(id).error());
@@ -228,6 +362,73 @@ Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {
   }
   options.requests_in_flight_max = args.in_flight_max;
   return options;
+}
+
+}  // namespace api_broker::cli
+
+namespace api_broker::cli {
+
+void add_target_set_options(CLI::App& command, TargetArgs& args) {
+  command.add_option("NAME", args.name, "Target name: 1 to 64 of A-Z a-z 0-9 . _ -")->required();
+  command.add_option("--url", args.url,
+                     "Base URL (http or https); a request's --path is appended to it");
+  command
+      .add_option("--header", args.headers,
+                  "'Name: value' sent with every call, repeatable (given, the list replaces the "
+                  "target's); env:VAR or file:PATH is a secret read when sending")
+      ->allow_extra_args(false);
+  command
+      .add_option("--redirects-max", args.redirects_max,
+                  "Redirect hops followed; 0 (default): a 3xx fails the attempt")
+      ->check(decimal());
+  command.add_option("--retry-on", args.retry_on,
+                     "Failures retried: status codes, classes (5xx) and 0 (no answer), "
+                     "comma-separated, or none; default 0,408,429,5xx");
+  command.add_option("--calls-max", args.calls_max, "Calls at once; 0 = no bound")
+      ->check(decimal());
+  command.add_option("--rate", args.rate, "Calls per second; 0 = no bound")->check(decimal());
+  command.add_option("--burst", args.burst, "Token bucket size; 0 = max(1, rate)")
+      ->check(decimal());
+  command
+      .add_option("--breaker-failures", args.breaker_failures,
+                  "Retryable failures in a row that open the breaker; 0 = off")
+      ->check(decimal());
+  command
+      .add_option("--breaker-ratio", args.breaker_ratio,
+                  "Failure ratio (0..1) over --breaker-window that opens it; 0 = off")
+      ->check(decimal());
+  command.add_option("--breaker-window", args.breaker_window, "Seconds")->check(decimal());
+  command
+      .add_option("--breaker-pause", args.breaker_pause,
+                  "Seconds open before one probe; 0 = the default")
+      ->check(decimal());
+  command.add_option("--on-timeout", args.on_timeout,
+                     "keep (a late answer counts) or abandon (the call is closed)");
+}
+
+Result<events::Target> to_target_event(const TargetArgs& args, events::Target current) {
+  events::Target target = current.removed ? events::Target{} : std::move(current);
+  target.name = args.name;
+  target.removed = false;
+  if (args.url) target.url = *args.url;
+  if (!args.headers.empty()) {
+    auto headers = to_headers(args.headers);
+    if (!headers) return fail(std::move(headers).error());
+    target.headers = std::move(*headers);
+  }
+  if (args.redirects_max) target.redirects_max = *args.redirects_max;
+  if (args.retry_on) target.retry_on = *args.retry_on;
+  if (args.calls_max) target.calls_max = *args.calls_max;
+  if (args.rate) target.rate = *args.rate;
+  if (args.burst) target.burst = *args.burst;
+  if (args.breaker_failures) target.breaker_failures = *args.breaker_failures;
+  if (args.breaker_ratio) target.breaker_ratio = *args.breaker_ratio;
+  if (args.breaker_window) target.breaker_window = *args.breaker_window;
+  if (args.breaker_pause) target.breaker_pause = *args.breaker_pause;
+  if (args.on_timeout) target.on_timeout = *args.on_timeout;
+  auto checked = broker::check_target(target);
+  if (!checked) return fail(std::move(checked).error());
+  return target;
 }
 
 }  // namespace api_broker::cli

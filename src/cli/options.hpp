@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api_broker/broker/processor_options.hpp"
 #include "api_broker/events/envelope.hpp"
@@ -34,11 +35,36 @@ Result<events::Event> event_from_cli(std::string_view class_tag, std::string_vie
 struct InsertArgs {
   std::string class_tag, data, causation;
   std::optional<std::string> external_uuid;  // nullopt: not given
+  // Of a request (refused with another class): what it sends, and where.
+  std::string method, url, target, path, content_type;
+  std::vector<std::string> headers;     // "Name: value", each
+  std::vector<std::string> allow_urls;  // prefixes a request's url must be under
 };
 void add_insert_options(CLI::App& command, InsertArgs& args);
-// The event to append; a configuration must be one the processor applies (core::apply).
-// Whether the causation event exists is for the store to say.
+// The event to append; a configuration must be one the processor applies (core::apply); a
+// request is checked as the processor will send it (broker::check_request), and its url must
+// be under one of the allow_urls prefixes. Whether the causation event exists is for the store
+// to say.
 Result<events::NewEvent> to_new_event(const InsertArgs& args);
+
+// The --allow-url prefixes (also API_BROKER_ALLOW_URLS, comma-separated), for insert and
+// process alike.
+void add_allow_url_option(CLI::App& command, std::vector<std::string>& prefixes);
+Result<std::vector<broker::UrlPrefix>> to_url_prefixes(const std::vector<std::string>& texts);
+
+// `target set NAME [flags]`: the flags given change `current` (the definition in force, or a
+// new one), so a second `target set` keeps what it does not name.
+struct TargetArgs {
+  std::string name;
+  std::optional<std::string> url, retry_on, on_timeout;
+  std::vector<std::string> headers;  // given: they replace the target's headers
+  std::optional<std::uint32_t> redirects_max, calls_max, breaker_failures;
+  std::optional<double> rate, burst, breaker_ratio, breaker_window, breaker_pause;
+};
+void add_target_set_options(CLI::App& command, TargetArgs& args);
+// The target event `target set` appends, checked as the processor folds it
+// (broker::check_target).
+Result<events::Target> to_target_event(const TargetArgs& args, events::Target current);
 
 struct ConfigureArgs {
   events::Configuration configuration;       // -1: keep the value in force
@@ -50,6 +76,8 @@ Result<events::NewEvent> to_configuration_event(const ConfigureArgs& args);
 
 struct ProcessArgs {
   std::string api_url = "http://localhost:8080";
+  std::vector<std::string> allow_urls;
+  std::string content_type_default = "application/octet-stream";
   std::string start_after;
   std::size_t response_bytes_stored_max = limits::response_bytes_stored_default;
   double lease_ttl = 3;

@@ -38,10 +38,11 @@ void add_insert(CLI::App& app, Context& context) {
   auto args = std::make_shared<InsertArgs>();
   auto* command = app.add_subcommand(
       "insert",
-      "Append one event and print its id. CLASS is simple, request (DATA is the text / the body "
-      "to POST), response, failure (prototype aliases: DATA is the text of attempt 0), or any "
-      "other class with DATA as its JSON payload (only the class's fields, each once). DATA - "
-      "reads standard input (up to 4 MiB).");
+      "Append one event and print its id. CLASS is simple, request (DATA is the body; a JSON "
+      "object with a \"request\" field is the request's payload, with the fields the request "
+      "options below set), response, failure (prototype aliases: DATA is the text of attempt "
+      "0), or any other class with DATA as its JSON payload (only the class's fields, each "
+      "once). DATA - reads standard input (up to 4 MiB).");
   add_insert_options(*command, *args);
   command->callback([&context, args] {
     context.run = [&context, args]() -> int {

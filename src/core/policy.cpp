@@ -9,6 +9,7 @@
 #include <fmt/core.h>
 
 #include "api_broker/assert.hpp"
+#include "api_broker/core/retry_rule.hpp"
 #include "api_broker/limits.hpp"
 
 namespace api_broker::core {
@@ -138,10 +139,6 @@ Duration backoff_delay(const Policy& policy, events::EventId request, std::uint3
   return Duration{base - off};
 }
 
-bool is_retryable(const events::ApiFailure& failure) {
-  if (failure.permanent) return false;
-  const std::int32_t status = failure.status;
-  return status == 0 || status == 408 || status == 429 || (status >= 500 && status <= 599);
-}
+bool is_retryable(const events::ApiFailure& failure) { return is_retryable(failure, RetryRule{}); }
 
 }  // namespace api_broker::core

@@ -129,11 +129,15 @@ Plan plan(const RequestState& state) {
                     attempt.result == AttemptResult::timed_out);
   API_BROKER_ASSERT(attempt.finished_at.has_value());
   if (attempt.result == AttemptResult::failed && !attempt.retryable) {
-    // Status 0 and not retryable: a permanent failure (a certificate that failed verification).
+    // A permanent failure (a certificate that failed verification) says so; status 0 is not
+    // retried otherwise only when the target's rule says so: "HTTP 0" would name no answer as if
+    // it were one.
     std::string reason =
-        (attempt.status == 0 ? fmt::format("attempt {} failed permanently", newest)
-                             : fmt::format("attempt {} failed with HTTP {}, which is not retried",
-                                           newest, attempt.status)) +
+        (attempt.permanent ? fmt::format("attempt {} failed permanently", newest)
+         : attempt.status == 0
+             ? fmt::format("attempt {} failed without an answer, which is not retried", newest)
+             : fmt::format("attempt {} failed with HTTP {}, which is not retried", newest,
+                           attempt.status)) +
         failure_detail(attempt);
     return Plan{.kind = Plan::Kind::finish, .finish = failed(state, std::move(reason))};
   }
@@ -225,7 +229,8 @@ class Fold {
     attempt->result = AttemptResult::failed;
     attempt->finished_at = envelope_.created;
     attempt->status = event.status;
-    attempt->retryable = is_retryable(event);
+    attempt->retryable = is_retryable(event, state_.retry_on);
+    attempt->permanent = event.permanent;
     attempt->retry_after = retry_after_of(event.retry_after);
     attempt->failure = cut(event.failure, limits::failure_text_bytes_max);
   }
@@ -395,12 +400,14 @@ std::string describe(const Action& action) {
       action);
 }
 
-RequestState start(const events::Envelope& request, const Policy& policy) {
+RequestState start(const events::Envelope& request, const Policy& policy,
+                   const RetryRule& retry_on) {
   API_BROKER_ASSERT(std::holds_alternative<events::Request>(request.event));
   API_BROKER_ASSERT(policy.retries <= limits::retries_max);
   return RequestState{.request = request.id,
                       .requested_at = request.created,
                       .policy = policy,
+                      .retry_on = retry_on,
                       .last_event = request.id};
 }
 

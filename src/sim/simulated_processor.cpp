@@ -94,7 +94,8 @@ Result<void> SimulatedProcessor::begin(const store::LeaseHolder& holder, TimePoi
   if (!resumed) return fail(std::move(resumed).error());
   started_ = true;
   log_->info("{}: took the lease at epoch {}", lease_.owner, holder.epoch);
-  core_ = std::make_unique<broker::ProcessorCore>(*this, options_, resumed->policy, log_);
+  core_ = std::make_unique<broker::ProcessorCore>(*this, options_, resumed->policy, log_,
+                                                  resumed->targets);
   faulty_ = std::make_unique<FaultyStore>(store_, random_, faults_, stats_.store_faults);
   worker_ = std::make_unique<broker::StoreWorkerCore>(
       *faulty_, resumed->after,

@@ -86,9 +86,9 @@ TEST_P(Broker, EveryAttemptCarriesTheSameIdempotencyKey) {
   const std::string calls = read_file(calls_log());
   const auto lines = count_in(calls, "\n");
   EXPECT_GE(lines, 1u);
-  EXPECT_EQ(count_in(calls, "6f1c0a52-4d5b-4f6e-9a31-2b7c9d0e1f22"), lines) << calls;
+  EXPECT_EQ(count_in(calls, R"("key":"6f1c0a52-4d5b-4f6e-9a31-2b7c9d0e1f22")"), lines) << calls;
   for (std::uint64_t attempt = 0; attempt < lines; ++attempt) {
-    EXPECT_EQ(count_in(calls, R"("attempt":)" + std::to_string(attempt) + "}"), 1u) << calls;
+    EXPECT_EQ(count_in(calls, R"("attempt":)" + std::to_string(attempt) + ","), 1u) << calls;
   }
 }
 

@@ -422,7 +422,7 @@ TEST_F(Cli, ConcurrentInsertsFromManyProcessesAllSucceed) {
 
 TEST_F(Cli, HelpWorksOnEveryCommand) {
   for (const char* command : {"insert", "list", "resolve-external-uuid", "watch", "configure",
-                              "process", "watch-requests", "verify", "demo"}) {
+                              "process", "watch-requests", "verify", "demo", "target"}) {
     auto help = api_broker({command, "--help"});
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("Usage"), std::string::npos) << command;

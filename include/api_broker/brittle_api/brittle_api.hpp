@@ -3,13 +3,15 @@
 // end-to-end tests, the benchmarks and chaos tests of api-broker.
 //
 //   GET|HEAD /up  -> 200 ("ok")
-//   POST /api     -> after a random latency in [min_latency, max_latency] seconds:
-//                    200 with the body reversed by Unicode code point (invalid UTF-8 bytes are
-//                    reversed as single bytes), or 503, or the connection is closed unanswered
+//   /redirect...  -> 302 Found with Location /api... (what follows /redirect), any method
+//   any other method and path (POST /api, GET /orders?id=1, ...): a call of the API -> after a
+//                    random latency in [min_latency, max_latency] seconds: 200 with the body
+//                    reversed by Unicode code point (invalid UTF-8 bytes are reversed as single
+//                    bytes; none to HEAD), or 503, or the connection is closed unanswered
 //   GET /stats    -> {"calls":N,"succeeded":N,"failed":N,"dropped":N,"in_flight":N,"keys":K,
 //                     "max_calls_per_key":M,"keys_overflow":false}
-//   GET /stats/keys -> {"<Idempotency-Key>":calls,...} for the keys seen on POST /api
-//   other methods on these paths -> 400; other paths -> 404; bodies over body_bytes_max -> 413
+//   GET /stats/keys -> {"<Idempotency-Key>":calls,...} for the keys seen on calls
+//   other methods on /up and /stats -> 400; bodies over body_bytes_max -> 413
 //
 // HTTP/1.1 with keep-alive, over TLS when Options::tls_cert_file is set (https); malformed
 // requests close the connection. One thread and one event
@@ -55,11 +57,13 @@ struct Options {
   // header is below the largest epoch seen so far was sent by a processor that has lost its
   // lease; it is answered 409 without doing the work (outcome "stale").
   bool reject_stale_epochs = false;
-  // Given, one JSON line per POST /api is appended here when its outcome is applied:
-  // {"t_us":<unix microseconds>,"key":"<Idempotency-Key>","outcome":"ok|503|dropped|stale",
-  //  "latency_ms":<double>,"received_us":<unix microseconds when the call was read>,
-  //  "attempt":<the Api-Broker-Attempt header, 0-based, or null>}. Buffered; flushed every
-  // 100 ms and when the server stops.
+  // Given, one JSON line per call (and redirect) is appended here when its outcome is applied:
+  // {"t_us":<unix microseconds>,"key":"<Idempotency-Key>",
+  //  "outcome":"ok|503|dropped|stale|redirect", "latency_ms":<double>,
+  //  "received_us":<unix microseconds when the call was read>,
+  //  "attempt":<the Api-Broker-Attempt header, 0-based, or null>, "method":"GET",
+  //  "target":"/orders?id=1","headers":[["Name","value"],...],"body":"..."}. Buffered; flushed
+  // every 100 ms and when the server stops.
   std::string calls_log_path = {};
   // Given (with tls_key_file), every connection is TLS (https): the PEM certificate chain and
   // private key the server presents. Connections whose handshake fails are closed unserved.

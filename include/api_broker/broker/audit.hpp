@@ -12,10 +12,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "api_broker/broker/targets.hpp"
 #include "api_broker/core/request_machine.hpp"
 #include "api_broker/store/event_store.hpp"
 
@@ -25,6 +27,7 @@ struct Violation {
   events::EventId event{};    // the event that broke the rule
   events::EventId request{};  // its request, when known
   std::string text;
+  std::string destination{};  // the request's method and destination, when not plain
 };
 
 struct AuditReport {
@@ -66,7 +69,10 @@ class Auditor {
   AuditOptions options_;
   AuditReport report_;
   core::Policy policy_;
+  std::shared_ptr<const Targets> targets_ = std::make_shared<const Targets>();
   std::map<events::EventId, core::RequestState> open_;
+  // describe_destination() of the open requests that are not plain.
+  std::map<events::EventId, std::string> destinations_;
   std::unordered_set<events::EventId> finished_;
 };
 

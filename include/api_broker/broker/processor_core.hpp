@@ -18,8 +18,8 @@
 //   - once it decided a request's terminal event, it cancels the request's calls and records
 //     no answer that still comes;
 //   - memory and calls are bounded: beyond requests_in_flight_max, requests that have not
-//     started wait, parked (an id and a shared policy), and are loaded back when a place
-//     frees. Until the first catch-up every unfinished request is folded (its history may
+//     started wait, parked (an id, a shared policy and shared targets), and are loaded back when a
+//     place frees. Until the first catch-up every unfinished request is folded (its history may
 //     follow); the newest of those without attempts are parked then.
 
 #include <cstdint>
@@ -33,6 +33,7 @@
 
 #include "api_broker/broker/processor_options.hpp"
 #include "api_broker/broker/processor_ports.hpp"
+#include "api_broker/broker/targets.hpp"
 #include "api_broker/core/request_machine.hpp"
 #include "api_broker/http/response.hpp"
 
@@ -44,9 +45,11 @@ namespace api_broker::broker {
 
 class ProcessorCore {
  public:
-  // `policy`: the policy in force at the resume point (the checkpoint's).
+  // `policy` and `targets`: in force at the resume point (the checkpoint's); null targets:
+  // none defined.
   ProcessorCore(ProcessorPorts& ports, const ProcessorOptions& options, core::Policy policy,
-                std::shared_ptr<spdlog::logger> log);
+                std::shared_ptr<spdlog::logger> log,
+                std::shared_ptr<const Targets> targets = nullptr);
 
   // A batch read from the log, in id order. `caught_up`: the read reached the log's end.
   void on_events(const std::vector<events::Envelope>& batch, bool caught_up);
@@ -74,25 +77,35 @@ class ProcessorCore {
   };
   struct Active {
     core::RequestState state;
-    std::string body;             // what to POST
-    std::string idempotency_key;  // the same for every attempt
+    std::string body;                        // what to send
+    std::shared_ptr<const CallPlan> call;    // where and how (shared by plain requests)
+    std::shared_ptr<const Targets> targets;  // in force when it arrived, for the checkpoint
+    std::string idempotency_key;             // the same for every attempt
     std::optional<Pending> pending;
     std::uint32_t unread_answers = 0;  // api-response/-failure appended, not read back yet
     std::map<std::uint32_t, std::uint64_t> calls;  // attempt -> call in flight
     std::optional<std::uint32_t> held_back;        // an attempt to launch once the lease is renewed
     std::optional<TimePoint> timer_at;
   };
-  // A request waiting for a place: 24 bytes.
+  // What a request keeps of the log before it: the policy and the targets in force.
+  struct InForce {
+    std::shared_ptr<const core::Policy> policy;
+    std::shared_ptr<const Targets> targets;
+  };
+  // A request waiting for a place: 40 bytes.
   struct Parked {
     events::EventId id;
-    std::shared_ptr<const core::Policy> policy;
+    InForce in_force;
   };
 
   void fold(const events::Envelope& envelope);
   void fold_configuration(const events::Envelope& envelope,
                           const events::Configuration& configuration);
+  void fold_target(const events::Envelope& envelope, const events::Target& target);
   void admit(const events::Envelope& envelope, const events::Request& request,
-             const core::Policy& policy);
+             const InForce& in_force);
+  void fail_at_once(events::EventId id, Active& active, std::uint32_t attempt,
+                    const std::string& reason);
   void finish(std::map<events::EventId, Active>::iterator it, const events::Event& terminal);
   [[nodiscard]] std::size_t in_flight() const { return active_.size() + loading_.size(); }
   void park_beyond_bound();
@@ -101,16 +114,19 @@ class ProcessorCore {
   void step(events::EventId id);
   void arm(events::EventId id, Active& active, TimePoint at);
   void launch(events::EventId id, Active& active, std::uint32_t attempt);
-  void report_unreachable(const std::string& message);
+  void report_unreachable(const std::string& where, const std::string& message);
   void publish_checkpoint(events::EventId last);
 
   ProcessorPorts& ports_;
   ProcessorOptions options_;
   std::shared_ptr<spdlog::logger> log_;
   std::shared_ptr<const core::Policy> policy_;  // in force at the read position
+  std::shared_ptr<const Targets> targets_;      // in force at the read position
+  CallRules call_rules_;                        // from options_
+  std::shared_ptr<const CallPlan> plain_call_;  // shared by every plain request
   std::map<events::EventId, Active> active_;    // ordered: begin() is the oldest
   std::deque<Parked> parked_;
-  std::map<events::EventId, std::shared_ptr<const core::Policy>> loading_;  // parked, being read
+  std::map<events::EventId, InForce> loading_;  // parked, being read
   bool caught_up_once_ = false;
   std::set<events::EventId> dirty_;  // touched since the last decisions
   ProcessorStats stats_;

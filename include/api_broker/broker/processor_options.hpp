@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "api_broker/broker/destination.hpp"
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/http/client_options.hpp"
 #include "api_broker/http/url.hpp"
@@ -17,8 +19,12 @@
 namespace api_broker::broker {
 
 struct ProcessorOptions {
-  http::Url api;                               // POST <api>/api
-  http::TlsOptions tls;                        // trust and client certificate for https
+  http::Url api;         // POST <api>/api for a plain request
+  http::TlsOptions tls;  // trust and client certificate for https
+  // Prefixes of the URLs a request's `url` may name (besides <api>); targets are allowed.
+  std::vector<UrlPrefix> allowed{};
+  // The Content-Type of a body whose request names none.
+  std::string content_type_default = "application/octet-stream";
   std::optional<events::EventId> start_after;  // overrides the stored checkpoint
   // Bytes of the JSON form of the body stored per api-response / failure; 1 to
   // limits::response_bytes_stored_max (run_processor refuses others).

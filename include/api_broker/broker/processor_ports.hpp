@@ -12,20 +12,26 @@
 #include <string_view>
 #include <vector>
 
+#include "api_broker/broker/call_builder.hpp"
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/time.hpp"
 
 namespace api_broker::broker {
 
-// One HTTP call of one attempt: POST <api>/api with `body`, the Idempotency-Key header (the
-// same for every attempt of a request) and Api-Broker-Attempt (`attempt`, 0-based), so that
-// the API can tell a retry from a first call.
+// One HTTP call of one attempt: `plan`'s method to its endpoint and path (POST <api>/api for a
+// plain request) with `body`, the plan's headers (secret references resolved by the port when
+// it sends: resolve_headers() in src/broker/secrets.hpp) and content type, the Idempotency-Key
+// header (the same for every attempt of a request) and Api-Broker-Attempt (`attempt`,
+// 0-based), so that the API can tell a retry from a first call. `plan->target` names the
+// target, if any.
 struct ApiCall {
   events::EventId request{};  // the request event
   std::uint32_t attempt = 0;
   std::string_view body;
   std::string_view idempotency_key;
   std::chrono::milliseconds limit{0};  // the whole call fails after this; 0 = no bound
+  // Never null from ProcessorCore; valid during call_api() only (copy what is kept).
+  const CallPlan* plan = nullptr;
 };
 
 class ProcessorPorts {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "api_broker/core/policy.hpp"
+#include "api_broker/core/retry_rule.hpp"
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/limits.hpp"
 #include "api_broker/time.hpp"
@@ -93,7 +94,8 @@ struct Attempt {
   bool timeout_seen = false;               // an api-timeout was read (first or not)
   // From the api-failure, when it ended the attempt:
   std::int32_t status = 0;                // HTTP status; 0 = no answer
-  bool retryable = false;                 // is_retryable() of it
+  bool retryable = false;                 // is_retryable() of it under the request's rule
+  bool permanent = false;                 // it was marked permanent (e.g. a failed certificate)
   std::optional<Duration> retry_after{};  // its Retry-After, capped at limits::retry_after_max
   std::string failure{};                  // its text, cut to limits::failure_text_bytes_max
   friend bool operator==(const Attempt&, const Attempt&) = default;
@@ -122,6 +124,7 @@ struct RequestState {
   events::EventId request{};        // id of the request event
   TimePoint requested_at{};         // its created time; the deadline counts from here
   Policy policy{};                  // in force when it arrived
+  RetryRule retry_on{};             // its target's, when it arrived (else the default)
   std::vector<Attempt> attempts{};  // index = attempt number
   std::optional<std::uint32_t> succeeded_attempt{};  // the first attempt answered
   std::optional<Terminal> terminal{};                // the first terminal event read
@@ -131,9 +134,10 @@ struct RequestState {
   friend bool operator==(const RequestState&, const RequestState&) = default;
 };
 
-// The state of a new request. REQUIRES: `request` holds an events::Request; `policy` valid
-// (as apply() returns).
-RequestState start(const events::Envelope& request, const Policy& policy);
+// The state of a new request, retried under `retry_on` (its target's rule, in force when it
+// arrived). REQUIRES: `request` holds an events::Request; `policy` valid (as apply() returns).
+RequestState start(const events::Envelope& request, const Policy& policy,
+                   const RetryRule& retry_on = {});
 
 // Folds one event caused by the request into its state. Events with an id not above
 // last_event (already folded, e.g. re-delivered by a reconnecting follower) change nothing.

@@ -200,5 +200,38 @@ TEST(BrittleApi, CallsLogHasOneLinePerCall) {
   std::filesystem::remove(path);
 }
 
+// The calls log records what each call sent: method, target, every header field, body.
+TEST(BrittleApiFaults, CallsLogRecordsWhatEachCallSent) {
+  const auto path = std::filesystem::path(testing::TempDir()) /
+                    fmt::format("brittle_api_sent_{}.jsonl", ::getpid());
+  std::filesystem::remove(path);
+  {
+    auto server = start_server({.seed = 1, .calls_log_path = path.string()});
+    ASSERT_TRUE(server);
+    (void)Client(server->port())
+        .send(http::verb::put, "/v1/items/7?dry=1", R"({"a":"\u00e9"})",
+              {{"Authorization", "Bearer t"}, {"Content-Type", "application/json"}});
+    (void)Client(server->port()).send(http::verb::get, "/redirect/x");
+    server->stop();
+  }
+  std::ifstream file(path);
+  std::string line;
+  ASSERT_TRUE(std::getline(file, line));
+  const Json put = Json::parse(line);
+  EXPECT_EQ(put["method"], "PUT");
+  EXPECT_EQ(put["target"], "/v1/items/7?dry=1");
+  EXPECT_EQ(put["body"], R"({"a":"\u00e9"})");
+  std::map<std::string, std::string> headers;
+  for (const auto& field : put["headers"]) headers[field[0]] = field[1];
+  EXPECT_EQ(headers["Authorization"], "Bearer t");
+  EXPECT_EQ(headers["Content-Type"], "application/json");
+  ASSERT_TRUE(std::getline(file, line));
+  const Json redirect = Json::parse(line);
+  EXPECT_EQ(redirect["outcome"], "redirect");
+  EXPECT_EQ(redirect["target"], "/redirect/x");
+  EXPECT_FALSE(std::getline(file, line));
+  std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace api_broker::brittle_api

@@ -91,25 +91,52 @@ TEST(BrittleApi, KeepAliveServesManyRequestsAndHonoursConnectionClose) {
   EXPECT_EQ(server->stats().succeeded, 21U);
 }
 
-TEST(BrittleApi, OtherMethodsGet400AndUnknownPaths404) {
+TEST(BrittleApi, OtherMethodsOnItsOwnPathsGet400) {
   auto server = start_server();
   ASSERT_TRUE(server);
   Client client(server->port());
   const std::vector<std::pair<http::verb, std::string>> bad_requests = {
-      {http::verb::put, "/api"},        {http::verb::get, "/api"}, {http::verb::delete_, "/api"},
-      {http::verb::post, "/up"},        {http::verb::put, "/up"},  {http::verb::post, "/stats"},
+      {http::verb::post, "/up"},
+      {http::verb::put, "/up"},
+      {http::verb::post, "/stats"},
       {http::verb::post, "/stats/keys"}};
   for (const auto& [method, target] : bad_requests) {
     const Exchange exchange = client.send(method, target, "x");
     ASSERT_TRUE(exchange.response) << target << ": " << exchange.error.message();
     EXPECT_EQ(exchange.response->result(), http::status::bad_request) << target;
   }
-  for (const char* target : {"/", "/apix", "/api/v1", "/stats/other", "/UP"}) {
-    const Exchange exchange = client.send(http::verb::get, target);
-    ASSERT_TRUE(exchange.response) << target << ": " << exchange.error.message();
-    EXPECT_EQ(exchange.response->result(), http::status::not_found) << target;
-  }
   EXPECT_EQ(server->stats().calls, 0U);
+}
+
+// A partner's API has its own methods and paths: every other request is a call of the API.
+TEST(BrittleApi, AnyOtherMethodAndPathIsACall) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  Client client(server->port());
+  const std::vector<std::pair<http::verb, std::string>> calls = {
+      {http::verb::put, "/api"},     {http::verb::get, "/api?x=1"},
+      {http::verb::delete_, "/api"}, {http::verb::patch, "/v1/items"},
+      {http::verb::get, "/"},        {http::verb::post, "/UP"}};
+  for (const auto& [method, target] : calls) {
+    const Exchange exchange = client.send(method, target, method == http::verb::get ? "" : "abc");
+    ASSERT_TRUE(exchange.response) << target << ": " << exchange.error.message();
+    EXPECT_EQ(exchange.response->result(), http::status::ok) << target;
+    EXPECT_EQ(exchange.response->body(), method == http::verb::get ? "" : "cba") << target;
+  }
+  const Exchange head = client.send(http::verb::head, "/v1/items");
+  ASSERT_TRUE(head.response) << head.error.message();
+  EXPECT_EQ(head.response->result(), http::status::ok);
+  EXPECT_EQ(server->stats().calls, calls.size() + 1);
+}
+
+TEST(BrittleApi, RedirectAnswers302ToApi) {
+  auto server = start_server();
+  ASSERT_TRUE(server);
+  const Exchange exchange = Client(server->port()).send(http::verb::get, "/redirect/v2?x=1");
+  ASSERT_TRUE(exchange.response) << exchange.error.message();
+  EXPECT_EQ(exchange.response->result(), http::status::found);
+  EXPECT_EQ((*exchange.response)[http::field::location], "/api/v2?x=1");
+  EXPECT_EQ(server->stats().calls, 0U) << "no call of the API";
 }
 
 TEST(BrittleApi, BodyOfOneMebibyteIsServedAndLargerGets413) {

@@ -29,6 +29,22 @@ TEST(Checkpoint, RoundTripsPositionAndPolicy) {
   EXPECT_EQ(decoded->policy, policy);
 }
 
+TEST(Checkpoint, RoundTripsTargetsAndReadsOldCheckpointsWithoutThem) {
+  auto targets = *std::make_shared<const Targets>()->with(
+      {.name = "orders", .url = "http://p.test/v1", .retry_on = "409"});
+  targets = *targets->with({.name = "gone", .removed = true});
+  auto decoded = decode_checkpoint(encode_checkpoint(Checkpoint{events::EventId{9}, {}, targets}));
+  ASSERT_TRUE(decoded) << decoded.error().message;
+  ASSERT_TRUE(decoded->targets);
+  EXPECT_EQ(decoded->targets->all().size(), 2u);
+  EXPECT_EQ(decoded->targets->find("orders")->event, targets->find("orders")->event);
+  EXPECT_TRUE(decoded->targets->find("gone")->event.removed);
+  auto old = decode_checkpoint(encode_checkpoint(Checkpoint{events::EventId{9}, {}}));
+  ASSERT_TRUE(old) << old.error().message;
+  EXPECT_TRUE(old->targets && old->targets->empty());
+  EXPECT_FALSE(decode_checkpoint(R"({"after":3,"policy":{},"targets":[{"name":"bad name"}]})"));
+}
+
 TEST(Checkpoint, DamagedTextIsCorrupt) {
   for (const char* bad : {"", "{", "[]", R"({"after":-1,"policy":{}})", R"({"policy":{}})",
                           R"({"after":3})", R"({"after":3,"policy":{"retries":-7}})"}) {

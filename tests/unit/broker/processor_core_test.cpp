@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "api_broker/broker/checkpoint.hpp"
 #include "api_broker/events/codec.hpp"
 
 namespace api_broker::broker {
@@ -261,6 +262,95 @@ TEST(ProcessorCore, WholeAnswerUnderTheCapIsNotMarkedTruncated) {
   const auto& response = std::get<events::ApiResponse>(ports.appended[0].event);
   EXPECT_EQ(response.response, "\x01");
   EXPECT_FALSE(response.truncated);
+}
+
+// --- requests to targets --------------------------------------------------------------------
+
+Envelope target_event(FakePorts& ports, events::Target target) {
+  return Envelope{.id = EventId{++ports.last}, .created = ports.clock, .event = std::move(target)};
+}
+
+Envelope request_to(FakePorts& ports, events::Request request) {
+  return Envelope{.id = EventId{++ports.last}, .created = ports.clock, .event = std::move(request)};
+}
+
+// A request to a target that is not defined gets its api-request, then fails for good without
+// a call: the reason is on the record and verify replays it.
+TEST(ProcessorCore, ARequestToAnUnknownTargetFailsWithoutACall) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  core.on_events({request_to(ports, {.request = "x", .target = "nope"})}, true);
+  core.on_events(ports.commit(), true);  // api-request 0 read back
+  EXPECT_TRUE(ports.calls.empty());
+  ASSERT_EQ(ports.appended.size(), 1u);
+  const auto* failure = std::get_if<events::ApiFailure>(&ports.appended[0].event);
+  ASSERT_NE(failure, nullptr);
+  EXPECT_TRUE(failure->permanent);
+  EXPECT_EQ(failure->failure, "target 'nope' is not defined");
+  core.on_events(ports.commit(), true);
+  ASSERT_EQ(ports.appended.size(), 1u);
+  const auto* failed = std::get_if<events::RequestFailed>(&ports.appended[0].event);
+  ASSERT_NE(failed, nullptr);
+  EXPECT_NE(failed->reason.find("target 'nope' is not defined"), std::string::npos)
+      << failed->reason;
+}
+
+// The definition in force when a request arrived is the one it keeps: a later change or
+// removal of the target does not reach it.
+class PlanPorts final : public ProcessorPorts {
+ public:
+  explicit PlanPorts(FakePorts& fake) : fake_(fake) {}
+  TimePoint now() override { return fake_.now(); }
+  void set_timer(EventId r, TimePoint at) override { fake_.set_timer(r, at); }
+  void cancel_timer(EventId r) override { fake_.cancel_timer(r); }
+  std::uint64_t call_api(const ApiCall& call) override {
+    plans.push_back(*call.plan);
+    return fake_.call_api(call);
+  }
+  void cancel_call(std::uint64_t call) override { fake_.cancel_call(call); }
+  bool lease_held() override { return true; }
+  void append(std::vector<events::NewEvent> batch) override { fake_.append(std::move(batch)); }
+  void set_checkpoint(std::string value) override { checkpoint = std::move(value); }
+  void ack() override {}
+  void load(std::vector<EventId> ids) override { fake_.load(std::move(ids)); }
+  std::vector<CallPlan> plans;
+  std::string checkpoint;
+
+ private:
+  FakePorts& fake_;
+};
+
+TEST(ProcessorCore, ARequestKeepsTheTargetInForceWhenItArrived) {
+  FakePorts fake;
+  PlanPorts ports(fake);
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  core.on_events({target_event(fake, {.name = "orders",
+                                      .url = "http://p.test/v1",
+                                      .headers = {{.name = "Authorization", .value = "env:T"}},
+                                      .retry_on = "409"}),
+                  request_to(fake, {.request = "x", .target = "orders", .path = "/o"}),
+                  target_event(fake, {.name = "orders", .removed = true})},
+                 true);
+  core.on_events(fake.commit(), true);  // api-request 0 read back: called
+  ASSERT_EQ(ports.plans.size(), 1u);
+  EXPECT_EQ(ports.plans[0].target, "orders");
+  EXPECT_EQ(http::to_string(ports.plans[0].endpoint.url), "http://p.test:80/v1");
+  EXPECT_EQ(ports.plans[0].path, "/o");
+  EXPECT_EQ(ports.plans[0].headers.at(0).value, "env:T") << "a reference, not its value";
+  // 409 is retried under the target's rule: the next attempt is scheduled, not a failure.
+  core.on_answer(EventId{2}, 0, http::Response{.status = 409});
+  core.on_events(fake.commit(), true);
+  ASSERT_EQ(fake.appended.size(), 1u);
+  const auto* retry = std::get_if<events::ApiRequest>(&fake.appended[0].event);
+  ASSERT_NE(retry, nullptr) << "the default rule would fail the request at 409";
+  EXPECT_EQ(retry->attempt, 1u);
+  // The checkpoint keeps the targets in force before the unfinished request.
+  auto checkpoint = decode_checkpoint(ports.checkpoint);
+  ASSERT_TRUE(checkpoint.has_value()) << ports.checkpoint;
+  EXPECT_EQ(checkpoint->after, EventId{1});
+  ASSERT_TRUE(checkpoint->targets);
+  ASSERT_NE(checkpoint->targets->find("orders"), nullptr);
+  EXPECT_FALSE(checkpoint->targets->find("orders")->event.removed);
 }
 
 }  // namespace

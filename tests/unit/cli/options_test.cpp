@@ -163,5 +163,81 @@ TEST(ProcessOptions, TheInFlightBoundIsCheckedWhileParsing) {
                CLI::ValidationError);
 }
 
+// --- requests that say what to send, and targets (issue 11) ---------------------------------
+
+TEST(InsertOptions, RequestFlagsMakeARequestAndEachHeaderIsOneValue) {
+  InsertArgs args;
+  parse(args, add_insert_options,
+        {"request", "{}", "--method", "put", "--url", "http://a.test/v1/x?y=1", "--header",
+         "X-A: 1", "--header", "Authorization: env:TOKEN", "--content-type", "application/json",
+         "--allow-url", "http://b.test,http://a.test/v1"});
+  auto event = to_new_event(args);
+  ASSERT_TRUE(event.has_value()) << event.error().message;
+  const auto& request = std::get<events::Request>(event->event);
+  EXPECT_EQ(request.method, "PUT");
+  EXPECT_EQ(request.url, "http://a.test/v1/x?y=1");
+  EXPECT_EQ(request.headers,
+            (std::vector<events::HeaderField>{{.name = "X-A", .value = "1"},
+                                              {.name = "Authorization", .value = "env:TOKEN"}}));
+  EXPECT_EQ(request.content_type, "application/json");
+  EXPECT_EQ(request.request, "{}");
+}
+
+TEST(InsertOptions, ARequestsJsonPayloadIsCheckedLikeItsFlags) {
+  InsertArgs args{.class_tag = "request",
+                  .data = R"({"request":"","method":"get","url":"http://a.test/x"})"};
+  EXPECT_FALSE(to_new_event(args).has_value()) << "no --allow-url covers it";
+  args.allow_urls = {"http://a.test"};
+  auto event = to_new_event(args);
+  ASSERT_TRUE(event.has_value()) << event.error().message;
+  EXPECT_EQ(std::get<events::Request>(event->event).method, "GET");
+  args.method = "GET";
+  EXPECT_THAT(to_new_event(args).error().message, HasSubstr("not both"));
+  EXPECT_EQ(std::get<events::Request>(
+                to_new_event({.class_tag = "request", .data = R"({"x":1})"})->event),
+            events::Request{R"({"x":1})"})
+      << "JSON without a request field is a body";
+}
+
+TEST(TargetOptions, ASecondSetKeepsWhatItDoesNotName) {
+  TargetArgs first;
+  parse(first, add_target_set_options,
+        {"p", "--url", "https://p.test/v2", "--header", "Authorization: env:T", "--retry-on", "5xx",
+         "--calls-max", "4"});
+  auto defined = to_target_event(first, {});
+  ASSERT_TRUE(defined.has_value()) << defined.error().message;
+  TargetArgs second;
+  parse(second, add_target_set_options, {"p", "--rate", "2.5", "--on-timeout", "abandon"});
+  auto changed = to_target_event(second, *defined);
+  ASSERT_TRUE(changed.has_value()) << changed.error().message;
+  EXPECT_EQ(changed->url, "https://p.test/v2");
+  EXPECT_EQ(changed->headers, defined->headers);
+  EXPECT_EQ(changed->retry_on, "5xx");
+  EXPECT_EQ(changed->calls_max, 4u);
+  EXPECT_EQ(changed->rate, 2.5);
+  EXPECT_EQ(changed->on_timeout, "abandon");
+  TargetArgs bad;
+  parse(bad, add_target_set_options, {"p", "--breaker-ratio", "2"});
+  EXPECT_THAT(to_target_event(bad, *defined).error().message, HasSubstr("breaker_ratio"));
+  EXPECT_THAT(to_target_event(second, {}).error().message, HasSubstr("url is required"));
+}
+
+TEST(ProcessOptions, AllowedUrlsAndTheDefaultContentType) {
+  ProcessArgs args;
+  parse(args, add_process_options,
+        {"--allow-url", "http://a.test/v1", "--allow-url", "https://b.test",
+         "--content-type-default", "text/plain"});
+  auto options = to_processor_options(args);
+  ASSERT_TRUE(options.has_value()) << options.error().message;
+  ASSERT_EQ(options->allowed.size(), 2u);
+  EXPECT_TRUE(options->allowed[1].tls());
+  EXPECT_EQ(options->content_type_default, "text/plain");
+  args.allow_urls = {"ftp://x"};
+  EXPECT_THAT(to_processor_options(args).error().message, HasSubstr("--allow-url"));
+  args.allow_urls = {};
+  args.content_type_default = "a\nb";
+  EXPECT_THAT(to_processor_options(args).error().message, HasSubstr("--content-type-default"));
+}
+
 }  // namespace
 }  // namespace api_broker::cli

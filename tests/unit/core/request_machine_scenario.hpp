@@ -69,7 +69,9 @@ inline std::string show(const Actions& actions) {
 // be exactly those declared with anomalies() (none by default).
 class Scenario {
  public:
-  explicit Scenario(Policy policy) : policy_(policy) {}
+  // `retry_on`: the request's target's rule (default: the prototype's).
+  explicit Scenario(Policy policy, RetryRule retry_on = {})
+      : policy_(policy), retry_on_(retry_on) {}
 
   Scenario& given(std::vector<Given> events) {
     for (Given& event : events) history_.push_back(std::move(event));
@@ -102,7 +104,7 @@ class Scenario {
   RequestState fold() const {
     EXPECT_FALSE(history_.empty());
     EXPECT_TRUE(std::holds_alternative<Request>(history_.front().event));
-    RequestState state = start(envelope(0), policy_);
+    RequestState state = start(envelope(0), policy_, retry_on_);
     for (std::size_t i = 1; i < history_.size(); ++i) state = evolve(std::move(state), envelope(i));
     return state;
   }
@@ -116,6 +118,7 @@ class Scenario {
   }
 
   Policy policy_;
+  RetryRule retry_on_;
   std::vector<Given> history_;
   RequestState state_;
   TimePoint now_{};
