@@ -259,6 +259,22 @@ void SimulatedProcessor::cancel_timer(events::EventId request) {
   timers_.erase(it);                     // tells then
 }
 
+void SimulatedProcessor::set_target_timer(std::string_view target, TimePoint at) {
+  auto it = target_timers_.find(target);
+  if (it == target_timers_.end()) it = target_timers_.emplace(std::string(target), Timer{}).first;
+  scheduler_.cancel(it->second.handle);
+  const std::uint64_t generation = next_timer_++;
+  it->second =
+      Timer{generation, guarded(at, [this, name = it->first, generation] {
+              const auto timer = target_timers_.find(name);
+              if (timer == target_timers_.end() || timer->second.generation != generation) {
+                return;  // replaced
+              }
+              core_->on_target_timer(name);
+              observe();
+            })};
+}
+
 std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
   API_BROKER_ASSERT(!lost_);  // ProcessorCore sends nothing once it heard of the loss
   const std::uint64_t id = next_call_++;

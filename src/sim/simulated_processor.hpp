@@ -96,6 +96,7 @@ class SimulatedProcessor : public broker::ProcessorPorts,
   TimePoint now() override { return scheduler_.now(); }
   void set_timer(events::EventId request, TimePoint at) override;
   void cancel_timer(events::EventId request) override;
+  void set_target_timer(std::string_view target, TimePoint at) override;
   std::uint64_t call_api(const broker::ApiCall& call) override;
   void cancel_call(std::uint64_t call) override;
   bool lease_held() override;
@@ -148,6 +149,7 @@ class SimulatedProcessor : public broker::ProcessorPorts,
     Scheduler::Handle handle;
   };
   std::map<events::EventId, Timer> timers_;
+  std::map<std::string, Timer, std::less<>> target_timers_;
   std::uint64_t next_timer_ = 1;
   struct Call {
     Scheduler::Handle answer;

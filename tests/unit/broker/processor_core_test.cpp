@@ -25,6 +25,9 @@ class FakePorts final : public ProcessorPorts {
   TimePoint now() override { return clock; }
   void set_timer(EventId request, TimePoint at) override { timers[events::to_int(request)] = at; }
   void cancel_timer(EventId request) override { timers.erase(events::to_int(request)); }
+  void set_target_timer(std::string_view target, TimePoint at) override {
+    target_timers[std::string(target)] = at;
+  }
   std::uint64_t call_api(const ApiCall& call) override {
     calls.push_back({events::to_int(call.request), call.attempt});
     return calls.size();
@@ -61,6 +64,7 @@ class FakePorts final : public ProcessorPorts {
   bool lease = true;
   std::uint64_t last = 0;
   std::map<std::uint64_t, TimePoint> timers;
+  std::map<std::string, TimePoint> target_timers;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> calls;
   std::vector<std::uint64_t> cancelled;
   std::vector<events::NewEvent> appended;
