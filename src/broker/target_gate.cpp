@@ -1,74 +1,17 @@
 #include "api_broker/broker/target_gate.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "api_broker/assert.hpp"
-#include "api_broker/core/policy.hpp"
 
 namespace api_broker::broker {
-namespace {
 
-using namespace std::chrono_literals;
+using core::TargetLimits;
 using events::EventId;
-
-Result<void> check_range(const char* flag, double value, double high) {
-  if (!(value >= 0 && value <= high)) {  // NaN fails both
-    return fail(Errc::invalid_input, fmt::format("{} must be between 0 and {}", flag, high));
-  }
-  return {};
-}
-
-}  // namespace
-
-Result<void> validate(const TargetLimits& limits) {
-  const double year = to_seconds(core::policy_duration_max);
-  for (const auto& [flag, value, high] :
-       {std::tuple{"--rate", limits.rate, 1e6}, std::tuple{"--burst", limits.burst, 1e6},
-        std::tuple{"--breaker-ratio", limits.breaker_ratio, 1.0},
-        std::tuple{"--breaker-window", limits.breaker_window, year},
-        std::tuple{"--breaker-pause", limits.breaker_pause, year}}) {
-    if (auto ok = check_range(flag, value, high); !ok) return ok;
-  }
-  if (limits.rate > 0 && limits.rate < 0.001) {
-    return fail(Errc::invalid_input, "--rate must be 0 (no limit) or at least 0.001 calls/s");
-  }
-  for (const auto& [flag, value] : {std::pair{"--breaker-window", limits.breaker_window},
-                                    std::pair{"--breaker-pause", limits.breaker_pause}}) {
-    if (value > 0 && value < 1e-3) {
-      return fail(Errc::invalid_input, fmt::format("{} must be 0 or at least 0.001 s", flag));
-    }
-  }
-  return {};
-}
-
-TargetLimits limits_of(const events::Target& target) {
-  return TargetLimits{.calls_max = target.calls_max,
-                      .rate = target.rate,
-                      .burst = target.burst,
-                      .breaker_failures = target.breaker_failures,
-                      .breaker_ratio = target.breaker_ratio,
-                      .breaker_window = target.breaker_window,
-                      .breaker_pause = target.breaker_pause,
-                      .abandon_on_timeout = target.on_timeout == "abandon"};
-}
-
-core::BreakerSettings breaker_settings(const TargetLimits& limits) {
-  // The log is input: a bad number in a target event turns that rule off, never asserts.
-  const auto seconds_or = [](double value, Duration fallback) {
-    if (!(value >= 1e-3 && value <= to_seconds(core::policy_duration_max))) return fallback;
-    return from_seconds(value);
-  };
-  const bool ratio_ok = limits.breaker_ratio > 0 && limits.breaker_ratio <= 1;
-  return core::BreakerSettings{.failures = limits.breaker_failures,
-                               .ratio = ratio_ok ? limits.breaker_ratio : 0.0,
-                               .window = seconds_or(limits.breaker_window, 10s),
-                               .pause = seconds_or(limits.breaker_pause, 5s)};
-}
 
 TargetGate::TargetGate(ProcessorPorts& ports, TargetLimits default_limits,
                        std::function<void(EventId)> wake)
@@ -90,13 +33,13 @@ void TargetGate::configure(Lane& lane, const TargetLimits& limits) {
   } else {
     lane.bucket.reset();
   }
-  const core::BreakerSettings settings = breaker_settings(limits);
+  const core::BreakerSettings settings = core::breaker_settings(limits);
   if (!(settings == lane.breaker.settings())) lane.breaker.configure(settings);
 }
 
 bool TargetGate::fold(const events::Envelope& envelope, bool deciding) {
   if (const auto* target = std::get_if<events::Target>(&envelope.event)) {
-    configure(lane(target->name), limits_of(*target));
+    configure(lane(target->name), core::limits_of(*target));
     return true;
   }
   // Once deciding, the breaker events read back are this processor's own: applied already.

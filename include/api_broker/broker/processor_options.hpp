@@ -9,26 +9,12 @@
 #include <optional>
 #include <string>
 
+#include "api_broker/core/target_limits.hpp"
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/http/url.hpp"
 #include "api_broker/limits.hpp"
 
 namespace api_broker::broker {
-
-// How the processor protects one target (a partner API): its calls at once, rate and circuit
-// breaker, and what a timed-out call becomes. 0 = no bound / off. The default target's come
-// from `process` flags; a named target's from its `target` event (TargetGate folds them).
-struct TargetLimits {
-  std::uint32_t calls_max = 0;         // calls at once (a kept late call keeps its slot)
-  double rate = 0;                     // calls started per second (token bucket)
-  double burst = 0;                    // the bucket's size; 0 = max(1, rate)
-  std::uint32_t breaker_failures = 0;  // retryable failures in a row that open the breaker
-  double breaker_ratio = 0;            // failure ratio over breaker_window that opens it
-  double breaker_window = 0;           // seconds; 0 = 10
-  double breaker_pause = 0;            // seconds open before one probe; 0 = 5
-  bool abandon_on_timeout = false;     // cancel a timed-out call (else it is kept open)
-  friend bool operator==(const TargetLimits&, const TargetLimits&) = default;
-};
 
 struct ProcessorOptions {
   http::Url api;                               // POST <api>/api
@@ -41,7 +27,7 @@ struct ProcessorOptions {
   bool standby = true;  // wait for the lease instead of exiting
   // Requests in flight at most; newer ones wait, parked (an id and a policy each).
   std::size_t requests_in_flight_max = limits::requests_in_flight_max;
-  TargetLimits default_target{};  // of requests that name no target (POST <api>/api)
+  core::TargetLimits default_target{};  // of requests that name no target (POST <api>/api)
 };
 
 // Counters since start, for logs, the demo and benchmarks.

@@ -29,25 +29,16 @@
 #include "api_broker/broker/processor_options.hpp"
 #include "api_broker/broker/processor_ports.hpp"
 #include "api_broker/core/circuit_breaker.hpp"
+#include "api_broker/core/target_limits.hpp"
 #include "api_broker/core/token_bucket.hpp"
-#include "api_broker/result.hpp"
 
 namespace api_broker::broker {
-
-// Errc::invalid_input with a one-line message naming the flag (`--calls-max`, ...) when a
-// limit is out of range: rate and burst in [0, 1e6], breaker_ratio in [0, 1], window and
-// pause in [0, one year], no NaN.
-Result<void> validate(const TargetLimits& limits);
-// A target event's limits (on_timeout "abandon"; anything else keeps).
-TargetLimits limits_of(const events::Target& target);
-// The breaker settings of `limits`, with the defaults for 0.
-core::BreakerSettings breaker_settings(const TargetLimits& limits);
 
 class TargetGate {
  public:
   // `wake(id)`: the attempt request `id` waits for may go now; the caller decides again for
   // it (ProcessorCore::step), which calls admit() again. It is off the queue by then.
-  TargetGate(ProcessorPorts& ports, TargetLimits default_limits,
+  TargetGate(ProcessorPorts& ports, core::TargetLimits default_limits,
              std::function<void(events::EventId)> wake);
 
   // A target or breaker event read from the log: true if it was one. `deciding`: the
@@ -80,7 +71,7 @@ class TargetGate {
 
  private:
   struct Lane {
-    TargetLimits limits;
+    core::TargetLimits limits;
     std::optional<core::TokenBucket> bucket;
     core::CircuitBreaker breaker;
     std::size_t calls = 0;              // slots held
@@ -96,7 +87,7 @@ class TargetGate {
   };
 
   Lane& lane(std::string_view target);
-  void configure(Lane& lane, const TargetLimits& limits);
+  void configure(Lane& lane, const core::TargetLimits& limits);
   void fold_breaker(std::string_view target, core::BreakerPhase phase, TimePoint at);
   // Whether the lane has room at `now`; appends a due half-open or reset first.
   bool ready(std::string_view target, Lane& lane, TimePoint now);
@@ -106,7 +97,7 @@ class TargetGate {
   void arm(std::string_view target, Lane& lane, TimePoint now);
 
   ProcessorPorts& ports_;
-  TargetLimits default_limits_;
+  core::TargetLimits default_limits_;
   std::function<void(events::EventId)> wake_;
   std::map<std::string, Lane, std::less<>> lanes_;
   std::map<std::pair<events::EventId, std::uint32_t>, Call> calls_;
