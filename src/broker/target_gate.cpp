@@ -164,6 +164,7 @@ void TargetGate::outcome(EventId id, std::uint32_t attempt, bool failed, TimePoi
   const auto change = l.breaker.on_outcome(failed, it->second.probe, now);
   transition(target, change);
   if (change && change->to == core::BreakerPhase::closed) pump(target, now);
+  if (change && change->to == core::BreakerPhase::open && !l.queue.empty()) arm(target, l, now);
 }
 
 void TargetGate::ended(EventId id, std::uint32_t attempt, TimePoint now) {

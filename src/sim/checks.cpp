@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "api_broker/core/request_machine.hpp"
@@ -72,6 +74,33 @@ std::vector<std::string> check_calls(const std::vector<Envelope>& log,
     if (!sent.emplace(call.request, call.attempt).second) {
       violations.push_back(
           fmt::format("request {}: attempt {} was sent twice", call.request, call.attempt));
+    }
+  }
+  return violations;
+}
+
+std::vector<std::string> check_target_limits(
+    const core::TargetLimits& limits, std::uint64_t calls_at_once_max_seen,
+    const std::map<std::string, std::vector<TimePoint>>& call_times, Duration slack) {
+  std::vector<std::string> violations;
+  if (limits.calls_max > 0 && calls_at_once_max_seen > limits.calls_max) {
+    violations.push_back(fmt::format("{} calls were out at once, above --calls-max {}",
+                                     calls_at_once_max_seen, limits.calls_max));
+  }
+  if (limits.rate <= 0) return violations;
+  const double burst = limits.burst >= 1 ? std::floor(limits.burst) : std::max(1.0, limits.rate);
+  const Duration window = std::chrono::seconds(1);
+  const double bound = burst + limits.rate * to_seconds(window + slack);
+  for (const auto& [owner, times] : call_times) {
+    std::size_t from = 0;  // times are in order: a sliding window of one second
+    for (std::size_t to = 0; to < times.size(); ++to) {
+      while (times[to] - times[from] >= window) ++from;
+      if (static_cast<double>(to - from + 1) > bound) {
+        violations.push_back(fmt::format(
+            "processor {}: {} calls within 1 s up to {}, above the rate's bound of {:.1f}", owner,
+            to - from + 1, events::format_time(times[to]), bound));
+        break;
+      }
     }
   }
   return violations;

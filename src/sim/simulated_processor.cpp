@@ -232,6 +232,8 @@ void SimulatedProcessor::run_step(TimePoint decided_at) {
 
 void SimulatedProcessor::observe() {
   stats_.in_flight_max_seen = std::max<std::uint64_t>(stats_.in_flight_max_seen, calling_.size());
+  stats_.calls_at_once_max_seen =
+      std::max<std::uint64_t>(stats_.calls_at_once_max_seen, calls_.size());
 }
 
 void SimulatedProcessor::forget_call(std::map<std::uint64_t, Call>::iterator it) {
@@ -286,6 +288,7 @@ std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
         alive->answered(id, request, attempt, std::move(answer));
       });
   calls_.emplace(id, Call{answering, call.request});
+  stats_.call_times[lease_.owner].push_back(scheduler_.now());
   ++calling_[call.request];
   observe();
   return id;

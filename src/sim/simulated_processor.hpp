@@ -46,6 +46,9 @@ struct SimulatedProcessorStats {
   std::uint64_t lost_fenced = 0;         // processors that found out by a fenced commit
   std::uint64_t lost_renewing = 0;       // ... by a renewal
   std::uint64_t held_back = 0;           // times lease_held() said no
+  std::uint64_t calls_at_once_max_seen = 0;  // most calls of one processor out at once
+  // When each processor (by lease owner) sent its calls, for the rate check.
+  std::map<std::string, std::vector<TimePoint>> call_times;
 };
 
 // The lease of one processor: its owner name (unique per boot) and TTL.
