@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include "api_broker/broker/audit.hpp"
 #include "api_broker/broker/resume_point.hpp"
@@ -30,6 +32,8 @@ class RequestWatcher {
       if (auto next = core::apply(policy_, *c)) policy_ = *next;
       return true;
     }
+    if (const auto breaker = breaker_change(envelope.event))
+      return print_breaker(envelope, *breaker);
     if (std::holds_alternative<events::Request>(envelope.event)) {
       auto state = core::start(envelope, policy_);
       const core::Phase phase = core::phase(state);
@@ -66,6 +70,41 @@ class RequestWatcher {
         fmt::format("{} request {} {} (attempt {}, {} started) at event {}",
                     events::format_time(envelope.created), request, core::to_string(phase), attempt,
                     attempts, events::to_int(envelope.id)),
+        true);
+  }
+
+  // A target's breaker changed: its target, new phase and reason.
+  struct BreakerChange {
+    std::string_view target, phase, reason;
+  };
+  static std::optional<BreakerChange> breaker_change(const events::Event& event) {
+    if (const auto* e = std::get_if<events::BreakerOpened>(&event)) {
+      return BreakerChange{e->target, "open", e->reason};
+    }
+    if (const auto* e = std::get_if<events::BreakerHalfOpened>(&event)) {
+      return BreakerChange{e->target, "half-open", ""};
+    }
+    if (const auto* e = std::get_if<events::BreakerClosed>(&event)) {
+      return BreakerChange{e->target, "closed", e->reason};
+    }
+    return std::nullopt;
+  }
+
+  [[nodiscard]] bool print_breaker(const events::Envelope& envelope,
+                                   const BreakerChange& change) const {
+    if (json_) {
+      return print_line(
+          fmt::format(R"({{"target":{},"breaker":"{}","reason":{},"event":{},"at":"{}"}})",
+                      events::json_string(change.target), change.phase,
+                      events::json_string(change.reason), events::to_int(envelope.id),
+                      events::format_time(envelope.created)),
+          true);
+    }
+    return print_line(
+        fmt::format("{} target '{}' breaker {}{}{} at event {}",
+                    events::format_time(envelope.created), events::printable(change.target, 64),
+                    change.phase, change.reason.empty() ? "" : ": ",
+                    events::printable(change.reason, 200), events::to_int(envelope.id)),
         true);
   }
 

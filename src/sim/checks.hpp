@@ -29,12 +29,13 @@ std::vector<std::string> check_calls(const std::vector<events::Envelope>& log,
                                      const std::vector<ReceivedCall>& calls);
 
 // The default target's limits, per processor (a paused one's calls may overlap its
-// successor's): at most calls_max calls out at once, and over any second at most
-// burst + rate * (1 s + slack) calls, `slack` being how far a commit may delay a call after
-// its token was taken.
+// successor's): at most calls_max calls out at once, and the attempts it let go (its
+// api-request appends, by owner) within what the token bucket allows: over any span T below a
+// second, at most burst + T / interval. Exact: the append is the moment the token is taken
+// (the call itself may wait longer for a store that fails reads).
 std::vector<std::string> check_target_limits(
     const core::TargetLimits& limits, std::uint64_t calls_at_once_max_seen,
-    const std::map<std::string, std::vector<TimePoint>>& call_times, Duration slack);
+    const std::map<std::string, std::vector<TimePoint>>& attempt_times);
 
 std::vector<std::string> check_deadlines(const std::vector<events::Envelope>& log,
                                          const std::vector<Downtime>& downtimes,

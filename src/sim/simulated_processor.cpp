@@ -288,7 +288,6 @@ std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
         alive->answered(id, request, attempt, std::move(answer));
       });
   calls_.emplace(id, Call{answering, call.request});
-  stats_.call_times[lease_.owner].push_back(scheduler_.now());
   ++calling_[call.request];
   observe();
   return id;
@@ -318,6 +317,11 @@ void SimulatedProcessor::cancel_call(std::uint64_t call) {
 }
 
 void SimulatedProcessor::append(std::vector<events::NewEvent> events) {
+  for (const events::NewEvent& e : events) {
+    if (std::holds_alternative<events::ApiRequest>(e.event)) {
+      stats_.attempt_times[lease_.owner].push_back(scheduler_.now());
+    }
+  }
   worker_->append(std::move(events));
   wake_worker(false);
 }

@@ -122,7 +122,6 @@ class Run {
   StoreFaults faults_;
   broker::ProcessorOptions options_;
   Duration ttl_{};
-  Duration rate_slack_{};  // how far a commit may push a call after its token
 
   // The processor, its crashes and restarts; its pauses, and the standby that takes over.
   SimulatedProcessorStats stats_;
@@ -306,14 +305,13 @@ void Run::check(const std::vector<events::Envelope>& history) {
   const auto reads = static_cast<double>(whole_reads);
   const double read_seconds = to_seconds(faults_.latency_high) + faults_.read_fails * 0.5 +
                               faults_.slow * to_seconds(faults_.slow_high);
-  rate_slack_ = 2 * std::max(faults_.latency_high, faults_.slow_high);
   const Duration slack = 4 * (std::max(faults_.latency_high, faults_.slow_high) + Duration(1s)) +
                          from_seconds(2 * reads * read_seconds);
   for (std::string& v : check_deadlines(history, downtimes_, stats_.parked, slack)) {
     report_.violations.push_back(v);
   }
   for (std::string& v : check_target_limits(options_.default_target, stats_.calls_at_once_max_seen,
-                                           stats_.call_times, rate_slack_)) {
+                                            stats_.attempt_times)) {
     report_.violations.push_back(v);
   }
   if (stats_.in_flight_max_seen > options_.requests_in_flight_max) {

@@ -275,5 +275,33 @@ TEST(TargetGate, ATargetEventSetsTheLimitsOfItsName) {
   EXPECT_EQ(ports.calls, (std::vector<Call>{{2, 0}, {4, 0}}));
 }
 
+// Two targets from one processor, one of them down: its open breaker holds its own attempts
+// only; the other target's go at once.
+TEST(TargetGate, OneTargetDownDoesNotSlowTheOther) {
+  FakePorts ports;
+  ProcessorCore core(ports, ProcessorOptions{}, policy(3), quiet());
+  const Envelope target{
+      .id = EventId{++ports.last},
+      .created = t0,
+      .event = events::Target{.name = "down", .breaker_failures = 1, .breaker_pause = 60}};
+  const Envelope down{.id = EventId{++ports.last},
+                      .created = t0,
+                      .event = events::Request{.request = "x", .target = "down"}};
+  core.on_events({target, down}, true);
+  EXPECT_EQ(ports.settle(core), (Classes{"breaker-closed", "api-request"}));
+  core.on_answer(EventId{2}, 0, busy);
+  EXPECT_EQ(ports.settle(core), (Classes{"api-failure", "breaker-opened"}));
+  EXPECT_EQ(ports.target_timers.at("down"), t0 + 60s);
+
+  core.on_events({ports.request(), ports.request()}, true);  // to the default target
+  EXPECT_EQ(ports.settle(core), (Classes{"api-request", "api-request"}));
+  core.on_answer(EventId{7}, 0, ok);
+  core.on_answer(EventId{8}, 0, ok);
+  EXPECT_EQ(ports.settle(core),
+            (Classes{"api-response", "api-response", "request-succeeded", "request-succeeded"}));
+  EXPECT_EQ(ports.calls.size(), 3u);  // the request to "down" still waits
+  EXPECT_EQ(core.stats().waiting_for_target, 1u);
+}
+
 }  // namespace
 }  // namespace api_broker::broker
