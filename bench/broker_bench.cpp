@@ -179,12 +179,12 @@ void failure_scenario(const std::string& base) {
   auto store = open_store(run);
   // 3 attempts, a fixed 1 s backoff.
   if (!store->append(events::NewEvent{.event = events::Configuration{.retries = 2,
-                                                                      .timeout = 10,
-                                                                      .backoff_initial = 1,
-                                                                      .backoff_multiplier = 1,
-                                                                      .backoff_max = 1,
-                                                                      .backoff_jitter = 0,
-                                                                      .deadline = 0}})) {
+                                                                     .timeout = 10,
+                                                                     .backoff_initial = 1,
+                                                                     .backoff_multiplier = 1,
+                                                                     .backoff_max = 1,
+                                                                     .backoff_jitter = 0,
+                                                                     .deadline = 0}})) {
     std::exit(1);
   }
   const auto after = store->last_id();
