@@ -160,7 +160,7 @@ void ProcessorCore::fold(const Envelope& envelope) {
     fold_configuration(envelope, *configuration);
     return;
   }
-  if (gate_.fold(envelope, caught_up_once_)) return;  // target and breaker events
+  if (gate_.fold(envelope, caught_up_once_)) return;  // breaker events (targets: limits too)
   const EventId id = envelope.id;
   if (const auto* request = std::get_if<events::Request>(&envelope.event)) {
     ++stats_.requests_seen;

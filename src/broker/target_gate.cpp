@@ -25,6 +25,10 @@ TargetGate::Lane& TargetGate::lane(std::string_view target) {
   return created;
 }
 
+void TargetGate::set_limits(std::string_view target, const TargetLimits& limits) {
+  configure(lane(target), limits);
+}
+
 void TargetGate::configure(Lane& lane, const TargetLimits& limits) {
   lane.limits = limits;
   // A bad rate in an event is no limit rather than an assertion.
@@ -39,8 +43,8 @@ void TargetGate::configure(Lane& lane, const TargetLimits& limits) {
 
 bool TargetGate::fold(const events::Envelope& envelope, bool deciding) {
   if (const auto* target = std::get_if<events::Target>(&envelope.event)) {
-    configure(lane(target->name), core::limits_of(*target));
-    return true;
+    set_limits(target->name, core::limits_of(*target));
+    return false;
   }
   // Once deciding, the breaker events read back are this processor's own: applied already.
   if (const auto* e = std::get_if<events::BreakerOpened>(&envelope.event)) {

@@ -41,9 +41,14 @@ class TargetGate {
   TargetGate(ProcessorPorts& ports, core::TargetLimits default_limits,
              std::function<void(events::EventId)> wake);
 
-  // A target or breaker event read from the log: true if it was one. `deciding`: the
-  // processor caught up once and decides (it appended the breaker events it reads now).
+  // Folds a target event (its limits) or a breaker event read from the log. True for a
+  // breaker event, which nothing else needs; false for anything else, a target event included
+  // (the target registry folds it too). `deciding`: the processor caught up once and decides
+  // (the breaker events it reads now are its own, applied already).
   bool fold(const events::Envelope& envelope, bool deciding);
+  // The limits of `target` from now on, for every call to it (they protect the partner, not a
+  // request). For a registry that knows targets defined before the processor's checkpoint.
+  void set_limits(std::string_view target, const core::TargetLimits& limits);
 
   // Attempt `attempt` of request `id` to `target` is due at `now`. True: it may go; its slot,
   // token and (half-open) probe are taken, held by (id, attempt) until ended(). False: it
