@@ -214,8 +214,8 @@ void ProcessorCore::finish(std::map<EventId, Active>::iterator it, const events:
   if (std::holds_alternative<events::RequestSucceeded>(terminal)) ++stats_.succeeded;
   if (std::holds_alternative<events::RequestFailed>(terminal)) ++stats_.failed;
   ports_.cancel_timer(it->first);
+  gate_.forget(it->first);  // before the slots it frees wake its target's queue
   end_calls(it->first, it->second);
-  gate_.forget(it->first);
   dirty_.erase(it->first);
   held_back_.erase(it->first);
   active_.erase(it);
@@ -302,9 +302,10 @@ void ProcessorCore::step(EventId id) {
           } else if constexpr (std::is_same_v<A, core::RecordTimeout>) {
             record_timeout(id, active, a.attempt);
           } else if constexpr (std::is_same_v<A, core::Finish>) {
-            // Decided: an answer that comes now is not waited for, and not recorded.
-            end_calls(id, active);
+            // Decided: an answer that comes now is not waited for, and not recorded. Off its
+            // target's queue first: the slots end_calls() frees wake the queue, not this one.
             gate_.forget(id);
+            end_calls(id, active);
             append(id, active, core::terminal_event(a), true);
           } else {  // ArmTimeout, ScheduleAttempt: wake then and decide again
             arm(id, active, a.at);

@@ -27,6 +27,7 @@ TargetGate::Lane& TargetGate::lane(std::string_view target) {
 
 void TargetGate::set_limits(std::string_view target, const TargetLimits& limits) {
   configure(lane(target), limits);
+  pump(target, ports_.now());  // a looser limit lets waiting attempts go
 }
 
 void TargetGate::configure(Lane& lane, const TargetLimits& limits) {

@@ -192,10 +192,10 @@ void add_verify(CLI::App& app, Context& context) {
                           events::to_int(v.request), events::json_string(v.text));
         }
         fmt::print(
-            R"({{"ok":{},"events":{},"requests":{},"succeeded":{},"failed":{},"open":{},"attempts":{},"responses":{},"failures":{},"timeouts":{},"violations_total":{},"violations":[{}]}})"
+            R"({{"ok":{},"events":{},"requests":{},"succeeded":{},"failed":{},"open":{},"attempts":{},"responses":{},"failures":{},"timeouts":{},"breaker_transitions":{},"violations_total":{},"violations":[{}]}})"
             "\n",
             r.ok(), r.events, r.requests, r.succeeded, r.failed, r.open, r.attempts, r.responses,
-            r.failures, r.timeouts, r.violations_total, violations);
+            r.failures, r.timeouts, r.breaker_transitions, r.violations_total, violations);
       } else {
         for (const auto& v : r.violations) {
           if (v.request != events::EventId{}) {
@@ -210,9 +210,12 @@ void add_verify(CLI::App& app, Context& context) {
         }
         fmt::print(
             "{}: {} events, {} requests ({} succeeded, {} failed, {} open), {} attempts "
-            "({} answered, {} failed, {} timed out)\n",
+            "({} answered, {} failed, {} timed out){}\n",
             r.ok() ? "ok" : fmt::format("{} violations", r.violations_total), r.events, r.requests,
-            r.succeeded, r.failed, r.open, r.attempts, r.responses, r.failures, r.timeouts);
+            r.succeeded, r.failed, r.open, r.attempts, r.responses, r.failures, r.timeouts,
+            r.breaker_transitions == 0
+                ? std::string()
+                : fmt::format(", {} breaker transitions", r.breaker_transitions));
       }
       return r.ok() ? exit_ok : exit_violations;
     };

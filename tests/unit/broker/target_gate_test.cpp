@@ -244,6 +244,25 @@ TEST(TargetGate, ADeadlineStillEndsARequestWaitingForTheBreaker) {
   EXPECT_EQ(ports.calls.size(), 1u);
 }
 
+// Found by the simulator (seed 4498): a request whose retry waited behind its own kept late
+// call reached its deadline; cancelling that call freed the slot and woke the same request from
+// the queue, which decided its end a second time.
+TEST(TargetGate, ARequestEndingWhileQueuedBehindItsOwnKeptCallEndsOnce) {
+  FakePorts ports;
+  core::Policy p = policy(3);
+  p.deadline = 1500ms;
+  ProcessorCore core(ports, with({.calls_max = 1}), p, quiet());
+  core.on_events({ports.request()}, true);
+  (void)ports.settle(core);
+  ports.clock += 1s;
+  core.on_timer(EventId{1});
+  EXPECT_EQ(ports.settle(core), (Classes{"api-timeout"}));  // the retry waits for the slot
+  ports.clock += 500ms;
+  core.on_timer(EventId{1});
+  EXPECT_EQ(ports.settle(core), (Classes{"request-failed"}));
+  EXPECT_EQ(ports.cancelled.size(), 1u);
+}
+
 // A restarted processor reads the breaker its predecessor left open: it waits out the pause.
 TEST(TargetGate, ABreakerReadOpenBeforeTheFirstDecisionsStaysOpen) {
   FakePorts ports;
