@@ -103,4 +103,10 @@ inline constexpr int mongodb_append_attempts_max = 4;
 inline constexpr std::int64_t mongodb_notifications_bytes = std::int64_t{1024} * 1024;
 inline constexpr std::int64_t mongodb_notifications_max = 10000;
 
+// Outcomes a circuit breaker keeps for its failure ratio (the newest, within its window).
+inline constexpr std::size_t breaker_window_outcomes_max = 4096;
+// Outcomes in the window below which the ratio does not open a breaker: two failures of three
+// calls say little about a partner.
+inline constexpr std::size_t breaker_window_calls_min = 10;
+
 }  // namespace api_broker::limits

@@ -65,7 +65,12 @@ void Auditor::add(const events::Envelope& envelope) {
             }
           }
           open_.emplace(id, core::start(envelope, policy_, rule));
+          if (!e.target.empty()) target_of_.emplace(id, e.target);
         } else if constexpr (std::is_same_v<T, events::Simple>) {
+        } else if constexpr (std::is_same_v<T, events::BreakerOpened> ||
+                             std::is_same_v<T, events::BreakerHalfOpened> ||
+                             std::is_same_v<T, events::BreakerClosed>) {
+          check_breaker(envelope);
         } else {
           const events::EventId cause = envelope.causation_id;
           const auto it = open_.find(cause);
@@ -88,7 +93,10 @@ void Auditor::add(const events::Envelope& envelope) {
           if constexpr (std::is_same_v<T, events::ApiFailure>) ++report_.failures;
           if constexpr (std::is_same_v<T, events::ApiTimeout>) ++report_.timeouts;
           core::RequestState& state = it->second;
-          if constexpr (std::is_same_v<T, events::ApiRequest>) check_delay(state, envelope, e);
+          if constexpr (std::is_same_v<T, events::ApiRequest>) {
+            check_delay(state, envelope, e);
+            check_gate(envelope, e);
+          }
           state = core::evolve(std::move(state), envelope);
           if (core::is_terminal(state)) {
             API_BROKER_ASSERT(state.terminal.has_value());
@@ -99,6 +107,7 @@ void Auditor::add(const events::Envelope& envelope) {
             }
             close(cause, state);
             finished_.insert(cause);
+            target_of_.erase(cause);
             open_.erase(it);
             destinations_.erase(cause);
           }
@@ -130,6 +139,72 @@ void Auditor::check_delay(const core::RequestState& state, const events::Envelop
                     n, std::chrono::duration<double, std::milli>(due - envelope.created).count(),
                     std::chrono::duration<double, std::milli>(delay).count()));
   }
+}
+
+// A breaker's transitions, in a legal order. The processor appends them; anyone may insert
+// one, so they are input here.
+void Auditor::check_breaker(const events::Envelope& envelope) {
+  ++report_.breaker_transitions;
+  using core::BreakerPhase;
+  std::string_view target;
+  BreakerPhase to = BreakerPhase::closed;
+  bool legal = false;
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, events::BreakerOpened>) {
+          target = e.target;
+          to = BreakerPhase::open;
+        } else if constexpr (std::is_same_v<T, events::BreakerHalfOpened>) {
+          target = e.target;
+          to = BreakerPhase::half_open;
+        } else if constexpr (std::is_same_v<T, events::BreakerClosed>) {
+          target = e.target;
+          legal = e.reason == "reset";  // a processor that did not know the state
+        }
+      },
+      envelope.event);
+  auto it = breakers_.find(target);
+  if (it == breakers_.end()) it = breakers_.emplace(std::string(target), Breaker{}).first;
+  Breaker& breaker = it->second;
+  const BreakerPhase from = breaker.phase;
+  switch (to) {
+    case BreakerPhase::open:
+      legal = from != BreakerPhase::open;
+      break;
+    case BreakerPhase::half_open:
+      legal = from == BreakerPhase::open;
+      break;
+    case BreakerPhase::closed:
+      legal = legal || from == BreakerPhase::half_open;
+      break;
+  }
+  if (!legal) {
+    violation(envelope.id, {},
+              fmt::format("{} of target '{}' while its breaker was {}",
+                          events::class_name(envelope.event), events::printable(target, 64),
+                          core::to_string(from)));
+  }
+  breaker = Breaker{.phase = to};
+}
+
+// No attempt of a target starts while its breaker is open, and only one (the probe) while it
+// is half-open.
+void Auditor::check_gate(const events::Envelope& envelope, const events::ApiRequest& request) {
+  const auto target = target_of_.find(envelope.causation_id);
+  const std::string_view name = target == target_of_.end() ? "" : target->second;
+  const auto it = breakers_.find(name);
+  if (it == breakers_.end()) return;
+  Breaker& breaker = it->second;
+  if (breaker.phase == core::BreakerPhase::open ||
+      (breaker.phase == core::BreakerPhase::half_open && breaker.probe_started)) {
+    violation(
+        envelope.id, envelope.causation_id,
+        fmt::format("attempt {} of target '{}' started while its breaker was {}{}", request.attempt,
+                    events::printable(name, 64), core::to_string(breaker.phase),
+                    breaker.probe_started ? " and its probe was out" : ""));
+  }
+  if (breaker.phase == core::BreakerPhase::half_open) breaker.probe_started = true;
 }
 
 void Auditor::add_unreadable(const Error& error) {

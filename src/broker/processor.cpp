@@ -99,6 +99,19 @@ class AsioPorts final : public ProcessorPorts {
     timers_.erase(it);
   }
 
+  void set_target_timer(std::string_view target, TimePoint at) override {
+    auto it = target_timers_.find(target);
+    if (it == target_timers_.end()) it = target_timers_.emplace(std::string(target), io_).first;
+    asio::steady_timer& timer = it->second;
+    timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::max(at - utc_now(), Duration::zero())));
+    // The timer stays in the map (one per target): firing does not erase it.
+    timer.async_wait([this, name = it->first](const boost::system::error_code& error) {
+      if (error) return;  // replaced
+      core_->on_target_timer(name);
+    });
+  }
+
   std::uint64_t call_api(const ApiCall& call) override {
     API_BROKER_ASSERT(call.plan != nullptr);
     const CallPlan& plan = *call.plan;
@@ -146,6 +159,7 @@ class AsioPorts final : public ProcessorPorts {
   StoreWorker* worker_ = nullptr;
   std::uint64_t lease_epoch_ = 0;  // sent with every call: a fencing token the API may check
   std::map<EventId, asio::steady_timer> timers_;
+  std::map<std::string, asio::steady_timer, std::less<>> target_timers_;
   std::uint64_t unsent_calls_ = 0;
 
   // Ids of calls that failed before sending; the client's ids never have this bit.

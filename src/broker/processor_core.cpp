@@ -79,13 +79,21 @@ ProcessorCore::ProcessorCore(ProcessorPorts& ports, const ProcessorOptions& opti
       policy_(std::make_shared<const core::Policy>(policy)),
       targets_(targets ? std::move(targets) : std::make_shared<const Targets>()),
       call_rules_(call_rules_of(options)),
-      plain_call_(plain_call(call_rules_)) {}
+      plain_call_(plain_call(call_rules_)),
+      gate_(ports, options.default_target, [this](EventId id) { step(id); }) {
+  // Targets defined before the resume point (the checkpoint's) limit their calls too.
+  for (const auto& [name, definition] : targets_->all()) {
+    gate_.set_limits(name, core::limits_of(definition.event));
+  }
+}
 
 void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up) {
+  gate_.defer_wakes();
   for (const Envelope& envelope : batch) fold(envelope);
   if (caught_up) {
     if (!caught_up_once_) park_beyond_bound();
     caught_up_once_ = true;
+    gate_.resume_wakes(ports_.now());
     for (const EventId id : dirty_) step(id);
     dirty_.clear();
   }
@@ -112,6 +120,7 @@ void ProcessorCore::on_loaded(const std::vector<EventId>& asked,
 
 void ProcessorCore::shutdown() {
   stopping_ = true;
+  gate_.stop();
   for (auto& [id, active] : active_) {
     ports_.cancel_timer(id);
     for (const auto& [attempt, call] : active.calls) ports_.cancel_call(call);
@@ -145,6 +154,7 @@ ProcessorStats ProcessorCore::stats() const {
   ProcessorStats copy = stats_;
   copy.active = in_flight();
   copy.parked = parked_.size();
+  copy.waiting_for_target = gate_.waiting();
   return copy;
 }
 
@@ -172,6 +182,8 @@ void ProcessorCore::fold_target(const Envelope& envelope, const events::Target& 
     return;
   }
   targets_ = std::move(*next);
+  // Limits protect the partner, not a request: they hold for every call from now on.
+  gate_.set_limits(target.name, core::limits_of(target));
   log_->info("target {} from event {}: {}", target.name, events::to_int(envelope.id),
              target.removed ? std::string("removed") : target.url);
 }
@@ -184,6 +196,7 @@ void ProcessorCore::fold(const Envelope& envelope) {
     fold_configuration(envelope, *configuration);
     return;
   }
+  if (gate_.fold(envelope, caught_up_once_)) return;  // breaker events
   if (const auto* target = std::get_if<events::Target>(&envelope.event)) {
     fold_target(envelope, *target);
     return;
@@ -238,6 +251,7 @@ void ProcessorCore::admit(const Envelope& envelope, const events::Request& reque
   active.targets = in_force.targets;
   active.body = request.request;
   active.idempotency_key = idempotency_key(envelope);
+  active.target = request.target;
   const bool added = active_.emplace(envelope.id, std::move(active)).second;
   API_BROKER_ASSERT(added);  // a request is read once per run, and parked or active, not both
 }
@@ -247,7 +261,8 @@ void ProcessorCore::finish(std::map<EventId, Active>::iterator it, const events:
   if (std::holds_alternative<events::RequestSucceeded>(terminal)) ++stats_.succeeded;
   if (std::holds_alternative<events::RequestFailed>(terminal)) ++stats_.failed;
   ports_.cancel_timer(it->first);
-  for (const auto& [n, call] : it->second.calls) ports_.cancel_call(call);
+  gate_.forget(it->first);  // before the slots it frees wake its target's queue
+  end_calls(it->first, it->second);
   dirty_.erase(it->first);
   held_back_.erase(it->first);
   active_.erase(it);
@@ -332,15 +347,14 @@ void ProcessorCore::step(EventId id) {
         [&](const auto& a) {
           using A = std::decay_t<decltype(a)>;
           if constexpr (std::is_same_v<A, core::StartAttempt>) {
-            append(id, active, events::ApiRequest{a.attempt}, true);
+            start_attempt(id, active, a.attempt);
           } else if constexpr (std::is_same_v<A, core::RecordTimeout>) {
-            append(id, active, events::ApiTimeout{a.attempt}, true);
+            record_timeout(id, active, a.attempt);
           } else if constexpr (std::is_same_v<A, core::Finish>) {
-            // Decided: an answer that comes now is not waited for, and not recorded.
-            for (const auto& [n, call] : active.calls) ports_.cancel_call(call);
-            active.calls.clear();
-            active.held_back.reset();
-            held_back_.erase(id);
+            // Decided: an answer that comes now is not waited for, and not recorded. Off its
+            // target's queue first: the slots end_calls() frees wake the queue, not this one.
+            gate_.forget(id);
+            end_calls(id, active);
             append(id, active, core::terminal_event(a), true);
           } else {  // ArmTimeout, ScheduleAttempt: wake then and decide again
             arm(id, active, a.at);
@@ -350,10 +364,64 @@ void ProcessorCore::step(EventId id) {
   }
 }
 
+// The attempt goes only when its target's gate lets it (a call slot, a token, the breaker);
+// until then it waits in the target's queue and its api-request is not appended, so the log's
+// start time is when it went. The deadline still holds meanwhile.
+void ProcessorCore::start_attempt(EventId id, Active& active, std::uint32_t attempt) {
+  const TimePoint now = ports_.now();
+  if (gate_.admit(active.target, id, attempt, now)) {
+    append(id, active, events::ApiRequest{attempt}, true);
+    return;
+  }
+  const core::Policy& policy = active.state.policy;
+  if (policy.deadline > Duration::zero()) {
+    arm(id, active, active.state.requested_at + policy.deadline);
+  }
+}
+
+// A timeout counts as a failure for the target's breaker. Kept (on_timeout keep), the call
+// stays open with its slot and its late answer still counts; abandoned, it is cancelled (its
+// connection closed) and its slot frees now, so nothing overlaps the retry.
+void ProcessorCore::record_timeout(EventId id, Active& active, std::uint32_t attempt) {
+  append(id, active, events::ApiTimeout{attempt}, true);
+  const TimePoint now = ports_.now();
+  gate_.outcome(id, attempt, true, now);
+  if (!gate_.abandons_on_timeout(active.target)) return;
+  if (const auto call = active.calls.find(attempt); call != active.calls.end()) {
+    ports_.cancel_call(call->second);
+    active.calls.erase(call);
+  }
+  if (active.held_back == attempt) {
+    active.held_back.reset();
+    held_back_.erase(id);
+  }
+  gate_.ended(id, attempt, now);
+}
+
+// Cancels the request's calls (and one held back for the lease) and frees their slots.
+void ProcessorCore::end_calls(EventId id, Active& active) {
+  std::vector<std::uint32_t> ended;
+  for (const auto& [attempt, call] : active.calls) {
+    ports_.cancel_call(call);
+    ended.push_back(attempt);
+  }
+  active.calls.clear();
+  if (active.held_back) ended.push_back(*active.held_back);
+  active.held_back.reset();
+  held_back_.erase(id);
+  const TimePoint now = ports_.now();
+  for (const std::uint32_t attempt : ended) gate_.ended(id, attempt, now);
+}
+
 void ProcessorCore::arm(EventId id, Active& active, TimePoint at) {
   if (active.timer_at == at) return;
   active.timer_at = at;
   ports_.set_timer(id, at);
+}
+
+void ProcessorCore::on_target_timer(std::string_view target) {
+  if (stopping_) return;
+  gate_.on_timer(target, ports_.now());
 }
 
 void ProcessorCore::on_timer(EventId request) {
@@ -407,10 +475,28 @@ void ProcessorCore::fail_at_once(EventId id, Active& active, std::uint32_t attem
   append(id, active,
          events::ApiFailure{.attempt = attempt, .failure = reason, .status = 0, .permanent = true},
          false);
+  gate_.ended(id, attempt, ports_.now());  // the slot it was let go with: no call holds it
 }
 
+// Records the answer, then tells the target's gate: after the append, so that a request the
+// freed slot wakes (this one too) decides on a state that holds this answer.
 void ProcessorCore::on_answer(EventId request, std::uint32_t attempt,
                               Result<http::Response> answer) {
+  const bool fenced = !answer && answer.error().code == Errc::fenced;
+  const bool cancelled = !answer && answer.error().code == Errc::cancelled;
+  // For the breaker: a partner that answers 4xx works; one that fails as a retry would be
+  // made for does not.
+  const bool failed = !answer || (!(answer->status >= 200 && answer->status < 300) &&
+                                  core::is_retryable(events::ApiFailure{.status = answer->status}));
+  append_answer(request, attempt, std::move(answer));
+  if (fenced || stopping_) return;  // fenced: it was not sent, and keeps its slot
+  const TimePoint now = ports_.now();
+  if (!cancelled) gate_.outcome(request, attempt, failed, now);
+  gate_.ended(request, attempt, now);
+}
+
+void ProcessorCore::append_answer(EventId request, std::uint32_t attempt,
+                                  Result<http::Response> answer) {
   const auto it = active_.find(request);
   if (it == active_.end()) return;  // finished meanwhile
   Active& active = it->second;

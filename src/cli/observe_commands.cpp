@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <map>
+#include <optional>
+#include <string_view>
 
 #include "api_broker/broker/audit.hpp"
 #include "api_broker/broker/call_builder.hpp"
@@ -33,6 +35,9 @@ class RequestWatcher {
     if (const auto* c = std::get_if<events::Configuration>(&envelope.event)) {
       if (auto next = core::apply(policy_, *c)) policy_ = *next;
       return true;
+    }
+    if (const auto breaker = breaker_change(envelope.event)) {
+      return print_breaker(envelope, *breaker);
     }
     if (const auto* t = std::get_if<events::Target>(&envelope.event)) {
       if (auto next = targets_->with(*t)) targets_ = std::move(*next);
@@ -89,6 +94,41 @@ class RequestWatcher {
         fmt::format("{} request {} {} (attempt {}, {} started) at event {}: {}",
                     events::format_time(envelope.created), request, core::to_string(phase), attempt,
                     attempts, events::to_int(envelope.id), watched.destination),
+        true);
+  }
+
+  // A target's breaker changed: its target, new phase and reason.
+  struct BreakerChange {
+    std::string_view target, phase, reason;
+  };
+  static std::optional<BreakerChange> breaker_change(const events::Event& event) {
+    if (const auto* e = std::get_if<events::BreakerOpened>(&event)) {
+      return BreakerChange{e->target, "open", e->reason};
+    }
+    if (const auto* e = std::get_if<events::BreakerHalfOpened>(&event)) {
+      return BreakerChange{e->target, "half-open", ""};
+    }
+    if (const auto* e = std::get_if<events::BreakerClosed>(&event)) {
+      return BreakerChange{e->target, "closed", e->reason};
+    }
+    return std::nullopt;
+  }
+
+  [[nodiscard]] bool print_breaker(const events::Envelope& envelope,
+                                   const BreakerChange& change) const {
+    if (json_) {
+      return print_line(
+          fmt::format(R"({{"target":{},"breaker":"{}","reason":{},"event":{},"at":"{}"}})",
+                      events::json_string(change.target), change.phase,
+                      events::json_string(change.reason), events::to_int(envelope.id),
+                      events::format_time(envelope.created)),
+          true);
+    }
+    return print_line(
+        fmt::format("{} target '{}' breaker {}{}{} at event {}",
+                    events::format_time(envelope.created), events::printable(change.target, 64),
+                    change.phase, change.reason.empty() ? "" : ": ",
+                    events::printable(change.reason, 200), events::to_int(envelope.id)),
         true);
   }
 
@@ -181,10 +221,10 @@ void add_verify(CLI::App& app, Context& context) {
                                     : ",\"destination\":" + events::json_string(v.destination));
         }
         fmt::print(
-            R"({{"ok":{},"events":{},"requests":{},"succeeded":{},"failed":{},"open":{},"attempts":{},"responses":{},"failures":{},"timeouts":{},"violations_total":{},"violations":[{}]}})"
+            R"({{"ok":{},"events":{},"requests":{},"succeeded":{},"failed":{},"open":{},"attempts":{},"responses":{},"failures":{},"timeouts":{},"breaker_transitions":{},"violations_total":{},"violations":[{}]}})"
             "\n",
             r.ok(), r.events, r.requests, r.succeeded, r.failed, r.open, r.attempts, r.responses,
-            r.failures, r.timeouts, r.violations_total, violations);
+            r.failures, r.timeouts, r.breaker_transitions, r.violations_total, violations);
       } else {
         for (const auto& v : r.violations) {
           if (v.request != events::EventId{}) {
@@ -200,9 +240,12 @@ void add_verify(CLI::App& app, Context& context) {
         }
         fmt::print(
             "{}: {} events, {} requests ({} succeeded, {} failed, {} open), {} attempts "
-            "({} answered, {} failed, {} timed out)\n",
+            "({} answered, {} failed, {} timed out){}\n",
             r.ok() ? "ok" : fmt::format("{} violations", r.violations_total), r.events, r.requests,
-            r.succeeded, r.failed, r.open, r.attempts, r.responses, r.failures, r.timeouts);
+            r.succeeded, r.failed, r.open, r.attempts, r.responses, r.failures, r.timeouts,
+            r.breaker_transitions == 0
+                ? std::string()
+                : fmt::format(", {} breaker transitions", r.breaker_transitions));
       }
       return r.ok() ? exit_ok : exit_violations;
     };

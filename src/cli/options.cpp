@@ -7,6 +7,7 @@
 #include "api_broker/broker/destination.hpp"
 #include "api_broker/broker/targets.hpp"
 #include "api_broker/core/policy.hpp"
+#include "api_broker/core/target_limits.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/events/utf8.hpp"
 #include "api_broker/http/client_options.hpp"
@@ -258,6 +259,53 @@ Result<events::NewEvent> to_configuration_event(const ConfigureArgs& args) {
   return events::NewEvent{.event = args.configuration, .external_uuid = *uuid};
 }
 
+namespace {
+
+// The limits of the default target (the plain requests to --api-url); a named target's are
+// in its `target` event.
+void add_target_limit_options(CLI::App& command, ProcessArgs& args) {
+  core::TargetLimits& t = args.target;
+  command
+      .add_option("--calls-max", t.calls_max,
+                  "Calls to the API at once, at most; 0 = no bound. Requests waiting out a "
+                  "backoff take no call; a timed-out call kept open (--on-timeout keep) keeps "
+                  "its place until it ends")
+      ->check(decimal())
+      ->capture_default_str();
+  command
+      .add_option("--rate", t.rate, "Calls started per second at most (a token bucket); 0 = none")
+      ->capture_default_str();
+  command.add_option("--burst", t.burst, "Calls the bucket lets go at once; 0 = max(1, rate)")
+      ->capture_default_str();
+  command
+      .add_option("--breaker-failures", t.breaker_failures,
+                  "Retryable failures (and timeouts) in a row that open the circuit breaker; "
+                  "0 = off")
+      ->check(decimal())
+      ->capture_default_str();
+  command
+      .add_option("--breaker-ratio", t.breaker_ratio,
+                  fmt::format("Failure ratio over --breaker-window that opens the breaker, with "
+                              "at least {} calls in the window; 0 = off",
+                              limits::breaker_window_calls_min))
+      ->capture_default_str();
+  command
+      .add_option("--breaker-window", t.breaker_window,
+                  "Seconds of calls the failure ratio counts; 0 = 10")
+      ->capture_default_str();
+  command
+      .add_option("--breaker-pause", t.breaker_pause,
+                  "Seconds the breaker stays open before it lets one probe through; 0 = 5")
+      ->capture_default_str();
+  command
+      .add_option("--on-timeout", args.on_timeout,
+                  "keep: a timed-out call stays open and its late answer still counts; abandon: "
+                  "it is cancelled and its connection closed, so calls never overlap")
+      ->capture_default_str();
+}
+
+}  // namespace
+
 void add_process_options(CLI::App& command, ProcessArgs& args) {
   command
       .add_option("--api-url", args.api_url,
@@ -303,6 +351,7 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
       ->check(decimal())
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
+  add_target_limit_options(command, args);
   command.add_flag("--no-standby", args.no_standby,
                    "Exit (code 1) instead of waiting when another processor holds the lease, or "
                    "takes it over from this one");
@@ -361,6 +410,14 @@ Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {
     return fail(Errc::invalid_input, "--in-flight-max must be at least 1");
   }
   options.requests_in_flight_max = args.in_flight_max;
+  if (args.on_timeout != "keep" && args.on_timeout != "abandon") {
+    return fail(Errc::invalid_input, "--on-timeout must be keep or abandon");
+  }
+  options.default_target = args.target;
+  options.default_target.abandon_on_timeout = args.on_timeout == "abandon";
+  if (auto limits = core::validate(options.default_target); !limits) {
+    return fail(std::move(limits).error());
+  }
   return options;
 }
 

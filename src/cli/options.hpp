@@ -85,6 +85,8 @@ struct ProcessArgs {
   std::string log_level = "info";
   std::size_t in_flight_max = limits::requests_in_flight_max;
   std::string ca_file, client_cert, client_key;  // https: "" = the system's trust, no cert
+  core::TargetLimits target;                     // of the default target (--api-url)
+  std::string on_timeout = "keep";               // keep | abandon
 };
 void add_process_options(CLI::App& command, ProcessArgs& args);
 // The processor's options (log_level is the caller's: it makes the logger).

@@ -287,6 +287,9 @@ class Fold {
   void operator()(const events::Simple&) {}
   void operator()(const events::Request&) {}
   void operator()(const events::Target&) {}
+  void operator()(const events::BreakerOpened&) {}
+  void operator()(const events::BreakerHalfOpened&) {}
+  void operator()(const events::BreakerClosed&) {}
 
  private:
   // Records an anomaly of the current event, within the bound.

@@ -21,8 +21,10 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array<std::string_view, std::variant_size_v<Event>> class_tags = {
-    "configuration", "simple",      "request",           "api-request",    "api-response",
-    "api-failure",   "api-timeout", "request-succeeded", "request-failed", "target"};
+    "configuration",  "simple",      "request",        "api-request",
+    "api-response",   "api-failure", "api-timeout",    "request-succeeded",
+    "request-failed", "target",      "breaker-opened", "breaker-half-opened",
+    "breaker-closed"};
 
 // Bodies may hold bytes that are not UTF-8: they are stored with U+FFFD in their place.
 std::string dump(const json& value) {
@@ -311,9 +313,13 @@ json payload_json(const Event& event) {
           return {{"attempts", e.attempts}, {"attempt", e.attempt}};
         } else if constexpr (std::is_same_v<T, RequestFailed>) {
           return {{"attempts", e.attempts}, {"reason", e.reason}};
-        } else {
-          static_assert(std::is_same_v<T, Target>);
+        } else if constexpr (std::is_same_v<T, Target>) {
           return target_json(e);
+        } else if constexpr (std::is_same_v<T, BreakerHalfOpened>) {
+          return {{"target", e.target}};
+        } else {
+          static_assert(std::is_same_v<T, BreakerOpened> || std::is_same_v<T, BreakerClosed>);
+          return {{"target", e.target}, {"reason", e.reason}};
         }
       },
       event);
@@ -374,6 +380,20 @@ Result<Event> decode_object(std::size_t index, const json& j) {
     }
     case 9:
       return r.finish(decode_target(r));
+    case 10: {
+      BreakerOpened e;
+      e.target = r.text("target", true);
+      e.reason = r.text("reason", false);
+      return r.finish(e);
+    }
+    case 11:
+      return r.finish(BreakerHalfOpened{r.text("target", true)});
+    case 12: {
+      BreakerClosed e;
+      e.target = r.text("target", true);
+      e.reason = r.text("reason", false);
+      return r.finish(e);
+    }
   }
   API_BROKER_ASSERT(false);
   return fail(Errc::invalid_input, "unreachable");
@@ -408,9 +428,11 @@ std::span<const std::string_view> class_fields(std::size_t index) {
                                                 "burst",         "breaker_failures",
                                                 "breaker_ratio", "breaker_window",
                                                 "breaker_pause", "on_timeout"};
+  static constexpr std::string_view breaker[] = {"target", "reason"};
+  static constexpr std::string_view breaker_target[] = {"target"};
   static constexpr std::array<std::span<const std::string_view>, std::variant_size_v<Event>> all = {
-      configuration, simple,  request,   attempt, response,
-      failure,       attempt, succeeded, failed,  target};
+      configuration, simple, request, attempt, response,       failure, attempt,
+      succeeded,     failed, target,  breaker, breaker_target, breaker};
   return all[index];
 }
 

@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "api_broker/core/request_machine.hpp"
+#include "api_broker/core/token_bucket.hpp"
 #include "api_broker/events/codec.hpp"
 
 namespace api_broker::sim {
@@ -72,6 +75,35 @@ std::vector<std::string> check_calls(const std::vector<Envelope>& log,
     if (!sent.emplace(call.request, call.attempt).second) {
       violations.push_back(
           fmt::format("request {}: attempt {} was sent twice", call.request, call.attempt));
+    }
+  }
+  return violations;
+}
+
+std::vector<std::string> check_target_limits(
+    const core::TargetLimits& limits, std::uint64_t calls_at_once_max_seen,
+    const std::map<std::string, std::vector<TimePoint>>& attempt_times) {
+  std::vector<std::string> violations;
+  if (limits.calls_max > 0 && calls_at_once_max_seen > limits.calls_max) {
+    violations.push_back(fmt::format("{} calls were out at once, above --calls-max {}",
+                                     calls_at_once_max_seen, limits.calls_max));
+  }
+  if (limits.rate <= 0) return violations;
+  const core::TokenBucket bucket(limits.rate, limits.burst);
+  const auto interval = bucket.interval().count();
+  for (const auto& [owner, times] : attempt_times) {
+    std::size_t from = 0;  // in order: a sliding window below one second
+    for (std::size_t to = 0; to < times.size(); ++to) {
+      while (times[to] - times[from] >= std::chrono::seconds(1)) ++from;
+      const auto allowed =
+          bucket.burst() + static_cast<std::uint64_t>((times[to] - times[from]).count() / interval);
+      if (to - from + 1 > allowed) {
+        violations.push_back(fmt::format(
+            "processor {}: {} attempts let go from {} to {}, above the {} the rate allows", owner,
+            to - from + 1, events::format_time(times[from]), events::format_time(times[to]),
+            allowed));
+        break;
+      }
     }
   }
   return violations;

@@ -9,10 +9,12 @@
 //     `slack`, the store's latency) after the deadline, unless the processor was down in
 //     between or the request waited for a place beyond the in-flight bound.
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "api_broker/core/target_limits.hpp"
 #include "api_broker/events/envelope.hpp"
 #include "simulated_api.hpp"
 
@@ -25,6 +27,15 @@ struct Downtime {
 
 std::vector<std::string> check_calls(const std::vector<events::Envelope>& log,
                                      const std::vector<ReceivedCall>& calls);
+
+// The default target's limits, per processor (a paused one's calls may overlap its
+// successor's): at most calls_max calls out at once, and the attempts it let go (its
+// api-request appends, by owner) within what the token bucket allows: over any span T below a
+// second, at most burst + T / interval. Exact: the append is the moment the token is taken
+// (the call itself may wait longer for a store that fails reads).
+std::vector<std::string> check_target_limits(
+    const core::TargetLimits& limits, std::uint64_t calls_at_once_max_seen,
+    const std::map<std::string, std::vector<TimePoint>>& attempt_times);
 
 std::vector<std::string> check_deadlines(const std::vector<events::Envelope>& log,
                                          const std::vector<Downtime>& downtimes,

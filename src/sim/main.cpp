@@ -25,7 +25,7 @@ using api_broker::sim::SimulationReport;
 struct Totals {
   std::uint64_t runs = 0, failed = 0, requests = 0, events = 0, attempts = 0, api_calls = 0,
                 crashes = 0, pauses = 0, takeovers = 0, lost_fenced = 0, lost_renewing = 0,
-                held_back = 0, store_faults = 0, parked = 0, steps = 0;
+                held_back = 0, store_faults = 0, parked = 0, steps = 0, breaker_transitions = 0;
   double simulated_hours = 0;
   void add(const SimulationReport& r) {
     ++runs;
@@ -43,6 +43,7 @@ struct Totals {
     store_faults += r.store_faults;
     parked += r.parked;
     steps += r.steps;
+    breaker_transitions += r.breaker_transitions;
     simulated_hours += api_broker::to_seconds(r.simulated) / 3600.0;
   }
 };
@@ -108,6 +109,7 @@ int run_many(std::uint64_t first_seed, std::uint64_t seeds,
       "  lease: {} processors found out they lost it by a fenced commit, {} by a renewal; {} "
       "calls held back until a renewal\n",
       totals.lost_fenced, totals.lost_renewing, totals.held_back);
+  fmt::print("  the partner's protection: {} breaker transitions\n", totals.breaker_transitions);
   if (failing.empty()) return 0;
   std::string list;
   for (std::size_t i = 0; i < failing.size() && i < 20; ++i) list += fmt::format(" {}", failing[i]);

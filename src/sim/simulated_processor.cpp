@@ -233,6 +233,8 @@ void SimulatedProcessor::run_step(TimePoint decided_at) {
 
 void SimulatedProcessor::observe() {
   stats_.in_flight_max_seen = std::max<std::uint64_t>(stats_.in_flight_max_seen, calling_.size());
+  stats_.calls_at_once_max_seen =
+      std::max<std::uint64_t>(stats_.calls_at_once_max_seen, calls_.size());
 }
 
 void SimulatedProcessor::forget_call(std::map<std::uint64_t, Call>::iterator it) {
@@ -258,6 +260,22 @@ void SimulatedProcessor::cancel_timer(events::EventId request) {
   if (it == timers_.end()) return;
   scheduler_.cancel(it->second.handle);  // no effect if a pause deferred it: the generation
   timers_.erase(it);                     // tells then
+}
+
+void SimulatedProcessor::set_target_timer(std::string_view target, TimePoint at) {
+  auto it = target_timers_.find(target);
+  if (it == target_timers_.end()) it = target_timers_.emplace(std::string(target), Timer{}).first;
+  scheduler_.cancel(it->second.handle);
+  const std::uint64_t generation = next_timer_++;
+  it->second =
+      Timer{generation, guarded(at, [this, name = it->first, generation] {
+              const auto timer = target_timers_.find(name);
+              if (timer == target_timers_.end() || timer->second.generation != generation) {
+                return;  // replaced
+              }
+              core_->on_target_timer(name);
+              observe();
+            })};
 }
 
 std::uint64_t SimulatedProcessor::call_api(const broker::ApiCall& call) {
@@ -300,6 +318,11 @@ void SimulatedProcessor::cancel_call(std::uint64_t call) {
 }
 
 void SimulatedProcessor::append(std::vector<events::NewEvent> events) {
+  for (const events::NewEvent& e : events) {
+    if (std::holds_alternative<events::ApiRequest>(e.event)) {
+      stats_.attempt_times[lease_.owner].push_back(scheduler_.now());
+    }
+  }
   worker_->append(std::move(events));
   wake_worker(false);
 }

@@ -40,12 +40,16 @@ class SimulatedProcessor;
 
 struct SimulatedProcessorStats {
   std::uint64_t store_faults = 0;
-  std::uint64_t in_flight_max_seen = 0;  // most requests with a call in flight at once
-  std::set<std::uint64_t> parked;        // requests that waited for a place
-  std::vector<std::string> errors;       // a processor that took the lease could not start
-  std::uint64_t lost_fenced = 0;         // processors that found out by a fenced commit
-  std::uint64_t lost_renewing = 0;       // ... by a renewal
-  std::uint64_t held_back = 0;           // times lease_held() said no
+  std::uint64_t in_flight_max_seen = 0;      // most requests with a call in flight at once
+  std::set<std::uint64_t> parked;            // requests that waited for a place
+  std::vector<std::string> errors;           // a processor that took the lease could not start
+  std::uint64_t lost_fenced = 0;             // processors that found out by a fenced commit
+  std::uint64_t lost_renewing = 0;           // ... by a renewal
+  std::uint64_t held_back = 0;               // times lease_held() said no
+  std::uint64_t calls_at_once_max_seen = 0;  // most calls of one processor out at once
+  // When each processor (by lease owner) appended an api-request: when its target's gate let
+  // the attempt go, and took a token. For the rate check.
+  std::map<std::string, std::vector<TimePoint>> attempt_times;
 };
 
 // The lease of one processor: its owner name (unique per boot) and TTL.
@@ -96,6 +100,7 @@ class SimulatedProcessor : public broker::ProcessorPorts,
   TimePoint now() override { return scheduler_.now(); }
   void set_timer(events::EventId request, TimePoint at) override;
   void cancel_timer(events::EventId request) override;
+  void set_target_timer(std::string_view target, TimePoint at) override;
   std::uint64_t call_api(const broker::ApiCall& call) override;
   void cancel_call(std::uint64_t call) override;
   bool lease_held() override;
@@ -148,6 +153,7 @@ class SimulatedProcessor : public broker::ProcessorPorts,
     Scheduler::Handle handle;
   };
   std::map<events::EventId, Timer> timers_;
+  std::map<std::string, Timer, std::less<>> target_timers_;
   std::uint64_t next_timer_ = 1;
   struct Call {
     Scheduler::Handle answer;

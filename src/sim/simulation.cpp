@@ -40,6 +40,26 @@ events::Configuration draw_policy(Random& random) {
   return c;
 }
 
+// The default target's limits in half of the worlds, from a generator of their own so that
+// the rest of a seed's world is drawn as before.
+core::TargetLimits draw_target_limits(std::uint64_t seed) {
+  Random random(seed ^ 0x7a46e7c1b2d3f405ULL);
+  core::TargetLimits t;
+  if (!random.chance(0.5)) return t;
+  t.calls_max = random.chance(0.7) ? static_cast<std::uint32_t>(random.between(1, 8)) : 0;
+  t.rate = random.chance(0.5) ? seconds(1 + random.unit() * 50) : 0.0;
+  t.burst = random.chance(0.5) ? static_cast<double>(random.between(1, 10)) : 0.0;
+  if (random.chance(0.7)) {
+    t.breaker_failures = random.chance(0.7) ? static_cast<std::uint32_t>(random.between(1, 6)) : 0;
+    t.breaker_ratio = random.chance(0.5) ? seconds(0.3 + random.unit() * 0.6) : 0.0;
+    if (t.breaker_failures == 0 && t.breaker_ratio == 0) t.breaker_failures = 3;
+    t.breaker_window = seconds(1 + random.unit() * 20);
+    t.breaker_pause = seconds(0.1 + random.unit() * 5);
+  }
+  t.abandon_on_timeout = random.chance(0.5);
+  return t;
+}
+
 events::Uuid draw_uuid(Random& random) {
   events::Uuid uuid;
   for (auto& byte : uuid.bytes) byte = static_cast<std::uint8_t>(random.next());
@@ -130,6 +150,13 @@ void Run::draw_world() {
       faults_.read_fails, faults_.latency_low.count(), faults_.latency_high.count(), faults_.slow,
       faults_.slow_low.count(), faults_.slow_high.count(), faults_.read_limit);
   ttl_ = random_.between(Duration(300ms), Duration(3s));
+  options_.default_target = draw_target_limits(seed_);
+  const core::TargetLimits& t = options_.default_target;
+  log_->info(
+      "target limits of seed {}: {} calls at once, rate {}/s burst {}, breaker after {} failures "
+      "or ratio {} over {} s, pause {} s, {} on timeout",
+      seed_, t.calls_max, t.rate, t.burst, t.breaker_failures, t.breaker_ratio, t.breaker_window,
+      t.breaker_pause, t.abandon_on_timeout ? "abandon" : "keep");
 }
 
 std::shared_ptr<SimulatedProcessor> Run::make() {
@@ -283,6 +310,10 @@ void Run::check(const std::vector<events::Envelope>& history) {
   for (std::string& v : check_deadlines(history, downtimes_, stats_.parked, slack)) {
     report_.violations.push_back(v);
   }
+  for (std::string& v : check_target_limits(options_.default_target, stats_.calls_at_once_max_seen,
+                                            stats_.attempt_times)) {
+    report_.violations.push_back(v);
+  }
   if (stats_.in_flight_max_seen > options_.requests_in_flight_max) {
     report_.violations.push_back(fmt::format("{} requests were in flight, above the bound of {}",
                                              stats_.in_flight_max_seen,
@@ -303,6 +334,8 @@ void Run::report_figures(const broker::AuditReport& audit, bool keep_history) {
   report_.lost_fenced = stats_.lost_fenced;
   report_.lost_renewing = stats_.lost_renewing;
   report_.held_back = stats_.held_back;
+  report_.breaker_transitions = audit.breaker_transitions;
+  report_.calls_at_once_max = stats_.calls_at_once_max_seen;
   report_.steps = scheduler_.steps();
   report_.simulated = scheduler_.now() - start;
   report_.log_digest = digest(history);

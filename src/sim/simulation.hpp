@@ -7,7 +7,9 @@
 // its TTL, a standby takes over, and the paused one must find out it lost the lease when it
 // resumes. The run goes on until nothing is left to do, then a last restart must append
 // nothing. The report holds every violated invariant: broker::Auditor's over the log (with
-// every request required to finish) and check_calls / check_deadlines.
+// every request required to finish) and check_calls / check_deadlines / check_target_limits.
+// Half of the worlds give the default target limits (calls at once, a rate, a circuit breaker,
+// keep or abandon on timeout), drawn apart from the rest of the world.
 
 #include <spdlog/logger.h>
 
@@ -36,10 +38,12 @@ struct SimulationReport {
   std::uint64_t lost_renewing = 0;  // ... by a renewal
   std::uint64_t held_back = 0;      // calls held back because the lease was not known held
   std::uint64_t store_faults = 0;
-  std::uint64_t parked = 0;  // requests that waited for a place
-  std::uint64_t steps = 0;   // scheduler tasks run
-  Duration simulated{};      // simulated time from the first insert to the end
-  std::string log_digest;    // hash of the whole log: equal for equal seeds
+  std::uint64_t parked = 0;               // requests that waited for a place
+  std::uint64_t breaker_transitions = 0;  // breaker events in the log
+  std::uint64_t calls_at_once_max = 0;    // most calls one processor had out at once
+  std::uint64_t steps = 0;                // scheduler tasks run
+  Duration simulated{};                   // simulated time from the first insert to the end
+  std::string log_digest;                 // hash of the whole log: equal for equal seeds
   std::vector<std::string> violations;
   std::vector<std::string> downtimes;     // when the processor was down, as text
   std::vector<events::Envelope> history;  // the whole log, when asked for

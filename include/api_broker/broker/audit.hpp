@@ -8,7 +8,10 @@
 //     backoff (or Retry-After) delay, or at or past the request's deadline;
 //   - a request has at most one terminal event, it agrees with the attempts, and nothing
 //     follows it;
-//   - with require_finished: every request has its terminal event.
+//   - with require_finished: every request has its terminal event;
+//   - circuit breakers, per target: transitions in a legal order (opened from closed or
+//     half-open, half-opened from open, closed from half-open or as a "reset"), no attempt of
+//     a target starts while its breaker is open, and one only (the probe) while half-open.
 
 #include <cstdint>
 #include <map>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "api_broker/broker/targets.hpp"
+#include "api_broker/core/circuit_breaker.hpp"
 #include "api_broker/core/request_machine.hpp"
 #include "api_broker/store/event_store.hpp"
 
@@ -40,6 +44,7 @@ struct AuditReport {
   std::uint64_t responses = 0;
   std::uint64_t failures = 0;
   std::uint64_t timeouts = 0;
+  std::uint64_t breaker_transitions = 0;
   std::vector<Violation> violations;  // the first violations_max
   std::uint64_t violations_total = 0;
   [[nodiscard]] bool ok() const { return violations_total == 0; }
@@ -65,6 +70,14 @@ class Auditor {
   void close(events::EventId request, core::RequestState& state);
   void check_delay(const core::RequestState& state, const events::Envelope& envelope,
                    const events::ApiRequest& request);
+  void check_breaker(const events::Envelope& envelope);
+  void check_gate(const events::Envelope& envelope, const events::ApiRequest& request);
+
+  // The breaker of a target as the log says: closed unless an event said otherwise.
+  struct Breaker {
+    core::BreakerPhase phase = core::BreakerPhase::closed;
+    bool probe_started = false;  // half-open: its one attempt started
+  };
 
   AuditOptions options_;
   AuditReport report_;
@@ -74,6 +87,8 @@ class Auditor {
   // describe_destination() of the open requests that are not plain.
   std::map<events::EventId, std::string> destinations_;
   std::unordered_set<events::EventId> finished_;
+  std::map<events::EventId, std::string> target_of_;  // open requests that name a target
+  std::map<std::string, Breaker, std::less<>> breakers_;
 };
 
 // Audits the whole log of `store` as it is now.

@@ -33,6 +33,7 @@
 
 #include "api_broker/broker/processor_options.hpp"
 #include "api_broker/broker/processor_ports.hpp"
+#include "api_broker/broker/target_gate.hpp"
 #include "api_broker/broker/targets.hpp"
 #include "api_broker/core/request_machine.hpp"
 #include "api_broker/http/response.hpp"
@@ -60,6 +61,8 @@ class ProcessorCore {
   void on_answer(events::EventId request, std::uint32_t attempt, Result<http::Response> answer);
   // A timer set with ProcessorPorts::set_timer fired.
   void on_timer(events::EventId request);
+  // A timer set with ProcessorPorts::set_target_timer fired.
+  void on_target_timer(std::string_view target);
   // Cancels every timer and call; decides nothing more.
   void shutdown();
   // The lease was renewed: the calls held back while it was not known to be held go out.
@@ -81,6 +84,7 @@ class ProcessorCore {
     std::shared_ptr<const CallPlan> call;    // where and how (shared by plain requests)
     std::shared_ptr<const Targets> targets;  // in force when it arrived, for the checkpoint
     std::string idempotency_key;             // the same for every attempt
+    std::string target;                      // whose limits gate its attempts ("" = the default)
     std::optional<Pending> pending;
     std::uint32_t unread_answers = 0;  // api-response/-failure appended, not read back yet
     std::map<std::uint32_t, std::uint64_t> calls;  // attempt -> call in flight
@@ -115,6 +119,10 @@ class ProcessorCore {
   void arm(events::EventId id, Active& active, TimePoint at);
   void launch(events::EventId id, Active& active, std::uint32_t attempt);
   void report_unreachable(const std::string& where, const std::string& message);
+  void start_attempt(events::EventId id, Active& active, std::uint32_t attempt);
+  void record_timeout(events::EventId id, Active& active, std::uint32_t attempt);
+  void end_calls(events::EventId id, Active& active);
+  void append_answer(events::EventId request, std::uint32_t attempt, Result<http::Response> answer);
   void publish_checkpoint(events::EventId last);
 
   ProcessorPorts& ports_;
@@ -133,6 +141,7 @@ class ProcessorCore {
   bool stopping_ = false;
   bool lease_lost_ = false;
   std::set<events::EventId> held_back_;  // requests with an Active::held_back attempt
+  TargetGate gate_;                      // per-target calls at once, rate and breaker
   std::optional<TimePoint> unreachable_reported_at_;
   std::uint64_t unreachable_since_report_ = 0;
 };

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api_broker/broker/destination.hpp"
+#include "api_broker/core/target_limits.hpp"
 #include "api_broker/events/envelope.hpp"
 #include "api_broker/http/client_options.hpp"
 #include "api_broker/http/url.hpp"
@@ -34,6 +35,7 @@ struct ProcessorOptions {
   bool standby = true;  // wait for the lease instead of exiting
   // Requests in flight at most; newer ones wait, parked (an id and a policy each).
   std::size_t requests_in_flight_max = limits::requests_in_flight_max;
+  core::TargetLimits default_target{};  // of requests that name no target (POST <api>/api)
 };
 
 // Counters since start, for logs, the demo and benchmarks.
@@ -42,8 +44,9 @@ struct ProcessorStats {
   std::uint64_t attempts_started = 0;
   std::uint64_t succeeded = 0;
   std::uint64_t failed = 0;
-  std::uint64_t active = 0;  // in flight
-  std::uint64_t parked = 0;  // waiting for a place
+  std::uint64_t active = 0;              // in flight
+  std::uint64_t parked = 0;              // waiting for a place
+  std::uint64_t waiting_for_target = 0;  // due attempts waiting for a call slot, token or probe
 };
 
 }  // namespace api_broker::broker

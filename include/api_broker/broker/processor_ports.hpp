@@ -44,6 +44,10 @@ class ProcessorPorts {
   // the request's previous timer.
   virtual void set_timer(events::EventId request, TimePoint at) = 0;
   virtual void cancel_timer(events::EventId request) = 0;
+  // Calls ProcessorCore::on_target_timer(target) at `at` (or at once if it has passed), for
+  // the attempts of a target that wait for a token or the breaker's probe. Replaces that
+  // target's previous timer.
+  virtual void set_target_timer(std::string_view target, TimePoint at) = 0;
 
   // Whether the processor is known to hold its lease right now. A call goes out only then;
   // otherwise it waits for ProcessorCore::on_lease_renewed() (or is dropped by

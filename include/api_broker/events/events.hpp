@@ -122,8 +122,31 @@ struct Target {
   friend bool operator==(const Target&, const Target&) = default;
 };
 
+// The circuit breaker of target `target` ("" = the processor's default target) opened: no
+// attempt of that target starts until it is half-opened. Appended by the processor.
+struct BreakerOpened {
+  std::string target;
+  std::string reason;  // what opened it, e.g. "5 retryable failures in a row"
+  friend bool operator==(const BreakerOpened&, const BreakerOpened&) = default;
+};
+
+// The breaker's pause is over: exactly one attempt of `target` (the probe) may start.
+struct BreakerHalfOpened {
+  std::string target;
+  friend bool operator==(const BreakerHalfOpened&, const BreakerHalfOpened&) = default;
+};
+
+// Attempts of `target` flow again: the probe succeeded ("probe succeeded"), or a processor
+// that did not know the breaker's state started it closed ("reset").
+struct BreakerClosed {
+  std::string target;
+  std::string reason;
+  friend bool operator==(const BreakerClosed&, const BreakerClosed&) = default;
+};
+
 using Event = std::variant<Configuration, Simple, Request, ApiRequest, ApiResponse, ApiFailure,
-                           ApiTimeout, RequestSucceeded, RequestFailed, Target>;
+                           ApiTimeout, RequestSucceeded, RequestFailed, Target, BreakerOpened,
+                           BreakerHalfOpened, BreakerClosed>;
 
 // The class tag of an event ("api-timeout").
 std::string_view class_name(const Event& event);

@@ -196,3 +196,76 @@ TEST(Audit, FailedWhileRetriesRemainIsReported) {
 
 }  // namespace
 }  // namespace api_broker::broker
+
+namespace api_broker::broker {
+namespace {
+
+// A breaker opened by two failures, half-opened, its probe answered, closed again.
+TEST(AuditBreaker, ALegalRunOfTransitionsPasses) {
+  Log log = with_policy();
+  const auto a = log.add(0ms, events::Request{"a"});
+  log.add(0ms, events::BreakerClosed{.target = "", .reason = "reset"});
+  log.add(0ms, events::ApiRequest{0}, a);
+  log.add(10ms, events::ApiFailure{.attempt = 0, .failure = "HTTP 503", .status = 503}, a);
+  log.add(10ms, events::BreakerOpened{.target = "", .reason = "1 retryable failures in a row"});
+  log.add(5s, events::BreakerHalfOpened{""});
+  log.add(5s, events::ApiRequest{1}, a);
+  log.add(5100ms, events::ApiResponse{.attempt = 1, .response = "ok"}, a);
+  log.add(5100ms, events::BreakerClosed{.target = "", .reason = "probe succeeded"});
+  log.add(5100ms, events::RequestSucceeded{.attempts = 2, .attempt = 1}, a);
+  const AuditReport report = log.audit();
+  EXPECT_TRUE(report.ok()) << texts(report);
+  EXPECT_EQ(report.breaker_transitions, 4u);
+}
+
+TEST(AuditBreaker, AnAttemptWhileOpenOrASecondProbeIsAViolation) {
+  Log log = with_policy();
+  const auto a = log.add(0ms, events::Request{"a"});
+  const auto b = log.add(0ms, events::Request{"b"});
+  const auto c = log.add(0ms, events::Request{"c"});
+  log.add(0ms, events::BreakerOpened{.target = "", .reason = "x"});
+  const auto while_open = log.add(1ms, events::ApiRequest{0}, a);
+  log.add(5s, events::BreakerHalfOpened{""});
+  log.add(5s, events::ApiRequest{0}, b);  // the probe
+  const auto beside_probe = log.add(5s, events::ApiRequest{0}, c);
+  const AuditReport report = log.audit(false);
+  ASSERT_EQ(report.violations_total, 2u) << texts(report);
+  EXPECT_EQ(events::to_int(report.violations[0].event), while_open);
+  EXPECT_EQ(report.violations[0].text, "attempt 0 of target '' started while its breaker was open");
+  EXPECT_EQ(events::to_int(report.violations[1].event), beside_probe);
+}
+
+TEST(AuditBreaker, TransitionsOutOfOrderAreViolationsAndTargetsAreApart) {
+  Log log = with_policy();
+  const auto first = log.add(0ms, events::BreakerHalfOpened{"billing"});
+  log.add(0ms, events::BreakerOpened{.target = "billing", .reason = "x"});  // legal
+  const auto twice = log.add(0ms, events::BreakerOpened{.target = "billing", .reason = "x"});
+  const auto no_probe =
+      log.add(0ms, events::BreakerClosed{.target = "billing", .reason = "probe succeeded"});
+  log.add(0ms, events::BreakerClosed{.target = "billing", .reason = "reset"});  // legal
+  const auto a = log.add(0ms, events::Request{"a"});
+  log.add(0ms, events::BreakerOpened{.target = "billing", .reason = "x"});
+  log.add(0ms, events::ApiRequest{0}, a);  // the default target's breaker is closed
+  const AuditReport report = log.audit(false);
+  ASSERT_EQ(report.violations_total, 3u) << texts(report);
+  EXPECT_EQ(events::to_int(report.violations[0].event), first);
+  EXPECT_EQ(events::to_int(report.violations[1].event), twice);
+  EXPECT_EQ(events::to_int(report.violations[2].event), no_probe);
+  EXPECT_EQ(report.violations[2].text,
+            "breaker-closed of target 'billing' while its breaker was open");
+}
+
+TEST(AuditBreaker, ARequestIsGatedByItsOwnTarget) {
+  Log log = with_policy();
+  log.add(0ms, events::Target{.name = "billing", .url = "http://b.test"});
+  const auto a = log.add(0ms, events::Request{.request = "a", .target = "billing"});
+  log.add(0ms, events::BreakerOpened{.target = "billing", .reason = "x"});
+  log.add(0ms, events::ApiRequest{0}, a);
+  const AuditReport report = log.audit(false);
+  ASSERT_EQ(report.violations_total, 1u) << texts(report);
+  EXPECT_EQ(report.violations[0].text,
+            "attempt 0 of target 'billing' started while its breaker was open");
+}
+
+}  // namespace
+}  // namespace api_broker::broker

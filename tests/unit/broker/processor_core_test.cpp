@@ -26,6 +26,9 @@ class FakePorts final : public ProcessorPorts {
   TimePoint now() override { return clock; }
   void set_timer(EventId request, TimePoint at) override { timers[events::to_int(request)] = at; }
   void cancel_timer(EventId request) override { timers.erase(events::to_int(request)); }
+  void set_target_timer(std::string_view target, TimePoint at) override {
+    target_timers[std::string(target)] = at;
+  }
   std::uint64_t call_api(const ApiCall& call) override {
     calls.push_back({events::to_int(call.request), call.attempt});
     return calls.size();
@@ -62,6 +65,7 @@ class FakePorts final : public ProcessorPorts {
   bool lease = true;
   std::uint64_t last = 0;
   std::map<std::uint64_t, TimePoint> timers;
+  std::map<std::string, TimePoint> target_timers;
   std::vector<std::pair<std::uint64_t, std::uint32_t>> calls;
   std::vector<std::uint64_t> cancelled;
   std::vector<events::NewEvent> appended;
@@ -303,6 +307,9 @@ class PlanPorts final : public ProcessorPorts {
   TimePoint now() override { return fake_.now(); }
   void set_timer(EventId r, TimePoint at) override { fake_.set_timer(r, at); }
   void cancel_timer(EventId r) override { fake_.cancel_timer(r); }
+  void set_target_timer(std::string_view target, TimePoint at) override {
+    fake_.set_target_timer(target, at);
+  }
   std::uint64_t call_api(const ApiCall& call) override {
     plans.push_back(*call.plan);
     return fake_.call_api(call);

@@ -157,6 +157,44 @@ TEST(ToProcessorOptions, RefusesValuesOutOfRangeWithOneLine) {
   EXPECT_THAT(refused({.in_flight_max = 0}), HasSubstr("--in-flight-max"));
 }
 
+TEST(ToProcessorOptions, TakesTheDefaultTargetsLimits) {
+  ProcessArgs args;
+  parse(args, add_process_options,
+        {"--calls-max", "16", "--rate", "50", "--burst", "5", "--breaker-failures", "3",
+         "--breaker-ratio", "0.5", "--breaker-window", "30", "--breaker-pause", "2", "--on-timeout",
+         "abandon"});
+  const auto options = to_processor_options(args);
+  ASSERT_TRUE(options) << options.error().message;
+  EXPECT_EQ(options->default_target, (core::TargetLimits{.calls_max = 16,
+                                                         .rate = 50,
+                                                         .burst = 5,
+                                                         .breaker_failures = 3,
+                                                         .breaker_ratio = 0.5,
+                                                         .breaker_window = 30,
+                                                         .breaker_pause = 2,
+                                                         .abandon_on_timeout = true}));
+  const auto defaults = to_processor_options(ProcessArgs{});
+  ASSERT_TRUE(defaults);
+  EXPECT_EQ(defaults->default_target, core::TargetLimits{});  // every limit off, keep
+}
+
+TEST(ToProcessorOptions, RefusesTargetLimitsOutOfRangeWithOneLine) {
+  const auto refused = [](ProcessArgs args) {
+    const auto options = to_processor_options(args);
+    EXPECT_FALSE(options);
+    if (options) return std::string{};
+    EXPECT_EQ(options.error().message.find('\n'), std::string::npos);
+    return options.error().message;
+  };
+  EXPECT_THAT(refused({.on_timeout = "drop"}), HasSubstr("--on-timeout"));
+  EXPECT_THAT(refused({.target = {.rate = -1}}), HasSubstr("--rate"));
+  EXPECT_THAT(refused({.target = {.rate = 0.0001}}), HasSubstr("--rate"));
+  EXPECT_THAT(refused({.target = {.burst = std::numeric_limits<double>::quiet_NaN()}}),
+              HasSubstr("--burst"));
+  EXPECT_THAT(refused({.target = {.breaker_ratio = 1.5}}), HasSubstr("--breaker-ratio"));
+  EXPECT_THAT(refused({.target = {.breaker_pause = -2}}), HasSubstr("--breaker-pause"));
+}
+
 TEST(ProcessOptions, TheInFlightBoundIsCheckedWhileParsing) {
   ProcessArgs args;
   EXPECT_THROW(parse(args, add_process_options, {"--in-flight-max", "2000000"}),

@@ -63,7 +63,12 @@ std::vector<Event> one_of_each() {
                  .breaker_ratio = 0.5,
                  .breaker_window = 30,
                  .breaker_pause = 2.5,
-                 .on_timeout = "abandon"}};
+                 .on_timeout = "abandon"},
+          BreakerOpened{.target = "billing", .reason = "5 retryable failures in a row"},
+          BreakerOpened{.target = "", .reason = ""},
+          BreakerHalfOpened{"billing"},
+          BreakerHalfOpened{""},
+          BreakerClosed{.target = "billing", .reason = "probe succeeded"}};
 }
 
 // A plain request is stored exactly as the prototype stored it, and its headers keep their
@@ -118,6 +123,17 @@ TEST(Codec, ClassNamesAreThePrototypes) {
   EXPECT_EQ(class_name(ApiFailure{}), "api-failure");
   EXPECT_EQ(class_name(ApiTimeout{}), "api-timeout");
   EXPECT_EQ(class_name(Target{}), "target");
+  EXPECT_EQ(class_name(BreakerOpened{}), "breaker-opened");
+  EXPECT_EQ(class_name(BreakerHalfOpened{}), "breaker-half-opened");
+  EXPECT_EQ(class_name(BreakerClosed{}), "breaker-closed");
+}
+
+// The default target is "": a breaker event names it explicitly, and a missing target is
+// refused rather than read as the default.
+TEST(Codec, BreakerEventsNameTheirTarget) {
+  EXPECT_EQ(encode_payload(BreakerHalfOpened{""}), R"({"target":""})");
+  EXPECT_FALSE(decode_payload("breaker-half-opened", "{}"));
+  EXPECT_FALSE(decode_payload("breaker-opened", R"({"reason":"x"})"));
 }
 
 TEST(Codec, PrototypePayloadsStillLoad) {

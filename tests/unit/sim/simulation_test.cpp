@@ -42,6 +42,7 @@ TEST(Simulation, RunsInjectFaultsAndFinishEveryRequest) {
     totals.store_faults += report.store_faults;
     totals.parked += report.parked;
     totals.failed += report.failed;
+    totals.breaker_transitions += report.breaker_transitions;
   }
   // The seeds do exercise what they are for.
   EXPECT_GT(totals.requests, 1000u);
@@ -51,6 +52,7 @@ TEST(Simulation, RunsInjectFaultsAndFinishEveryRequest) {
   EXPECT_GT(totals.store_faults, 100u);
   EXPECT_GT(totals.parked, 10u);
   EXPECT_GT(totals.failed, 10u);
+  EXPECT_GT(totals.breaker_transitions, 20u);  // half the worlds protect their target
 }
 
 // Seeds whose lease holder is paused past its TTL and taken over by a standby; with a
