@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -259,6 +260,50 @@ TEST_F(Targets, ARedirectIsNotFollowedAndNamesItsLocation) {
   const auto calls = calls_in(calls_log(), 1);
   ASSERT_EQ(calls.size(), 1u) << "not followed";
   EXPECT_EQ(calls[0]["outcome"], "redirect");
+}
+
+// A target that allows redirects follows one to where the request could go itself (the
+// target's own URL): the API sees the 302 and then the call at its Location.
+TEST_F(Targets, ARedirectIsFollowedWhenTheTargetAllowsIt) {
+  const std::string url = start_api({});
+  ASSERT_EQ(cli({"target", "set", "moving", "--url", url, "--redirects-max", "2"}).exit_code, 0);
+  const std::string id = insert({"request", "x", "--target", "moving", "--path", "/redirect/v2"});
+  auto processor = start_processor(url);
+  expect_finished_clean();
+  EXPECT_EQ(terminal_of(id)["class"], "request-succeeded");
+  const auto calls = calls_in(calls_log(), 2);
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[0]["outcome"], "redirect");
+  EXPECT_EQ(calls[1]["target"], "/api/v2");
+}
+
+// Several targets from one processor, one of them down (its breaker opens, and its attempts
+// wait out a long pause): the other target's requests all finish while the down one's are
+// still waiting, so one partner's outage does not hold up another's calls.
+TEST_F(Targets, OneTargetDownDoesNotHoldUpAnother) {
+  ExtraApi up = start_extra_api(dir, "up");
+  ASSERT_FALSE(up.url.empty());
+  ASSERT_EQ(cli({"configure", "--retries", "3", "--backoff-initial", "0.05"}).exit_code, 0);
+  ASSERT_EQ(cli({"target", "set", "down", "--url", "http://127.0.0.1:1", "--calls-max", "1",
+                 "--breaker-failures", "1", "--breaker-pause", "60"})
+                .exit_code,
+            0);
+  ASSERT_EQ(cli({"target", "set", "up", "--url", up.url, "--calls-max", "1"}).exit_code, 0);
+  std::vector<std::string> to_down;
+  for (int i = 0; i < 3; ++i) to_down.push_back(insert({"request", "d", "--target", "down"}));
+  std::vector<std::string> to_up;
+  for (int i = 0; i < 10; ++i) to_up.push_back(insert({"request", "u", "--target", "up"}));
+  auto processor = start_processor("http://127.0.0.1:1");
+  for (int i = 0; i < 600; ++i) {
+    if (std::all_of(to_up.begin(), to_up.end(),
+                    [&](const std::string& id) { return !terminal_of(id).empty(); })) {
+      break;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  for (const auto& id : to_up) EXPECT_EQ(terminal_of(id)["class"], "request-succeeded") << id;
+  for (const auto& id : to_down) EXPECT_TRUE(terminal_of(id).empty()) << "still waiting: " << id;
+  EXPECT_EQ(calls_in(up.calls_log, 10).size(), 10u);
 }
 
 // A target's retry rule replaces the default for its requests only.
