@@ -4,13 +4,7 @@
 
 namespace api_broker::broker {
 
-namespace {
-
-// `from` moved on to `after`: the configuration and target events between them folded into its
-// policy and targets (an invalid one is ignored, as the processor ignores it; an unreadable row
-// is skipped).
-Result<Checkpoint> fold_configurations(store::EventStore& store, Checkpoint from,
-                                       events::EventId after) {
+Result<Checkpoint> fold_in_force(store::EventStore& store, Checkpoint from, events::EventId after) {
   events::EventId position = from.after;
   while (events::to_int(position) < events::to_int(after)) {
     auto batch = store.read_after(position, limits::read_batch_max);
@@ -38,8 +32,6 @@ Result<Checkpoint> fold_configurations(store::EventStore& store, Checkpoint from
   return from;
 }
 
-}  // namespace
-
 Result<Checkpoint> load_resume_point(store::EventStore& store, std::string_view name,
                                      std::optional<events::EventId> start_after) {
   auto saved = store.load_checkpoint(name);
@@ -58,7 +50,7 @@ Result<Checkpoint> load_resume_point(store::EventStore& store, std::string_view 
       from = *checkpoint;
     }
   }
-  return fold_configurations(store, from, *start_after);
+  return fold_in_force(store, from, *start_after);
 }
 
 }  // namespace api_broker::broker

@@ -6,40 +6,23 @@
 
 #include <string>
 
+#include "api_broker/broker/resume_point.hpp"
 #include "api_broker/broker/targets.hpp"
 #include "api_broker/events/codec.hpp"
-#include "api_broker/limits.hpp"
 #include "context.hpp"
 #include "options.hpp"
 
 namespace api_broker::cli {
 namespace {
 
-// The targets in force at the end of the log (an unreadable row is skipped, as the processor
-// skips it).
+// The targets in force at the end of the log, folded as the processor folds them.
 Result<std::shared_ptr<const broker::Targets>> read_targets(store::EventStore& store) {
-  auto targets = std::make_shared<const broker::Targets>();
   auto last = store.last_id();
   if (!last) return fail(std::move(last).error());
-  events::EventId position{};
-  while (events::to_int(position) < events::to_int(*last)) {
-    auto batch = store.read_after(position, limits::read_batch_max);
-    if (!batch) {
-      if (batch.error().code != Errc::corrupt || batch.error().related_id == 0) {
-        return fail(std::move(batch).error());
-      }
-      position = events::EventId{batch.error().related_id};
-      continue;
-    }
-    if (batch->empty()) break;
-    for (const events::Envelope& envelope : *batch) {
-      if (const auto* target = std::get_if<events::Target>(&envelope.event)) {
-        if (auto next = targets->with(*target)) targets = std::move(*next);
-      }
-    }
-    position = batch->back().id;
-  }
-  return targets;
+  auto at_end = broker::fold_in_force(store, broker::Checkpoint{}, *last);
+  if (!at_end) return fail(std::move(at_end).error());
+  if (!at_end->targets) return std::make_shared<const broker::Targets>();
+  return at_end->targets;
 }
 
 // Appends `target` and prints its id.

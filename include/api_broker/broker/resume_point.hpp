@@ -17,4 +17,9 @@ namespace api_broker::broker {
 Result<Checkpoint> load_resume_point(store::EventStore& store, std::string_view name,
                                      std::optional<events::EventId> start_after);
 
+// `from` moved on to `after`: the configuration and target events between them folded into its
+// policy and targets (an invalid one is ignored, as the processor ignores it; an unreadable row
+// is skipped). E.g. the targets in force at the log's end: fold_in_force(store, {}, last).
+Result<Checkpoint> fold_in_force(store::EventStore& store, Checkpoint from, events::EventId after);
+
 }  // namespace api_broker::broker
