@@ -192,7 +192,10 @@ void Auditor::check_breaker(const events::Envelope& envelope) {
 // is half-open.
 void Auditor::check_gate(const events::Envelope& envelope, const events::ApiRequest& request) {
   const auto target = target_of_.find(envelope.causation_id);
-  const std::string_view name = target == target_of_.end() ? "" : target->second;
+  // Both arms string_view: with "" and a std::string, the conditional would be a temporary
+  // std::string, gone before the lookup (found by ASan).
+  const std::string_view name =
+      target == target_of_.end() ? std::string_view{} : std::string_view{target->second};
   const auto it = breakers_.find(name);
   if (it == breakers_.end()) return;
   Breaker& breaker = it->second;

