@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <cstdio>
 
 #include <algorithm>
+#include <cstdio>
 #include <regex>
 #include <string>
 #include <utility>
