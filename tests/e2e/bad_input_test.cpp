@@ -25,12 +25,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::size_t count_in(const std::string& text, const std::string& what) {
-  std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 void expect_one_line_error(const Output& output, int code, const std::string& words) {
   EXPECT_EQ(output.exit_code, code) << output.err;
   EXPECT_EQ(count_in(output.err, "\n"), 1u) << output.err;

@@ -38,12 +38,6 @@ long long micros_of(const std::string& text) {
   return seconds * 1'000'000 + std::stoll(text.substr(20, 6));
 }
 
-std::uint64_t count_in(const std::string& text, const std::string& what) {
-  std::uint64_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 void expect_api_record_agrees(BrokerFixture& broker, std::size_t requests, bool each_attempt_once);
 
 TEST_P(Broker, FlakyApiEveryRequestFinishesAndInvariantsHold) {

@@ -17,12 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-std::uint64_t count_in(const std::string& text, const std::string& what) {
-  std::uint64_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 class BrokerTls : public ::testing::Test, public BrokerFixture {
  protected:
   void SetUp() override {

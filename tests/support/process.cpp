@@ -165,4 +165,10 @@ std::string read_file(const std::string& path) {
   return buffer.str();
 }
 
+std::uint64_t count_in(const std::string& text, const std::string& what) {
+  std::uint64_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
 }  // namespace api_broker::testing

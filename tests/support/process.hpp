@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -48,5 +49,8 @@ class Child {
 };
 
 std::string read_file(const std::string& path);
+
+// How many times `what` occurs in `text` (overlapping ones too).
+std::uint64_t count_in(const std::string& text, const std::string& what);
 
 }  // namespace api_broker::testing
