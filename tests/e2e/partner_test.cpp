@@ -158,8 +158,9 @@ TEST_F(Partner, TheBreakerOpensDuringAnOutageLetsOnlyProbesThroughAndClosesAfter
     if (call.attempt > 0) probes.push_back(call);
   }
   EXPECT_EQ(failing.size() - probes.size(), 10u);
+  // No upper bound on the count: the outage lasts 2 s plus however long a slow (sanitized) run
+  // takes to notice the breaker and stop the API. The spacing below is the bound that holds.
   EXPECT_GE(probes.size(), 2u) << "2 s of outage with a 0.5 s pause";
-  EXPECT_LE(probes.size(), 5u);
   EXPECT_LE(max_overlap(probes), 1u);
   for (std::size_t i = 1; i < probes.size(); ++i) {
     EXPECT_GE(probes[i].received_us - probes[i - 1].done_us, 450'000) << "probe " << i;
