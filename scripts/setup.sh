@@ -13,6 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy graphviz
   clang-14 libclang-rt-14-dev
+  prometheus-cpp-dev prometheus chromium
 )
 
 missing=()

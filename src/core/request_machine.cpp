@@ -290,6 +290,9 @@ class Fold {
   void operator()(const events::BreakerOpened&) {}
   void operator()(const events::BreakerHalfOpened&) {}
   void operator()(const events::BreakerClosed&) {}
+  // Not yet acted on (the retry and cancel of issue 12 give them their meaning).
+  void operator()(const events::RequestCancelled&) {}
+  void operator()(const events::RequestRetried&) {}
 
  private:
   // Records an anomaly of the current event, within the bound.

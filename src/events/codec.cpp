@@ -21,10 +21,14 @@ namespace {
 using nlohmann::json;
 
 constexpr std::array<std::string_view, std::variant_size_v<Event>> class_tags = {
-    "configuration",  "simple",      "request",        "api-request",
-    "api-response",   "api-failure", "api-timeout",    "request-succeeded",
-    "request-failed", "target",      "breaker-opened", "breaker-half-opened",
-    "breaker-closed"};
+    "configuration",  "simple",
+    "request",        "api-request",
+    "api-response",   "api-failure",
+    "api-timeout",    "request-succeeded",
+    "request-failed", "target",
+    "breaker-opened", "breaker-half-opened",
+    "breaker-closed", "request-cancelled",
+    "request-retried"};
 
 // Bodies may hold bytes that are not UTF-8: they are stored with U+FFFD in their place.
 std::string dump(const json& value) {
@@ -317,6 +321,9 @@ json payload_json(const Event& event) {
           return target_json(e);
         } else if constexpr (std::is_same_v<T, BreakerHalfOpened>) {
           return {{"target", e.target}};
+        } else if constexpr (std::is_same_v<T, RequestCancelled> ||
+                             std::is_same_v<T, RequestRetried>) {
+          return {{"reason", e.reason}};
         } else {
           static_assert(std::is_same_v<T, BreakerOpened> || std::is_same_v<T, BreakerClosed>);
           return {{"target", e.target}, {"reason", e.reason}};
@@ -394,6 +401,10 @@ Result<Event> decode_object(std::size_t index, const json& j) {
       e.reason = r.text("reason", false);
       return r.finish(e);
     }
+    case 13:
+      return r.finish(RequestCancelled{r.text("reason", false)});
+    case 14:
+      return r.finish(RequestRetried{r.text("reason", false)});
   }
   API_BROKER_ASSERT(false);
   return fail(Errc::invalid_input, "unreachable");
@@ -430,9 +441,10 @@ std::span<const std::string_view> class_fields(std::size_t index) {
                                                 "breaker_pause", "on_timeout"};
   static constexpr std::string_view breaker[] = {"target", "reason"};
   static constexpr std::string_view breaker_target[] = {"target"};
+  static constexpr std::string_view reason[] = {"reason"};
   static constexpr std::array<std::span<const std::string_view>, std::variant_size_v<Event>> all = {
-      configuration, simple, request, attempt, response,       failure, attempt,
-      succeeded,     failed, target,  breaker, breaker_target, breaker};
+      configuration, simple, request, attempt,        response, failure, attempt, succeeded,
+      failed,        target, breaker, breaker_target, breaker,  reason,  reason};
   return all[index];
 }
 

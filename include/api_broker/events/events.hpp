@@ -144,9 +144,28 @@ struct BreakerClosed {
   friend bool operator==(const BreakerClosed&, const BreakerClosed&) = default;
 };
 
+// Someone (the HTTP service's POST /v1/requests/{id}/cancel) asked that an unfinished request
+// end: no further attempt starts, and the processor appends request-failed with the reason
+// "cancelled: <reason>". Caused by the request. Read after the request's terminal event, it
+// changes nothing.
+struct RequestCancelled {
+  std::string reason{};  // who or why, e.g. "by the API"; may be empty
+  friend bool operator==(const RequestCancelled&, const RequestCancelled&) = default;
+};
+
+// Someone (POST /v1/requests/{id}/retry) asked that a failed request get a new round of
+// attempts. Caused by the request, read after its request-failed: the request is unfinished
+// again; attempts go on numbering where they stopped, the round has the retries of the
+// request's policy, and its deadline counts from this event's time. The round ends with a
+// new terminal event.
+struct RequestRetried {
+  std::string reason{};
+  friend bool operator==(const RequestRetried&, const RequestRetried&) = default;
+};
+
 using Event = std::variant<Configuration, Simple, Request, ApiRequest, ApiResponse, ApiFailure,
                            ApiTimeout, RequestSucceeded, RequestFailed, Target, BreakerOpened,
-                           BreakerHalfOpened, BreakerClosed>;
+                           BreakerHalfOpened, BreakerClosed, RequestCancelled, RequestRetried>;
 
 // The class tag of an event ("api-timeout").
 std::string_view class_name(const Event& event);
