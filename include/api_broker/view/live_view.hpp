@@ -44,8 +44,8 @@ class LiveView {
   bool wait_until(const std::function<bool(const RequestView&)>& pred, TimePoint deadline,
                   const StopSignal& stop) const;
 
-  // The follower read up to the end of the log at least once since it started, and its last
-  // read reached the end (for /readyz).
+  // The follower reached the end of the log once since it started (the view was rebuilt) and
+  // its store has not failed since (for /readyz).
   [[nodiscard]] bool caught_up() const;
 
   // Stops the follower and joins it (the destructor does it too); reads keep working on the
