@@ -190,9 +190,10 @@ struct RequestView::Impl {
     t.positions.push_back(position);
     r.method =
         texts.intern(request.method.empty() ? std::string_view("POST") : excerpt(request.method));
-    r.destination = texts.intern(
+    // Destinations and bodies are mostly unique: stored, not interned.
+    r.destination = texts.add(
         events::utf8_prefix(broker::describe_destination(request), TextArena::text_bytes_max));
-    r.body = texts.intern(excerpt(request.request));
+    r.body = texts.add(excerpt(request.request));
     if (envelope.external_uuid) {
       r.uuid = *envelope.external_uuid;
       r.has_uuid = true;
