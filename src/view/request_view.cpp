@@ -172,14 +172,21 @@ struct RequestView::Impl {
     enter(position, phase);
   }
 
+  // The processor retries a request to a target under the target's rule in force (as verify
+  // does); a plain request, or one to an unknown or removed target, under the default.
+  [[nodiscard]] core::RetryRule rule_for(std::string_view target) const {
+    if (auto found = broker::find_target(*targets, target); !target.empty() && found) {
+      return (*found)->retry_on;
+    }
+    return {};
+  }
+  [[nodiscard]] core::RetryRule rule_for(const Record& r) const {
+    return rule_for(target_index[r.target].name);
+  }
+
   void add_request(const events::Envelope& envelope, const events::Request& request) {
     if (records.size() >= std::numeric_limits<std::uint32_t>::max() - 1) return;
-    // The processor retries a request to a target under the target's rule (as verify does).
-    core::RetryRule rule;
-    if (auto target = broker::find_target(*targets, request.target);
-        !request.target.empty() && target) {
-      rule = (*target)->retry_on;
-    }
+    const core::RetryRule rule = rule_for(request.target);
     const auto position = static_cast<std::uint32_t>(records.size());
     Record r;
     r.id = events::to_int(envelope.id);
@@ -215,8 +222,15 @@ struct RequestView::Impl {
     // The terminal event read before this one (0: none).
     const events::EventId terminal_before =
         o.state.terminal ? o.state.terminal->event : events::no_event;
+    const bool was_terminal = core::is_terminal(o.state);
     o.state = core::evolve(std::move(o.state), envelope);
     o.last_event_at = std::max(o.last_event_at, envelope.created);
+    if (was_terminal && !core::is_terminal(o.state)) {
+      // A request-retried started a new round: like the processor and verify
+      // (core::start_round), it runs under the policy and target rule in force now.
+      o.state.policy = policy;
+      o.state.retry_on = rule_for(records[*position]);
+    }
     if (const auto* answer = std::get_if<events::ApiResponse>(&envelope.event);
         answer != nullptr && answer->attempt < o.state.attempts.size()) {
       if (o.answers.size() <= answer->attempt) o.answers.resize(answer->attempt + 1);

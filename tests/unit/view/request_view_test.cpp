@@ -309,6 +309,20 @@ TEST(RequestView, RetriedFailedRequestIsUnfinishedAgainAndMovesBetweenIndexes) {
   EXPECT_EQ(log.view.counts("t"), (Counts{.succeeded = 1}));
 }
 
+TEST(RequestView, ARetriedRoundRunsUnderThePolicyInForceAtTheRetry) {
+  ViewLog log;
+  exact_policy(log);  // 2 retries
+  const EventId r = log.failed(0s);
+  log.add(1s, events::Configuration{.retries = 0});
+  events::RequestRetried retried{};
+  if (!fill_round(retried, 1, 1)) GTEST_SKIP() << "the core has no rounds yet (branch rounds)";
+  log.add(2s, retried, r);
+  log.add(2s, events::ApiRequest{.attempt = 1}, r);
+  log.add(3s, events::ApiFailure{.attempt = 1, .failure = "HTTP 503", .status = 503}, r);
+  // Under the request's own policy it would back off; under the one in force, no retry is left.
+  EXPECT_EQ(log.view.summary(r)->phase, Phase::failed);
+}
+
 TEST(RequestView, OddEventsNeverCrash) {
   ViewLog log;
   const EventId r = log.succeeded(0s);
