@@ -12,21 +12,16 @@
 #include "api_broker/store/forwarding_store.hpp"
 #include "api_broker/store/memory_store.hpp"
 #include "conformance/store_backends.hpp"
+#include "view_log.hpp"
 
 namespace api_broker::view {
 namespace {
 
 using namespace std::chrono_literals;
+using api_broker::testing::Backend;
 using events::EventId;
 using events::NewEvent;
-using testing::Backend;
-
-events::Uuid uuid(std::uint8_t n) {
-  events::Uuid u;
-  u.bytes[0] = 0x10;
-  u.bytes[15] = n;
-  return u;
-}
+using testing::uuid;
 
 // Appends a request and its first attempt's success; returns the request's id.
 EventId append_succeeded(store::EventStore& store, std::optional<events::Uuid> external = {}) {
@@ -56,7 +51,7 @@ class LiveViewOnStore : public ::testing::TestWithParam<Backend> {
     return [this] { return fixture_->open(); };
   }
 
-  std::unique_ptr<testing::StoreFixture> fixture_;
+  std::unique_ptr<api_broker::testing::StoreFixture> fixture_;
   std::unique_ptr<store::EventStore> writer_;
 };
 
@@ -111,7 +106,8 @@ TEST_P(LiveViewOnStore, WaitUntilReturnsFalseAtTheDeadlineOrStop) {
   EXPECT_FALSE(live.wait_until(never, utc_now() + 600s, other));  // the view stopped
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, LiveViewOnStore, ::testing::ValuesIn(testing::backends()),
+INSTANTIATE_TEST_SUITE_P(Backends, LiveViewOnStore,
+                         ::testing::ValuesIn(api_broker::testing::backends()),
                          [](const auto& backend) { return backend.param.name; });
 
 // A store whose read of one row fails as corrupt, as a row that does not decode does.

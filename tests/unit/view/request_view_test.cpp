@@ -18,14 +18,8 @@ using core::Phase;
 using events::EventId;
 using testing::ids;
 using testing::t0;
+using testing::uuid;
 using testing::ViewLog;
-
-events::Uuid uuid(std::uint8_t last) {
-  events::Uuid u;
-  u.bytes[0] = 0x42;
-  u.bytes[15] = last;
-  return u;
-}
 
 // A policy without jitter, so a backoff's end is exact.
 void exact_policy(ViewLog& log) {

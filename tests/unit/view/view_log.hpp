@@ -12,6 +12,14 @@ namespace api_broker::view::testing {
 
 inline const TimePoint t0 = TimePoint(Duration(1'800'000'000'000'000));
 
+// An external UUID told apart by its last byte.
+inline events::Uuid uuid(std::uint8_t last) {
+  events::Uuid u;
+  u.bytes[0] = 0x42;
+  u.bytes[15] = last;
+  return u;
+}
+
 class ViewLog {
  public:
   // Appends an event at t0 + `at`, caused by `cause`; applies it to the view; returns its id.
