@@ -6,6 +6,8 @@
 #   mongo_store_bench  the MongoDB store beside raw libmongoc, and the tailed-cursor wake-up,
 #                    against $API_BROKER_MONGODB_URL, else the wire-protocol stand-in of the
 #                    tests (whose figures say nothing about MongoDB's speed, as it prints)
+#   view_bench       the read model on a SQLite log of 1,000,000 requests (100,000 with
+#                    --quick): rebuild time, bytes per request, list/detail latency (~2.5 min)
 # PostgreSQL runs on a throwaway cluster (scripts/pg.sh) in a temp directory, removed on exit.
 # Extra arguments (e.g. --quick) go to both broker_bench runs.
 # Environment: API_BROKER_BUILD_DIR (default build), API_BROKER_BUILD_JOBS (default nproc).
@@ -20,7 +22,7 @@ if [[ ! -f "$build/build.ninja" ]] ||
     >/dev/null
 fi
 echo "== build ($build, $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"))"
-cmake --build "$build" --target store_bench postgresql_store_bench mongo_store_bench broker_bench api-broker \
+cmake --build "$build" --target store_bench postgresql_store_bench mongo_store_bench broker_bench view_bench api-broker \
   -j"${API_BROKER_BUILD_JOBS:-$(nproc)}"
 
 echo "== machine"
@@ -58,5 +60,10 @@ else
   echo "== mongo_store_bench (the wire-protocol STAND-IN, not MongoDB: no MongoDB server here)"
   "$build/bench/mongo_store_bench" --url "$(scripts/mongo-standin.sh start)"
 fi
+echo
+view_requests=1000000
+for arg in "$@"; do [[ $arg == --quick ]] && view_requests=100000; done
+echo "== view_bench (the read model, SQLite, $view_requests requests)"
+"$build/bench/view_bench" --requests "$view_requests"
 echo
 echo "== done in $((SECONDS - started)) s; load: $(cut -d' ' -f1-3 /proc/loadavg)"
