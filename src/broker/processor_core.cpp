@@ -375,7 +375,7 @@ void ProcessorCore::start_attempt(EventId id, Active& active, std::uint32_t atte
   }
   const core::Policy& policy = active.state.policy;
   if (policy.deadline > Duration::zero()) {
-    arm(id, active, active.state.requested_at + policy.deadline);
+    arm(id, active, active.state.round_started_at + policy.deadline);
   }
 }
 
