@@ -133,9 +133,14 @@ void ProcessorCore::on_loaded(const std::vector<EventId>& asked,
     const auto it = loading_.find(envelope.id);
     const auto* request = std::get_if<events::Request>(&envelope.event);
     if (it == loading_.end() || request == nullptr) continue;
-    const InForce in_force = it->second;
+    const Parked parked = it->second;
     loading_.erase(it);
-    admit(envelope, *request, in_force);
+    if (parked.retried) {
+      start_round(envelope, *request, Round{*parked.retried, parked.in_force});
+    } else {
+      admit(envelope, *request, parked.in_force);
+    }
+    if (active_.count(envelope.id) == 0) continue;
     if (const auto cancel = parked_cancels_.find(envelope.id); cancel != parked_cancels_.end()) {
       Active& active = active_.at(envelope.id);
       active.state = core::evolve(std::move(active.state), cancel->second);
@@ -180,6 +185,7 @@ void ProcessorCore::start_round(const Envelope& request, const events::Request& 
   active.idempotency_key = idempotency_key(request);
   active.target = event.target;
   active.since = round.retried.id;
+  active.retried = std::make_shared<const Envelope>(round.retried);
   hold(request.id, std::move(active));
   log_->info("request {}: round {} from event {}", events::to_int(request.id),
              std::get<events::RequestRetried>(round.retried.event).round,
@@ -199,8 +205,14 @@ void ProcessorCore::fold_not_held(const Envelope& envelope) {
     return;
   }
   if (parked) return;  // an unfinished request: the retry is an anomaly, verify reports it
-  // Dropped at its terminal event, or finished before the resume point: load it and go on
-  // reading only then, so that its round's events find it held.
+  // Dropped at its terminal event, or finished before the resume point. After the first
+  // catch-up nothing of its round follows until it starts: it waits for a place like a new
+  // request. Before, its round's events may follow: load it, and go on reading only then.
+  if (caught_up_once_ && (!parked_.empty() || in_flight() >= options_.requests_in_flight_max)) {
+    parked_.push_back(
+        Parked{id, InForce{policy_, targets_}, std::make_shared<const Envelope>(envelope)});
+    return;
+  }
   round_ = Round{envelope, InForce{policy_, targets_}};
   ports_.load({id});
 }
@@ -380,19 +392,24 @@ void ProcessorCore::park_beyond_bound() {
   for (auto it = active_.rbegin();
        it != active_.rend() && in_flight() > options_.requests_in_flight_max;) {
     const Active& active = it->second;
-    if (!active.state.attempts.empty() || active.pending || !active.calls.empty() ||
-        active.state.terminal || active.state.cancelled || active.state.round > 0) {
+    if (active.state.attempts.size() > active.state.round_first || active.pending ||
+        !active.calls.empty() || active.state.terminal || active.state.cancelled) {
       ++it;
       continue;
     }
     newest.push_back(
         Parked{it->first,
-               InForce{std::make_shared<const core::Policy>(active.state.policy), active.targets}});
+               InForce{std::make_shared<const core::Policy>(active.state.policy), active.targets},
+               active.retried});
     dirty_.erase(it->first);
     since_.erase({active.since, it->first});
     it = std::make_reverse_iterator(active_.erase(std::next(it).base()));
   }
-  parked_.insert(parked_.begin(), newest.rbegin(), newest.rend());
+  // In the order of their positions (a round's is its request-retried), as those parked later.
+  std::sort(newest.begin(), newest.end(), [](const Parked& a, const Parked& b) {
+    return events::to_int(a.position()) < events::to_int(b.position());
+  });
+  parked_.insert(parked_.begin(), newest.begin(), newest.end());
 }
 
 // Asks the store worker for as many parked requests as there are free places.
@@ -402,7 +419,7 @@ void ProcessorCore::unpark() {
     Parked next = std::move(parked_.front());
     parked_.pop_front();
     ids.push_back(next.id);
-    loading_.emplace(next.id, std::move(next.in_force));
+    loading_.emplace(next.id, std::move(next));
   }
   API_BROKER_ASSERT(loading_.size() <= options_.requests_in_flight_max);  // the in-flight bound
   if (!ids.empty()) ports_.load(std::move(ids));
@@ -685,12 +702,11 @@ void ProcessorCore::publish_checkpoint(EventId last) {
     const Active& oldest = active_.at(since_.begin()->second);
     consider(since_.begin()->first, oldest.state.policy, oldest.targets);
   }
-  if (!loading_.empty()) {
-    const InForce& in_force = loading_.begin()->second;
-    consider(loading_.begin()->first, *in_force.policy, in_force.targets);
+  for (const auto& [id, loading] : loading_) {  // at most the in-flight bound
+    consider(loading.position(), *loading.in_force.policy, loading.in_force.targets);
   }
-  if (!parked_.empty()) {
-    consider(parked_.front().id, *parked_.front().in_force.policy,
+  if (!parked_.empty()) {  // in the order of their positions
+    consider(parked_.front().position(), *parked_.front().in_force.policy,
              parked_.front().in_force.targets);
   }
   API_BROKER_ASSERT(events::to_int(checkpoint.after) <= events::to_int(last));

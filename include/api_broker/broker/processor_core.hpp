@@ -102,6 +102,7 @@ class ProcessorCore {
     // Where a restart must read from to hold it again: the request, or the request-retried
     // that started its round (the policy and targets above are those in force there).
     events::EventId since{};
+    std::shared_ptr<const events::Envelope> retried;  // the request-retried of its round, if any
   };
   // What a request keeps of the log before it: the policy and the targets in force.
   struct InForce {
@@ -113,10 +114,14 @@ class ProcessorCore {
     events::Envelope retried;
     InForce in_force;
   };
-  // A request waiting for a place: 40 bytes.
+  // A request waiting for a place: 56 bytes. A round parked (`retried`: its request-retried)
+  // starts when it is loaded, under what was in force at the request-retried.
   struct Parked {
     events::EventId id;
     InForce in_force;
+    std::shared_ptr<const events::Envelope> retried{};
+    // Where a restart must read from to find it again.
+    [[nodiscard]] events::EventId position() const { return retried ? retried->id : id; }
   };
 
   void fold(const events::Envelope& envelope);
@@ -135,7 +140,9 @@ class ProcessorCore {
   void fail_at_once(events::EventId id, Active& active, std::uint32_t attempt,
                     const std::string& reason);
   void finish(std::map<events::EventId, Active>::iterator it, const events::Event& terminal);
-  [[nodiscard]] std::size_t in_flight() const { return active_.size() + loading_.size(); }
+  [[nodiscard]] std::size_t in_flight() const {
+    return active_.size() + loading_.size() + (round_ ? 1 : 0);
+  }
   void park_beyond_bound();
   void unpark();
   void append(events::EventId id, Active& active, events::Event event, bool decision);
@@ -158,7 +165,7 @@ class ProcessorCore {
   std::shared_ptr<const CallPlan> plain_call_;  // shared by every plain request
   std::map<events::EventId, Active> active_;    // ordered: begin() is the oldest
   std::deque<Parked> parked_;
-  std::map<events::EventId, InForce> loading_;  // parked, being read
+  std::map<events::EventId, Parked> loading_;  // parked, being read
   // request-cancelled of parked or loading requests, folded when they are admitted.
   std::map<events::EventId, events::Envelope> parked_cancels_;
   std::optional<Round> round_;           // the round being loaded: reading is paused meanwhile
