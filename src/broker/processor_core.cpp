@@ -334,9 +334,12 @@ void ProcessorCore::fold(const Envelope& envelope) {
     --active.unread_answers;
   }
   // Write-ahead: it is committed now. Decided before a cancel that was read first: not sent.
-  if (std::holds_alternative<events::ApiRequest>(envelope.event) && ours &&
-      !active.state.cancelled) {
-    launch(it->first, active, attempt);
+  if (std::holds_alternative<events::ApiRequest>(envelope.event) && ours) {
+    if (!active.state.cancelled) {
+      launch(it->first, active, attempt);
+    } else {
+      gate_.ended(it->first, attempt, ports_.now());  // the slot it was let go with: unused
+    }
   }
   if (core::is_terminal(active.state)) {
     finish(it, envelope.event);

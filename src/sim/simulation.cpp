@@ -119,6 +119,9 @@ class Run {
   std::shared_ptr<spdlog::logger> log_;
   SimulationReport report_;
   Random random_;
+  // The clients' cancels and retries, drawn apart so that the rest of a seed's world (its
+  // crashes, pauses, API) stays what it was before they existed.
+  Random clients_random_{seed_ ^ 0x5c1e7a3b9d2f4e61ULL};
   Scheduler scheduler_;
   std::shared_ptr<store::MemoryLog> memory_ = std::make_shared<store::MemoryLog>();
   store::MemoryStore store_{memory_};
@@ -312,17 +315,17 @@ void Run::retry(std::uint64_t index, int tries_left) {
     return;
   }
   if (tries_left <= 0 || (state && core::is_terminal(*state))) return;  // succeeded
-  scheduler_.at(scheduler_.now() + random_.between(Duration(1s), Duration(10s)),
+  scheduler_.at(scheduler_.now() + clients_random_.between(Duration(1s), Duration(10s)),
                 [this, index, tries_left] { retry(index, tries_left - 1); });
 }
 
 void Run::schedule_cancel_and_retry(std::uint64_t index, TimePoint inserted_at) {
-  if (random_.chance(0.1)) {
-    scheduler_.at(inserted_at + random_.between(Duration(0), Duration(20s)),
+  if (clients_random_.chance(0.1)) {
+    scheduler_.at(inserted_at + clients_random_.between(Duration(0), Duration(20s)),
                   [this, index] { cancel(index); });
   }
-  if (random_.chance(0.2)) {
-    scheduler_.at(inserted_at + random_.between(Duration(1s), Duration(30s)),
+  if (clients_random_.chance(0.2)) {
+    scheduler_.at(inserted_at + clients_random_.between(Duration(1s), Duration(30s)),
                   [this, index] { retry(index, 5); });
   }
 }
