@@ -66,6 +66,25 @@ TEST(ProcessorRounds, AnAttemptDecidedBeforeTheCancelIsNotSent) {
   EXPECT_TRUE(holds<events::RequestFailed>(ports.appended[0]));
 }
 
+// Found by the simulator: the call slot the gate let the attempt go with was never given back,
+// and with one call at once no other request was ever called again.
+TEST(ProcessorRounds, AnAttemptNotSentForACancelGivesItsCallSlotBack) {
+  FakePorts ports;
+  ProcessorOptions options;
+  options.default_target.calls_max = 1;
+  ProcessorCore core(ports, options, policy(3), quiet());
+  core.on_events({ports.request()}, true);  // api-request 0 of request 1 appended
+  const Envelope cancel = ports.external(1, events::RequestCancelled{});
+  std::vector<Envelope> batch{cancel};
+  for (Envelope& e : ports.commit()) batch.push_back(e);
+  core.on_events(batch, true);  // not sent; request-failed appended
+  core.on_events(ports.commit(), true);
+  core.on_events({ports.request()}, true);  // request 2 gets the slot
+  ASSERT_EQ(ports.appended.size(), 1u);
+  EXPECT_TRUE(holds<events::ApiRequest>(ports.appended[0]));
+  EXPECT_EQ(events::to_int(ports.appended[0].causation_id), 5u);
+}
+
 TEST(ProcessorRounds, ACancelOfAParkedRequestIsFoldedWhenItIsLoaded) {
   FakePorts ports;
   ProcessorCore core(ports, ProcessorOptions{.requests_in_flight_max = 1}, policy(0), quiet());
