@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -375,7 +376,13 @@ void Run::check(const std::vector<events::Envelope>& history) {
   for (std::string& v : check_calls(history, api_->calls())) report_.violations.push_back(v);
   // The store's share of a deadline: a few round trips at its slowest, and twice the time to
   // read the whole log at its pace (a restart reads it again from the checkpoint).
-  const std::size_t whole_reads = history.size() / faults_.read_limit + 1;
+  // A restart's catch-up also loads the request of each request-retried it reads (the reading
+  // waits for it): one more store read each.
+  const auto retried = static_cast<std::size_t>(
+      std::count_if(history.begin(), history.end(), [](const events::Envelope& e) {
+        return std::holds_alternative<events::RequestRetried>(e.event);
+      }));
+  const std::size_t whole_reads = history.size() / faults_.read_limit + 1 + retried;
   const auto reads = static_cast<double>(whole_reads);
   const double read_seconds = to_seconds(faults_.latency_high) + faults_.read_fails * 0.5 +
                               faults_.slow * to_seconds(faults_.slow_high);
