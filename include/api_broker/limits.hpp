@@ -80,6 +80,10 @@ inline constexpr std::chrono::seconds http_idle_timeout{10};
 // long unless one of the pool's own closes first (its calls wait in the queue meanwhile).
 inline constexpr std::chrono::milliseconds http_shortage_retry_delay{50};
 
+// Rounds of attempts one request may have: the first, and one per request-retried that took
+// effect. Attempts across all rounds are numbered below retries_max + 1 too (a round's last
+// attempt is cut to fit; a request that used them all cannot be retried).
+inline constexpr std::uint32_t request_rounds_max = 100;
 // Anomalies kept per request; later ones are only counted (RequestState::anomalies_dropped).
 inline constexpr std::size_t request_anomalies_max = 16;
 // Bytes of an api-failure's text kept per attempt (cut at a UTF-8 character boundary).

@@ -73,8 +73,21 @@ void Auditor::add(const events::Envelope& envelope) {
           check_breaker(envelope);
         } else {
           const events::EventId cause = envelope.causation_id;
+          if constexpr (std::is_same_v<T, events::RequestCancelled>) ++report_.cancels;
+          if constexpr (std::is_same_v<T, events::RequestRetried>) {
+            if (open_.count(cause) == 0 && finished_.count(cause) != 0) {
+              retry(envelope, e);
+              return;
+            }
+          }
           const auto it = open_.find(cause);
           if (it == open_.end()) {
+            if constexpr (std::is_same_v<T, events::RequestCancelled>) {
+              if (finished_.count(cause) != 0) {  // too late: it raced the terminal event
+                ++report_.cancels_late;
+                return;
+              }
+            }
             if (finished_.count(cause) != 0) {
               violation(envelope.id, envelope.causation_id,
                         fmt::format("{} after the request's terminal event",
@@ -106,7 +119,16 @@ void Auditor::add(const events::Envelope& envelope) {
               ++report_.failed;
             }
             close(cause, state);
-            finished_.insert(cause);
+            const auto target = target_of_.find(cause);
+            const auto destination = destinations_.find(cause);
+            finished_.insert_or_assign(
+                cause, Finished{.outcome = state.terminal->outcome,
+                                .round = state.round,
+                                .attempts = static_cast<std::uint32_t>(state.attempts.size()),
+                                .requested_at = state.requested_at,
+                                .target = target == target_of_.end() ? "" : target->second,
+                                .destination =
+                                    destination == destinations_.end() ? "" : destination->second});
             target_of_.erase(cause);
             open_.erase(it);
             destinations_.erase(cause);
@@ -116,6 +138,38 @@ void Auditor::add(const events::Envelope& envelope) {
       envelope.event);
 }
 
+// A request-retried for a finished request: checked as the state machine checks it, then the
+// request is open again for its new round.
+void Auditor::retry(const events::Envelope& envelope, const events::RequestRetried& retried) {
+  const events::EventId cause = envelope.causation_id;
+  const Finished& finished = finished_.at(cause);
+  std::string why;
+  if (finished.outcome == core::Outcome::succeeded) {
+    why = "the request succeeded";
+  } else if (retried.round != finished.round + 1 || retried.attempts != finished.attempts) {
+    why = fmt::format("it names round {} after {} attempts, expected round {} after {} attempts",
+                      retried.round, retried.attempts, finished.round + 1, finished.attempts);
+  }
+  core::RetryRule rule;
+  if (auto target = find_target(*targets_, finished.target); !finished.target.empty() && target) {
+    rule = (*target)->retry_on;
+  }
+  const events::Envelope request{
+      .id = cause, .created = finished.requested_at, .event = events::Request{}};
+  auto state = why.empty() ? core::start_round(request, envelope, policy_, rule) : std::nullopt;
+  if (why.empty() && !state) why = "no round or attempt number is left";
+  if (!why.empty()) {
+    violation(envelope.id, cause, "request-retried after the request's terminal event, but " + why);
+    return;
+  }
+  ++report_.rounds;
+  if (finished.outcome == core::Outcome::failed) --report_.failed;  // counted at its new end
+  if (!finished.target.empty()) target_of_.emplace(cause, finished.target);
+  if (!finished.destination.empty()) destinations_.emplace(cause, finished.destination);
+  open_.emplace(cause, std::move(*state));
+  finished_.erase(cause);
+}
+
 // A retry must not start before its delay (Retry-After, or the backoff, which is
 // deterministic per request and attempt) has passed since the attempt before it ended. Both
 // times are `created` of events the same processor appended, so they share one clock; a
@@ -123,13 +177,17 @@ void Auditor::add(const events::Envelope& envelope) {
 void Auditor::check_delay(const core::RequestState& state, const events::Envelope& envelope,
                           const events::ApiRequest& request) {
   const std::uint32_t n = request.attempt;
-  if (n == 0 || n != state.attempts.size() || state.succeeded_attempt || state.terminal) return;
+  if (n == state.round_first || n != state.attempts.size() || state.succeeded_attempt ||
+      state.terminal) {
+    return;
+  }
   API_BROKER_ASSERT(!state.attempts.empty());  // n > 0 attempts were read before this one
   const core::Attempt& previous = state.attempts.back();
-  if (!previous.finished_at || n > state.policy.retries) return;
+  const std::uint32_t in_round = n - state.round_first;  // the backoff starts over each round
+  if (!previous.finished_at || in_round > state.policy.retries) return;
   const Duration delay = previous.result == core::AttemptResult::failed && previous.retry_after
                              ? *previous.retry_after
-                             : core::backoff_delay(state.policy, state.request, n);
+                             : core::backoff_delay(state.policy, state.request, in_round);
   const TimePoint due = *previous.finished_at + delay;
   if (envelope.created + Duration(1) < due) {
     violation(

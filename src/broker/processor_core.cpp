@@ -88,34 +88,133 @@ ProcessorCore::ProcessorCore(ProcessorPorts& ports, const ProcessorOptions& opti
 }
 
 void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up) {
+  API_BROKER_ASSERT(!round_);  // the batch before was acknowledged: none is paused
   gate_.defer_wakes();
-  for (const Envelope& envelope : batch) fold(envelope);
-  if (caught_up) {
+  batch_ = batch;
+  batch_caught_up_ = caught_up;
+  fold_batch(0);
+}
+
+void ProcessorCore::fold_batch(std::size_t next) {
+  for (batch_next_ = next; batch_next_ < batch_.size();) {
+    fold(batch_[batch_next_++]);
+    if (round_) return;  // on_loaded() goes on
+  }
+  if (batch_caught_up_) {
     if (!caught_up_once_) park_beyond_bound();
     caught_up_once_ = true;
     gate_.resume_wakes(ports_.now());
     for (const EventId id : dirty_) step(id);
     dirty_.clear();
   }
-  publish_checkpoint(batch.empty() ? EventId{} : batch.back().id);
+  publish_checkpoint(batch_.empty() ? EventId{} : batch_.back().id);
+  batch_.clear();
   ports_.ack();
 }
 
 void ProcessorCore::on_loaded(const std::vector<EventId>& asked,
                               const std::vector<Envelope>& loaded) {
   API_BROKER_ASSERT(loaded.size() <= asked.size());  // the store worker's contract
+  std::optional<Round> round;
+  if (round_ &&
+      std::find(asked.begin(), asked.end(), round_->retried.causation_id) != asked.end()) {
+    round.swap(round_);
+  }
   for (const Envelope& envelope : loaded) {
+    if (round && envelope.id == round->retried.causation_id) {
+      if (const auto* request = std::get_if<events::Request>(&envelope.event)) {
+        start_round(envelope, *request, *round);
+      } else {
+        log_->warn("ignoring request-retried {}: event {} is not a request",
+                   events::to_int(round->retried.id), events::to_int(envelope.id));
+      }
+      continue;
+    }
     const auto it = loading_.find(envelope.id);
     const auto* request = std::get_if<events::Request>(&envelope.event);
     if (it == loading_.end() || request == nullptr) continue;
-    const InForce in_force = it->second;
+    const Parked parked = it->second;
     loading_.erase(it);
-    admit(envelope, *request, in_force);
+    if (parked.retried) {
+      start_round(envelope, *request, Round{*parked.retried, parked.in_force});
+    } else {
+      admit(envelope, *request, parked.in_force);
+    }
+    if (active_.count(envelope.id) == 0) continue;
+    if (const auto cancel = parked_cancels_.find(envelope.id); cancel != parked_cancels_.end()) {
+      Active& active = active_.at(envelope.id);
+      active.state = core::evolve(std::move(active.state), cancel->second);
+      parked_cancels_.erase(cancel);
+    }
     step(envelope.id);
   }
   // Those that could not be read stay unfinished in the log; a restart retries them.
-  for (const EventId id : asked) loading_.erase(id);
+  for (const EventId id : asked) {
+    loading_.erase(id);
+    parked_cancels_.erase(id);
+  }
   unpark();
+  if (round) {
+    if (active_.count(round->retried.causation_id) == 0) {
+      log_->warn("request-retried {}: request {} could not be read; its round does not start",
+                 events::to_int(round->retried.id), events::to_int(round->retried.causation_id));
+    }
+    fold_batch(batch_next_);  // the reading goes on
+  }
+}
+
+// Round `retried.round` of a request this run does not hold, under what is in force at the
+// request-retried: as if its whole history had been folded (core::start_round()).
+void ProcessorCore::start_round(const Envelope& request, const events::Request& event,
+                                const Round& round) {
+  std::shared_ptr<const CallPlan> call = is_plain(event)
+                                             ? plain_call_
+                                             : std::make_shared<const CallPlan>(plan_call(
+                                                   event, *round.in_force.targets, call_rules_));
+  auto state = core::start_round(request, round.retried, *round.in_force.policy, call->retry_on);
+  if (!state) {
+    log_->warn("ignoring request-retried {}: round or attempt count out of bounds",
+               events::to_int(round.retried.id));
+    return;
+  }
+  Active active;
+  active.call = std::move(call);
+  active.state = std::move(*state);
+  active.targets = round.in_force.targets;
+  active.body = event.request;
+  active.idempotency_key = idempotency_key(request);
+  active.target = event.target;
+  active.since = round.retried.id;
+  active.retried = std::make_shared<const Envelope>(round.retried);
+  hold(request.id, std::move(active));
+  log_->info("request {}: round {} from event {}", events::to_int(request.id),
+             std::get<events::RequestRetried>(round.retried.event).round,
+             events::to_int(round.retried.id));
+  dirty_.insert(request.id);
+  if (caught_up_once_) step(request.id);
+}
+
+void ProcessorCore::fold_not_held(const Envelope& envelope) {
+  const EventId id = envelope.causation_id;
+  const bool parked =
+      loading_.count(id) != 0 ||
+      std::any_of(parked_.begin(), parked_.end(), [&](const Parked& p) { return p.id == id; });
+  if (std::holds_alternative<events::RequestCancelled>(envelope.event)) {
+    // Parked or loading: it has no history yet; the cancel is folded once it is admitted.
+    if (parked) parked_cancels_.emplace(id, envelope);
+    return;
+  }
+  if (parked) return;  // an unfinished request: the retry is an anomaly, verify reports it
+  // Dropped at its terminal event, or finished before the resume point. After the first
+  // catch-up nothing of its round follows until it starts: it waits for a place like a new
+  // request. Before, its round's events may follow: load it, and go on reading only then.
+  if (caught_up_once_ && (!parked_.empty() || in_flight() >= options_.requests_in_flight_max)) {
+    parked_.push_back(
+        Parked{id, InForce{policy_, targets_}, std::make_shared<const Envelope>(envelope)});
+    return;
+  }
+  round_ = Round{envelope, InForce{policy_, targets_}};
+  ports_.load({id});
 }
 
 void ProcessorCore::shutdown() {
@@ -217,7 +316,13 @@ void ProcessorCore::fold(const Envelope& envelope) {
     return;
   }
   const auto it = active_.find(envelope.causation_id);
-  if (it == active_.end()) return;  // finished before our checkpoint, or not a request
+  if (it == active_.end()) {  // finished, or before our checkpoint, or not a request
+    if (std::holds_alternative<events::RequestCancelled>(envelope.event) ||
+        std::holds_alternative<events::RequestRetried>(envelope.event)) {
+      fold_not_held(envelope);
+    }
+    return;
+  }
   Active& active = it->second;
   active.state = core::evolve(std::move(active.state), envelope);
   const std::uint32_t attempt = attempt_of(envelope.event);
@@ -228,8 +333,13 @@ void ProcessorCore::fold(const Envelope& envelope) {
                                     std::holds_alternative<events::ApiFailure>(envelope.event))) {
     --active.unread_answers;
   }
+  // Write-ahead: it is committed now. Decided before a cancel that was read first: not sent.
   if (std::holds_alternative<events::ApiRequest>(envelope.event) && ours) {
-    launch(it->first, active, attempt);  // write-ahead: it is committed now
+    if (!active.state.cancelled) {
+      launch(it->first, active, attempt);
+    } else {
+      gate_.ended(it->first, attempt, ports_.now());  // the slot it was let go with: unused
+    }
   }
   if (core::is_terminal(active.state)) {
     finish(it, envelope.event);
@@ -252,8 +362,16 @@ void ProcessorCore::admit(const Envelope& envelope, const events::Request& reque
   active.body = request.request;
   active.idempotency_key = idempotency_key(envelope);
   active.target = request.target;
-  const bool added = active_.emplace(envelope.id, std::move(active)).second;
-  API_BROKER_ASSERT(added);  // a request is read once per run, and parked or active, not both
+  active.since = envelope.id;
+  hold(envelope.id, std::move(active));
+}
+
+void ProcessorCore::hold(EventId id, Active active) {
+  const EventId since = active.since;
+  const bool added = active_.emplace(id, std::move(active)).second;
+  // A request is read once per run (or once per round), and parked or active, not both.
+  API_BROKER_ASSERT(added);
+  since_.emplace(since, id);
 }
 
 void ProcessorCore::finish(std::map<EventId, Active>::iterator it, const events::Event& terminal) {
@@ -265,6 +383,7 @@ void ProcessorCore::finish(std::map<EventId, Active>::iterator it, const events:
   end_calls(it->first, it->second);
   dirty_.erase(it->first);
   held_back_.erase(it->first);
+  since_.erase({it->second.since, it->first});
   active_.erase(it);
   unpark();
 }
@@ -276,18 +395,24 @@ void ProcessorCore::park_beyond_bound() {
   for (auto it = active_.rbegin();
        it != active_.rend() && in_flight() > options_.requests_in_flight_max;) {
     const Active& active = it->second;
-    if (!active.state.attempts.empty() || active.pending || !active.calls.empty() ||
-        active.state.terminal) {
+    if (active.state.attempts.size() > active.state.round_first || active.pending ||
+        !active.calls.empty() || active.state.terminal || active.state.cancelled) {
       ++it;
       continue;
     }
     newest.push_back(
         Parked{it->first,
-               InForce{std::make_shared<const core::Policy>(active.state.policy), active.targets}});
+               InForce{std::make_shared<const core::Policy>(active.state.policy), active.targets},
+               active.retried});
     dirty_.erase(it->first);
+    since_.erase({active.since, it->first});
     it = std::make_reverse_iterator(active_.erase(std::next(it).base()));
   }
-  parked_.insert(parked_.begin(), newest.rbegin(), newest.rend());
+  // In the order of their positions (a round's is its request-retried), as those parked later.
+  std::sort(newest.begin(), newest.end(), [](const Parked& a, const Parked& b) {
+    return events::to_int(a.position()) < events::to_int(b.position());
+  });
+  parked_.insert(parked_.begin(), newest.begin(), newest.end());
 }
 
 // Asks the store worker for as many parked requests as there are free places.
@@ -297,7 +422,7 @@ void ProcessorCore::unpark() {
     Parked next = std::move(parked_.front());
     parked_.pop_front();
     ids.push_back(next.id);
-    loading_.emplace(next.id, std::move(next.in_force));
+    loading_.emplace(next.id, std::move(next));
   }
   API_BROKER_ASSERT(loading_.size() <= options_.requests_in_flight_max);  // the in-flight bound
   if (!ids.empty()) ports_.load(std::move(ids));
@@ -332,7 +457,8 @@ void ProcessorCore::step(EventId id) {
   API_BROKER_ASSERT(!core::is_terminal(state));  // finish() dropped it then
   // An attempt started by an earlier run of the processor and never answered: nobody is
   // waiting for its answer any more, so it counts as timed out.
-  if (!state.attempts.empty() && !state.terminal && !state.succeeded_attempt) {
+  if (state.attempts.size() > state.round_first && !state.terminal && !state.succeeded_attempt &&
+      !state.cancelled) {
     const auto newest = static_cast<std::uint32_t>(state.attempts.size() - 1);
     if (state.attempts.back().result == core::AttemptResult::in_flight &&
         active.calls.count(newest) == 0 && active.held_back != newest) {
@@ -375,7 +501,7 @@ void ProcessorCore::start_attempt(EventId id, Active& active, std::uint32_t atte
   }
   const core::Policy& policy = active.state.policy;
   if (policy.deadline > Duration::zero()) {
-    arm(id, active, active.state.requested_at + policy.deadline);
+    arm(id, active, active.state.round_started_at + policy.deadline);
   }
 }
 
@@ -575,16 +701,15 @@ void ProcessorCore::publish_checkpoint(EventId last) {
       checkpoint = Checkpoint{EventId{before}, policy, targets};
     }
   };
-  if (!active_.empty()) {
-    consider(active_.begin()->first, active_.begin()->second.state.policy,
-             active_.begin()->second.targets);
+  if (!since_.empty()) {  // the oldest position a held request must be read again from
+    const Active& oldest = active_.at(since_.begin()->second);
+    consider(since_.begin()->first, oldest.state.policy, oldest.targets);
   }
-  if (!loading_.empty()) {
-    const InForce& in_force = loading_.begin()->second;
-    consider(loading_.begin()->first, *in_force.policy, in_force.targets);
+  for (const auto& [id, loading] : loading_) {  // at most the in-flight bound
+    consider(loading.position(), *loading.in_force.policy, loading.in_force.targets);
   }
-  if (!parked_.empty()) {
-    consider(parked_.front().id, *parked_.front().in_force.policy,
+  if (!parked_.empty()) {  // in the order of their positions
+    consider(parked_.front().position(), *parked_.front().in_force.policy,
              parked_.front().in_force.targets);
   }
   API_BROKER_ASSERT(events::to_int(checkpoint.after) <= events::to_int(last));

@@ -25,6 +25,7 @@ enum ExitCode : int {
   exit_duplicate = 3,   // the external UUID is already stored
   exit_not_found = 4,   // no such event or UUID
   exit_violations = 5,  // verify found invariant violations
+  exit_conflict = 6,    // cancel / retry: the request's state does not allow it
 };
 
 struct Context {
@@ -70,5 +71,6 @@ void add_broker_commands(CLI::App& app, Context& context);
 void add_observe_commands(CLI::App& app, Context& context);
 void add_target_commands(CLI::App& app, Context& context);
 void add_demo_command(CLI::App& app, Context& context);
+void add_request_commands(CLI::App& app, Context& context);
 
 }  // namespace api_broker::cli

@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   add_broker_commands(app, context);
   add_observe_commands(app, context);
   add_target_commands(app, context);
+  add_request_commands(app, context);
   add_demo_command(app, context);
   add_help_command(app, context);
   try {

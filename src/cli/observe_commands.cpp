@@ -56,8 +56,24 @@ class RequestWatcher {
       requests_.emplace(events::to_int(envelope.id), std::move(watched));
       return open;
     }
-    const auto it = requests_.find(events::to_int(envelope.causation_id));
-    if (it == requests_.end()) return true;
+    auto it = requests_.find(events::to_int(envelope.causation_id));
+    if (it == requests_.end()) {
+      // A request dropped at its terminal event (or before the start) retried: its new round,
+      // under the policy in force now (as the processor runs it) and the default rule.
+      if (std::holds_alternative<events::RequestRetried>(envelope.event)) {
+        const events::Envelope request{
+            .id = envelope.causation_id, .created = envelope.created, .event = events::Request{}};
+        if (auto state = core::start_round(request, envelope, policy_)) {
+          std::string round = fmt::format("round {}", state->round);
+          Watched watched{std::move(*state), core::Phase::waiting, std::move(round)};
+          watched.shown = core::phase(watched.state);
+          const bool open = print(envelope, events::to_int(envelope.causation_id), watched);
+          requests_.emplace(events::to_int(envelope.causation_id), std::move(watched));
+          return open;
+        }
+      }
+      return true;
+    }
     Watched& watched = it->second;
     watched.state = core::evolve(std::move(watched.state), envelope);
     const core::Phase phase = core::phase(watched.state);

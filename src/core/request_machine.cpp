@@ -48,7 +48,20 @@ std::optional<Duration> retry_after_of(double seconds) {
 
 std::optional<TimePoint> deadline_of(const RequestState& state) {
   if (state.policy.deadline.count() == 0) return std::nullopt;
-  return later(state.requested_at, state.policy.deadline);
+  return later(state.round_started_at, state.policy.deadline);
+}
+
+// Attempts numbers run below this, across rounds (the codec's bound on an attempt number).
+constexpr std::size_t attempt_numbers = static_cast<std::size_t>(limits::retries_max) + 1;
+
+// The number after the round's last allowed attempt: the policy's retries + 1 attempts, cut to
+// the attempt numbers left.
+std::size_t round_end(const RequestState& state) {
+  return std::min(std::size_t{state.round_first} + state.policy.retries + 1, attempt_numbers);
+}
+
+std::string cancelled_reason(const Cancel& cancel) {
+  return cancel.reason.empty() ? std::string("cancelled") : "cancelled: " + cancel.reason;
 }
 
 std::uint32_t attempts_started(const RequestState& state) {
@@ -97,7 +110,8 @@ struct Plan {
 };
 
 Plan plan(const RequestState& state) {
-  API_BROKER_ASSERT(state.attempts.size() <= std::size_t{state.policy.retries} + 1);
+  API_BROKER_ASSERT(state.round_first <= state.attempts.size());
+  API_BROKER_ASSERT(state.attempts.size() <= round_end(state));
   API_BROKER_ASSERT(state.anomalies.size() <= limits::request_anomalies_max);
   if (state.terminal) return Plan{.kind = Plan::Kind::done};
   if (state.succeeded_attempt) {
@@ -108,9 +122,13 @@ Plan plan(const RequestState& state) {
                                  .attempt = *state.succeeded_attempt,
                                  .reason = {}}};
   }
+  if (state.cancelled) {
+    return Plan{.kind = Plan::Kind::finish,
+                .finish = failed(state, cancelled_reason(*state.cancelled))};
+  }
   const std::optional<TimePoint> deadline = deadline_of(state);
-  if (state.attempts.empty()) {
-    return Plan{.kind = Plan::Kind::start, .attempt = 0, .deadline = deadline};
+  if (state.attempts.size() == state.round_first) {
+    return Plan{.kind = Plan::Kind::start, .attempt = state.round_first, .deadline = deadline};
   }
   const auto newest = static_cast<std::uint32_t>(state.attempts.size() - 1);
   const Attempt& attempt = state.attempts.back();
@@ -139,14 +157,14 @@ Plan plan(const RequestState& state) {
         failure_detail(attempt);
     return Plan{.kind = Plan::Kind::finish, .finish = failed(state, std::move(reason))};
   }
-  if (state.attempts.size() == std::size_t{state.policy.retries} + 1) {
+  if (state.attempts.size() == round_end(state)) {
     return Plan{.kind = Plan::Kind::finish,
                 .finish = failed(state, "retries exhausted: " + ending(newest, attempt))};
   }
   const std::uint32_t next = newest + 1;
   const Duration delay = attempt.result == AttemptResult::failed && attempt.retry_after
                              ? *attempt.retry_after
-                             : backoff_delay(state.policy, state.request, next);
+                             : backoff_delay(state.policy, state.request, next - state.round_first);
   const TimePoint due = later(*attempt.finished_at, delay);
   if (deadline && due >= *deadline) {
     return Plan{.kind = Plan::Kind::finish,
@@ -163,13 +181,19 @@ class Fold {
 
   void operator()(const events::ApiRequest& event) {
     if (after_terminal()) return;
-    const Plan next = plan(state_);
     const std::uint32_t a = event.attempt;
+    if (state_.cancelled && a == state_.cancelled->attempts && a == state_.attempts.size() &&
+        a < round_end(state_)) {
+      // Decided before the cancel was read: recorded, never sent (see the header).
+      state_.attempts.push_back(Attempt{.started_at = envelope_.created});
+      return;
+    }
+    const Plan next = plan(state_);
     switch (next.kind) {
       case Plan::Kind::start:
         if (a == next.attempt) {
           state_.attempts.push_back(Attempt{.started_at = envelope_.created});
-          API_BROKER_ASSERT(state_.attempts.size() <= std::size_t{state_.policy.retries} + 1);
+          API_BROKER_ASSERT(state_.attempts.size() <= round_end(state_));
         } else if (a < next.attempt) {
           note(fmt::format("second api-request for attempt {}", a));
         } else {
@@ -204,6 +228,10 @@ class Fold {
     }
     attempt->answered_at = envelope_.created;
     if (!attempt->finished_at) attempt->finished_at = envelope_.created;
+    if (state_.cancelled) {  // abandoned at the cancel: recorded, no longer counts
+      if (attempt->result == AttemptResult::in_flight) attempt->result = AttemptResult::succeeded;
+      return;
+    }
     // Even after its timeout: an answer read before the terminal event counts (during the
     // backoff, or while a later attempt runs). Once the last attempt timed out, the request
     // is due to fail and the processor cancels the call, so no answer follows the failure.
@@ -288,9 +316,37 @@ class Fold {
   void operator()(const events::BreakerOpened&) {}
   void operator()(const events::BreakerHalfOpened&) {}
   void operator()(const events::BreakerClosed&) {}
-  // Not yet acted on (the retry and cancel of issue 12 give them their meaning).
-  void operator()(const events::RequestCancelled&) {}
-  void operator()(const events::RequestRetried&) {}
+  void operator()(const events::RequestCancelled& event) {
+    if (after_terminal()) return;
+    if (state_.cancelled) {
+      note(fmt::format("second request-cancelled (the first: event {})",
+                       events::to_int(state_.cancelled->event)));
+      return;
+    }
+    if (state_.succeeded_attempt) return;  // too late: the outcome is known
+    state_.cancelled = Cancel{.event = envelope_.id,
+                              .reason = cut(event.reason, limits::failure_text_bytes_max),
+                              .attempts = attempts_started(state_)};
+  }
+
+  void operator()(const events::RequestRetried& event) {
+    if (const auto why = cannot_retry(state_)) {
+      note(fmt::format("request-retried, but {}", *why));
+      return;
+    }
+    if (event.round != state_.round + 1 || event.attempts != state_.attempts.size()) {
+      note(
+          fmt::format("request-retried names round {} after {} attempts, expected round {} after "
+                      "{} attempts",
+                      event.round, event.attempts, state_.round + 1, state_.attempts.size()));
+      return;
+    }
+    state_.round = event.round;
+    state_.round_first = event.attempts;
+    state_.round_started_at = envelope_.created;
+    state_.terminal.reset();
+    state_.cancelled.reset();
+  }
 
  private:
   // Records an anomaly of the current event, within the bound.
@@ -316,6 +372,17 @@ class Fold {
     if (after_terminal()) return nullptr;
     if (number >= state_.attempts.size()) {
       note(fmt::format("{} for attempt {}, which was not started", what, number));
+      return nullptr;
+    }
+    if (number < state_.round_first) {
+      note(fmt::format("{} for attempt {} of an earlier round", what, number));
+      return nullptr;
+    }
+    if (state_.cancelled && number >= state_.cancelled->attempts && what != "api-timeout") {
+      note(
+          fmt::format("{} for attempt {}, started after request-cancelled {}: a call after the "
+                      "cancel",
+                      what, number, events::to_int(state_.cancelled->event)));
       return nullptr;
     }
     return &state_.attempts[number];
@@ -412,7 +479,65 @@ RequestState start(const events::Envelope& request, const Policy& policy,
                       .requested_at = request.created,
                       .policy = policy,
                       .retry_on = retry_on,
+                      .round_started_at = request.created,
                       .last_event = request.id};
+}
+
+std::optional<RequestState> start_round(const events::Envelope& request,
+                                        const events::Envelope& retried, const Policy& policy,
+                                        const RetryRule& retry_on) {
+  const auto& event = std::get<events::RequestRetried>(retried.event);
+  if (event.round == 0 || event.round >= limits::request_rounds_max ||
+      event.attempts >= attempt_numbers) {
+    return std::nullopt;
+  }
+  RequestState state = start(request, policy, retry_on);
+  // Earlier rounds' attempts, as far as a reader that dropped them needs them: numbers taken.
+  state.attempts.assign(event.attempts, Attempt{.started_at = request.created,
+                                                .result = AttemptResult::failed,
+                                                .finished_at = request.created});
+  state.round = event.round;
+  state.round_first = event.attempts;
+  state.round_started_at = retried.created;
+  state.last_event = retried.id;
+  return state;
+}
+
+std::optional<std::string> cannot_cancel(const RequestState& state) {
+  if (state.terminal) {
+    return fmt::format("request {} is already {}", events::to_int(state.request),
+                       to_string(state.terminal->outcome));
+  }
+  if (state.succeeded_attempt) {
+    return fmt::format("request {} already succeeded (attempt {} was answered)",
+                       events::to_int(state.request), *state.succeeded_attempt);
+  }
+  if (state.cancelled) {
+    return fmt::format("request {} is already cancelled (event {})", events::to_int(state.request),
+                       events::to_int(state.cancelled->event));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> cannot_retry(const RequestState& state) {
+  const auto id = events::to_int(state.request);
+  if (!state.terminal) return fmt::format("request {} is unfinished", id);
+  if (state.terminal->outcome == Outcome::succeeded) {
+    return fmt::format("request {} succeeded", id);
+  }
+  if (state.round + 1 >= limits::request_rounds_max) {
+    return fmt::format("request {} had {} rounds, the most allowed", id, state.round + 1);
+  }
+  if (state.attempts.size() >= attempt_numbers) {
+    return fmt::format("request {} made {} attempts, the most allowed", id, state.attempts.size());
+  }
+  return std::nullopt;
+}
+
+events::RequestRetried retried_event(const RequestState& state, std::string reason) {
+  API_BROKER_ASSERT(!cannot_retry(state));
+  return events::RequestRetried{
+      .reason = std::move(reason), .round = state.round + 1, .attempts = attempts_started(state)};
 }
 
 RequestState evolve(RequestState state, const events::Envelope& envelope) {
@@ -457,7 +582,7 @@ Phase phase(const RequestState& state) {
     case Plan::Kind::finish:
       return outcome_phase(next.finish.outcome);
     case Plan::Kind::start:
-      return next.attempt == 0 ? Phase::waiting : Phase::backing_off;
+      return next.attempt == state.round_first ? Phase::waiting : Phase::backing_off;
     case Plan::Kind::await:
       return Phase::in_flight;
     case Plan::Kind::done:

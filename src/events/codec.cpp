@@ -169,8 +169,8 @@ class FieldReader {
     return fields;
   }
 
-  std::uint32_t count(const char* name) {
-    const std::int64_t value = integer(name, false, 0);
+  std::uint32_t count(const char* name, bool required = false) {
+    const std::int64_t value = integer(name, required, 0);
     if (value < 0 || value > std::numeric_limits<std::uint32_t>::max()) {
       wrong(name, "a whole number from 0 to 4294967295");
       return 0;
@@ -321,9 +321,10 @@ json payload_json(const Event& event) {
           return target_json(e);
         } else if constexpr (std::is_same_v<T, BreakerHalfOpened>) {
           return {{"target", e.target}};
-        } else if constexpr (std::is_same_v<T, RequestCancelled> ||
-                             std::is_same_v<T, RequestRetried>) {
+        } else if constexpr (std::is_same_v<T, RequestCancelled>) {
           return {{"reason", e.reason}};
+        } else if constexpr (std::is_same_v<T, RequestRetried>) {
+          return {{"reason", e.reason}, {"round", e.round}, {"attempts", e.attempts}};
         } else {
           static_assert(std::is_same_v<T, BreakerOpened> || std::is_same_v<T, BreakerClosed>);
           return {{"target", e.target}, {"reason", e.reason}};
@@ -404,7 +405,9 @@ Result<Event> decode_object(std::size_t index, const json& j) {
     case 13:
       return r.finish(RequestCancelled{r.text("reason", false)});
     case 14:
-      return r.finish(RequestRetried{r.text("reason", false)});
+      return r.finish(RequestRetried{.reason = r.text("reason", false),
+                                     .round = r.count("round", true),
+                                     .attempts = r.count("attempts", true)});
   }
   API_BROKER_ASSERT(false);
   return fail(Errc::invalid_input, "unreachable");
@@ -442,9 +445,10 @@ std::span<const std::string_view> class_fields(std::size_t index) {
   static constexpr std::string_view breaker[] = {"target", "reason"};
   static constexpr std::string_view breaker_target[] = {"target"};
   static constexpr std::string_view reason[] = {"reason"};
+  static constexpr std::string_view retried[] = {"reason", "round", "attempts"};
   static constexpr std::array<std::span<const std::string_view>, std::variant_size_v<Event>> all = {
       configuration, simple, request, attempt,        response, failure, attempt, succeeded,
-      failed,        target, breaker, breaker_target, breaker,  reason,  reason};
+      failed,        target, breaker, breaker_target, breaker,  reason,  retried};
   return all[index];
 }
 

@@ -91,4 +91,22 @@ Uuid random_uuid() {
   return uuid;
 }
 
+Uuid retry_uuid(std::uint64_t request, std::uint32_t round) {
+  // "7274" ("rt"), the round, then the request id around the version and variant bits.
+  Uuid uuid;
+  uuid.bytes[0] = 0x72;
+  uuid.bytes[1] = 0x74;
+  uuid.bytes[2] = static_cast<std::uint8_t>(round >> 24);
+  uuid.bytes[3] = static_cast<std::uint8_t>(round >> 16);
+  uuid.bytes[4] = static_cast<std::uint8_t>(round >> 8);
+  uuid.bytes[5] = static_cast<std::uint8_t>(round);
+  uuid.bytes[6] = 0x80;  // version 8
+  uuid.bytes[7] = static_cast<std::uint8_t>(request >> 56);
+  uuid.bytes[8] = 0x80;  // variant
+  for (std::size_t i = 0; i < 7; ++i) {
+    uuid.bytes[9 + i] = static_cast<std::uint8_t>(request >> (8 * (6 - i)));
+  }
+  return uuid;
+}
+
 }  // namespace api_broker::events

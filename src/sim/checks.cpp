@@ -15,9 +15,20 @@ namespace {
 
 using events::Envelope;
 
-struct Attempts {
-  std::map<std::uint32_t, TimePoint> started;  // attempt -> created of its api-request
+// A round of a request: its terminal event's time, and the request-cancelled that ended it.
+struct Round {
   std::optional<TimePoint> terminal_at;
+  std::optional<std::uint64_t> cancel;  // its id
+};
+
+struct Attempts {
+  std::map<std::uint32_t, TimePoint> started;           // attempt -> created of its api-request
+  std::map<std::uint32_t, std::uint64_t> started_id;    // attempt -> id of its api-request
+  std::map<std::uint32_t, Round> rounds{{0, Round{}}};  // by the number of their first attempt
+  [[nodiscard]] Round& current() { return rounds.rbegin()->second; }
+  [[nodiscard]] const Round& of(std::uint32_t attempt) const {
+    return std::prev(rounds.upper_bound(attempt))->second;
+  }
 };
 
 }  // namespace
@@ -32,13 +43,26 @@ std::vector<std::string> check_calls(const std::vector<Envelope>& log,
     }
     const auto it = requests.find(events::to_int(envelope.causation_id));
     if (it == requests.end()) continue;
+    Attempts& attempts = it->second;
     if (const auto* request = std::get_if<events::ApiRequest>(&envelope.event)) {
-      it->second.started.emplace(request->attempt, envelope.created);
+      attempts.started.emplace(request->attempt, envelope.created);
+      attempts.started_id.emplace(request->attempt, events::to_int(envelope.id));
     }
     if ((std::holds_alternative<events::RequestSucceeded>(envelope.event) ||
          std::holds_alternative<events::RequestFailed>(envelope.event)) &&
-        !it->second.terminal_at) {
-      it->second.terminal_at = envelope.created;
+        !attempts.current().terminal_at) {
+      attempts.current().terminal_at = envelope.created;
+    }
+    if (std::holds_alternative<events::RequestCancelled>(envelope.event) &&
+        !attempts.current().terminal_at && !attempts.current().cancel) {
+      attempts.current().cancel = events::to_int(envelope.id);
+    }
+    // A new round (verify checks that it is one): its calls follow the earlier terminal event.
+    if (const auto* retried = std::get_if<events::RequestRetried>(&envelope.event);
+        retried != nullptr && attempts.current().terminal_at &&
+        retried->attempts >= attempts.rounds.rbegin()->first) {
+      // A round without attempts leaves nothing to check: the next one replaces it.
+      attempts.rounds.insert_or_assign(retried->attempts, Round{});
     }
   }
   std::vector<std::string> violations;
@@ -58,11 +82,18 @@ std::vector<std::string> check_calls(const std::vector<Envelope>& log,
           fmt::format("request {}: attempt {} was sent before its api-request was committed",
                       call.request, call.attempt));
     }
-    if (it->second.terminal_at && *it->second.terminal_at <= call.at) {
+    const Round& round = it->second.of(call.attempt);
+    if (round.terminal_at && *round.terminal_at <= call.at) {
+      violations.push_back(fmt::format(
+          "request {}: attempt {} was sent at {} after the terminal event at {}", call.request,
+          call.attempt, events::format_time(call.at), events::format_time(*round.terminal_at)));
+    }
+    const auto started_id = it->second.started_id.find(call.attempt);
+    if (round.cancel && started_id != it->second.started_id.end() &&
+        started_id->second > *round.cancel) {
       violations.push_back(
-          fmt::format("request {}: attempt {} was sent at {} after the terminal event at {}",
-                      call.request, call.attempt, events::format_time(call.at),
-                      events::format_time(*it->second.terminal_at)));
+          fmt::format("request {}: attempt {}, started after request-cancelled {}, was sent",
+                      call.request, call.attempt, *round.cancel));
     }
     const std::string& key = key_of.emplace(call.request, call.idempotency_key).first->second;
     const std::uint64_t owner =
@@ -137,7 +168,7 @@ std::vector<std::string> check_deadlines(const std::vector<Envelope>& log,
     if (!core::is_terminal(it->second)) continue;
     const core::RequestState& state = it->second;
     if (state.policy.deadline > Duration::zero() && parked.count(it->first) == 0) {
-      const TimePoint deadline = state.requested_at + state.policy.deadline;
+      const TimePoint deadline = state.round_started_at + state.policy.deadline;
       const TimePoint bound = deadline + state.policy.attempt_timeout + slack;
       if (envelope.created > bound && !down_between(deadline, envelope.created)) {
         violations.push_back(fmt::format(

@@ -3,7 +3,9 @@
 // simulated API received and when the processor was down. The log's own rules are
 // broker::Auditor's (audit.hpp); these add:
 //   - every call the API received belongs to a request, after that attempt's api-request was
-//     committed and before the request's terminal event; no attempt was sent twice; every
+//     committed and before the terminal event of the attempt's round (a request-retried starts
+//     a new round), and not for an attempt started after a request-cancelled of its round (a
+//     call after the cancel); no attempt was sent twice; every
 //     attempt of a request carried the same Idempotency-Key, and no other request's;
 //   - a request with a deadline has its terminal event no later than one attempt timeout (plus
 //     `slack`, the store's latency) after the deadline, unless the processor was down in

@@ -25,7 +25,8 @@ using api_broker::sim::SimulationReport;
 struct Totals {
   std::uint64_t runs = 0, failed = 0, requests = 0, events = 0, attempts = 0, api_calls = 0,
                 crashes = 0, pauses = 0, takeovers = 0, lost_fenced = 0, lost_renewing = 0,
-                held_back = 0, store_faults = 0, parked = 0, steps = 0, breaker_transitions = 0;
+                held_back = 0, store_faults = 0, parked = 0, steps = 0, breaker_transitions = 0,
+                cancels = 0, rounds = 0;
   double simulated_hours = 0;
   void add(const SimulationReport& r) {
     ++runs;
@@ -44,6 +45,8 @@ struct Totals {
     parked += r.parked;
     steps += r.steps;
     breaker_transitions += r.breaker_transitions;
+    cancels += r.cancels;
+    rounds += r.rounds;
     simulated_hours += api_broker::to_seconds(r.simulated) / 3600.0;
   }
 };
@@ -68,11 +71,12 @@ int run_one(std::uint64_t seed, const std::shared_ptr<spdlog::logger>& log, bool
   }
   fmt::print(
       "seed {}: {} requests ({} succeeded, {} failed), {} events, {} attempts, {} API calls, "
-      "{} crashes, {} pauses, {} takeovers, {} store faults, {} parked, {:.1f} s simulated, log "
-      "{}\n",
+      "{} crashes, {} pauses, {} takeovers, {} store faults, {} parked, {} cancels, {} rounds "
+      "retried, {:.1f} s simulated, log {}\n",
       report.seed, report.requests, report.succeeded, report.failed, report.events, report.attempts,
       report.api_calls, report.crashes, report.pauses, report.takeovers, report.store_faults,
-      report.parked, api_broker::to_seconds(report.simulated), report.log_digest);
+      report.parked, report.cancels, report.rounds, api_broker::to_seconds(report.simulated),
+      report.log_digest);
   if (!report.ok()) {
     print_failure(report, program);
     return 1;
@@ -110,6 +114,8 @@ int run_many(std::uint64_t first_seed, std::uint64_t seeds,
       "calls held back until a renewal\n",
       totals.lost_fenced, totals.lost_renewing, totals.held_back);
   fmt::print("  the partner's protection: {} breaker transitions\n", totals.breaker_transitions);
+  fmt::print("  clients: {} cancels, {} retries that started a round\n", totals.cancels,
+             totals.rounds);
   if (failing.empty()) return 0;
   std::string list;
   for (std::size_t i = 0; i < failing.size() && i < 20; ++i) list += fmt::format(" {}", failing[i]);

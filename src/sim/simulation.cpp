@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <optional>
 
 #include "api_broker/broker/audit.hpp"
+#include "api_broker/core/request_machine.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/http/url.hpp"
 #include "api_broker/limits.hpp"
@@ -103,6 +106,12 @@ class Run {
   void pause_processor(Duration length);
   void insert(const events::NewEvent& event);
   void schedule_clients();
+  // The clients' cancels and retries: each looks at the request's state first (as the
+  // commands and the HTTP service do) and appends only what the state allows.
+  void schedule_cancel_and_retry(std::uint64_t index, TimePoint inserted_at);
+  void cancel(std::uint64_t index);
+  void retry(std::uint64_t index, int tries_left);
+  [[nodiscard]] std::optional<core::RequestState> state_of(std::uint64_t index) const;
   bool settle();
   void check(const std::vector<events::Envelope>& history);
   void report_figures(const broker::AuditReport& audit, bool keep_history);
@@ -111,6 +120,9 @@ class Run {
   std::shared_ptr<spdlog::logger> log_;
   SimulationReport report_;
   Random random_;
+  // The clients' cancels and retries, drawn apart so that the rest of a seed's world (its
+  // crashes, pauses, API) stays what it was before they existed.
+  Random clients_random_{seed_ ^ 0x5c1e7a3b9d2f4e61ULL};
   Scheduler scheduler_;
   std::shared_ptr<store::MemoryLog> memory_ = std::make_shared<store::MemoryLog>();
   store::MemoryStore store_{memory_};
@@ -122,6 +134,7 @@ class Run {
   StoreFaults faults_;
   broker::ProcessorOptions options_;
   Duration ttl_{};
+  std::map<std::uint64_t, events::EventId> inserted_;  // request index -> its event id
 
   // The processor, its crashes and restarts; its pauses, and the standby that takes over.
   SimulatedProcessorStats stats_;
@@ -262,6 +275,62 @@ void Run::insert(const events::NewEvent& event) {
   if (processor_) processor_->appended_elsewhere();
 }
 
+// The request's events folded as `api-broker cancel` / `retry` fold them: under the policy in
+// force at the request, and at each round's request-retried.
+std::optional<core::RequestState> Run::state_of(std::uint64_t index) const {
+  const auto found = inserted_.find(index);
+  if (found == inserted_.end()) return std::nullopt;
+  const events::EventId id = found->second;
+  core::Policy policy;
+  std::optional<core::RequestState> state;
+  for (const events::Envelope& envelope : memory_->events) {
+    if (const auto* c = std::get_if<events::Configuration>(&envelope.event)) {
+      if (auto next = core::apply(policy, *c)) policy = *next;
+    } else if (envelope.id == id) {
+      state = core::start(envelope, policy);
+    } else if (state && envelope.causation_id == id) {
+      const std::uint32_t round = state->round;
+      state = core::evolve(std::move(*state), envelope);
+      if (state->round != round) state->policy = policy;
+    }
+  }
+  return state;
+}
+
+void Run::cancel(std::uint64_t index) {
+  const auto state = state_of(index);
+  if (!state || core::cannot_cancel(*state)) return;
+  insert(events::NewEvent{.event = events::RequestCancelled{.reason = "by a client"},
+                          .causation_id = state->request});
+}
+
+// Retries the request once it failed; looks again later while it is unfinished.
+void Run::retry(std::uint64_t index, int tries_left) {
+  const auto state = state_of(index);
+  if (state && !core::cannot_retry(*state)) {
+    const events::RequestRetried retried = core::retried_event(*state, "by a client");
+    insert(events::NewEvent{
+        .event = retried,
+        .causation_id = state->request,
+        .external_uuid = events::retry_uuid(events::to_int(state->request), retried.round)});
+    return;
+  }
+  if (tries_left <= 0 || (state && core::is_terminal(*state))) return;  // succeeded
+  scheduler_.at(scheduler_.now() + clients_random_.between(Duration(1s), Duration(10s)),
+                [this, index, tries_left] { retry(index, tries_left - 1); });
+}
+
+void Run::schedule_cancel_and_retry(std::uint64_t index, TimePoint inserted_at) {
+  if (clients_random_.chance(0.1)) {
+    scheduler_.at(inserted_at + clients_random_.between(Duration(0), Duration(20s)),
+                  [this, index] { cancel(index); });
+  }
+  if (clients_random_.chance(0.2)) {
+    scheduler_.at(inserted_at + clients_random_.between(Duration(1s), Duration(30s)),
+                  [this, index] { retry(index, 5); });
+  }
+}
+
 void Run::schedule_clients() {
   if (random_.chance(0.8)) insert(events::NewEvent{.event = draw_policy(random_)});
   const std::uint64_t configurations = random_.between(0, 3);
@@ -275,11 +344,17 @@ void Run::schedule_clients() {
                                events::Request{fmt::format("request {} of seed {}", i, seed_)}};
     if (random_.chance(0.5)) event.external_uuid = draw_uuid(random_);
     const TimePoint at = start + random_.between(Duration(0), window_);
-    scheduler_.at(at, [this, event] { insert(event); });
+    scheduler_.at(at, [this, event, i] {
+      insert(event);
+      if (!memory_->events.empty() && memory_->events.back().event == event.event) {
+        inserted_.emplace(i, memory_->events.back().id);
+      }
+    });
     if (event.external_uuid && random_.chance(0.05)) {  // the client retries its insert
       scheduler_.at(at + random_.between(Duration(0), Duration(5s)),
                     [this, event] { insert(event); });
     }
+    schedule_cancel_and_retry(i, at);
   }
 }
 
@@ -301,7 +376,13 @@ void Run::check(const std::vector<events::Envelope>& history) {
   for (std::string& v : check_calls(history, api_->calls())) report_.violations.push_back(v);
   // The store's share of a deadline: a few round trips at its slowest, and twice the time to
   // read the whole log at its pace (a restart reads it again from the checkpoint).
-  const std::size_t whole_reads = history.size() / faults_.read_limit + 1;
+  // A restart's catch-up also loads the request of each request-retried it reads (the reading
+  // waits for it): one more store read each.
+  const auto retried = static_cast<std::size_t>(
+      std::count_if(history.begin(), history.end(), [](const events::Envelope& e) {
+        return std::holds_alternative<events::RequestRetried>(e.event);
+      }));
+  const std::size_t whole_reads = history.size() / faults_.read_limit + 1 + retried;
   const auto reads = static_cast<double>(whole_reads);
   const double read_seconds = to_seconds(faults_.latency_high) + faults_.read_fails * 0.5 +
                               faults_.slow * to_seconds(faults_.slow_high);
@@ -335,6 +416,8 @@ void Run::report_figures(const broker::AuditReport& audit, bool keep_history) {
   report_.lost_renewing = stats_.lost_renewing;
   report_.held_back = stats_.held_back;
   report_.breaker_transitions = audit.breaker_transitions;
+  report_.cancels = audit.cancels;
+  report_.rounds = audit.rounds;
   report_.calls_at_once_max = stats_.calls_at_once_max_seen;
   report_.steps = scheduler_.steps();
   report_.simulated = scheduler_.now() - start;

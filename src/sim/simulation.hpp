@@ -8,6 +8,7 @@
 // resumes. The run goes on until nothing is left to do, then a last restart must append
 // nothing. The report holds every violated invariant: broker::Auditor's over the log (with
 // every request required to finish) and check_calls / check_deadlines / check_target_limits.
+// Clients cancel some requests and retry some failed ones (issue 12), as the commands do.
 // Half of the worlds give the default target limits (calls at once, a rate, a circuit breaker,
 // keep or abandon on timeout), drawn apart from the rest of the world.
 
@@ -40,6 +41,8 @@ struct SimulationReport {
   std::uint64_t store_faults = 0;
   std::uint64_t parked = 0;               // requests that waited for a place
   std::uint64_t breaker_transitions = 0;  // breaker events in the log
+  std::uint64_t cancels = 0;              // request-cancelled events (clients cancel some)
+  std::uint64_t rounds = 0;               // request-retried that started a round
   std::uint64_t calls_at_once_max = 0;    // most calls one processor had out at once
   std::uint64_t steps = 0;                // scheduler tasks run
   Duration simulated{};                   // simulated time from the first insert to the end

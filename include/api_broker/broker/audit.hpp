@@ -6,8 +6,12 @@
 //   - attempts are numbered 0, 1, 2, ... and no more than the policy's retries + 1;
 //   - no attempt starts after a success, after the request was due to finish, before its
 //     backoff (or Retry-After) delay, or at or past the request's deadline;
-//   - a request has at most one terminal event, it agrees with the attempts, and nothing
-//     follows it;
+//   - a request has at most one terminal event per round, it agrees with the attempts, and
+//     nothing follows it but a request-retried that starts the next round (after a
+//     request-failed, naming the next round and the attempts so far: the calls of that round
+//     are allowed) or a request-cancelled that came too late (a race: counted, no violation);
+//   - no call after a cancel: an answer of an attempt started after the request-cancelled was
+//     read is a violation;
 //   - with require_finished: every request has its terminal event;
 //   - circuit breakers, per target: transitions in a legal order (opened from closed or
 //     half-open, half-opened from open, closed from half-open or as a "reset"), no attempt of
@@ -17,7 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
-#include <unordered_set>
+#include <unordered_map>
 #include <vector>
 
 #include "api_broker/broker/targets.hpp"
@@ -45,6 +49,9 @@ struct AuditReport {
   std::uint64_t failures = 0;
   std::uint64_t timeouts = 0;
   std::uint64_t breaker_transitions = 0;
+  std::uint64_t cancels = 0;          // request-cancelled events
+  std::uint64_t cancels_late = 0;     // of those, read after the request's terminal event
+  std::uint64_t rounds = 0;           // request-retried events that started a round
   std::vector<Violation> violations;  // the first violations_max
   std::uint64_t violations_total = 0;
   [[nodiscard]] bool ok() const { return violations_total == 0; }
@@ -55,8 +62,8 @@ struct AuditOptions {
   std::size_t violations_max = 1000;
 };
 
-// Folds a log event by event, in id order. Memory: one state per open request, one id per
-// finished one.
+// Folds a log event by event, in id order. Memory: one state per open request, a few numbers
+// per finished one (what a request-retried is checked against).
 class Auditor {
  public:
   explicit Auditor(AuditOptions options = {});
@@ -86,7 +93,18 @@ class Auditor {
   std::map<events::EventId, core::RequestState> open_;
   // describe_destination() of the open requests that are not plain.
   std::map<events::EventId, std::string> destinations_;
-  std::unordered_set<events::EventId> finished_;
+  // What a finished request keeps for a request-retried: it is started as the processor does
+  // (core::start_round()), under the policy and target in force at the request-retried.
+  struct Finished {
+    core::Outcome outcome = core::Outcome::failed;
+    std::uint32_t round = 0;
+    std::uint32_t attempts = 0;
+    TimePoint requested_at{};
+    std::string target{};
+    std::string destination{};
+  };
+  void retry(const events::Envelope& envelope, const events::RequestRetried& retried);
+  std::unordered_map<events::EventId, Finished> finished_;
   std::map<events::EventId, std::string> target_of_;  // open requests that name a target
   std::map<std::string, Breaker, std::less<>> breakers_;
 };

@@ -20,7 +20,16 @@
 //   - memory and calls are bounded: beyond requests_in_flight_max, requests that have not
 //     started wait, parked (an id, a shared policy and shared targets), and are loaded back when a
 //     place frees. Until the first catch-up every unfinished request is folded (its history may
-//     follow); the newest of those without attempts are parked then.
+//     follow); the newest of those without attempts are parked then;
+//   - a request-cancelled ends the request through the state machine (its calls are cancelled,
+//     an attempt it decided before reading the cancel is not sent); one for a parked request is
+//     kept beside it and folded when it is loaded;
+//   - a request-retried for a request it does not hold (dropped at its terminal event, or
+//     finished before the resume point) pauses the reading: the request is loaded, its round
+//     started with core::start_round() under the policy and targets in force at the
+//     request-retried, and the reading goes on. Such a request keeps the checkpoint before its
+//     request-retried (not before the request), so a restart reads the request-retried again
+//     and does the same.
 
 #include <cstdint>
 #include <deque>
@@ -90,28 +99,50 @@ class ProcessorCore {
     std::map<std::uint32_t, std::uint64_t> calls;  // attempt -> call in flight
     std::optional<std::uint32_t> held_back;        // an attempt to launch once the lease is renewed
     std::optional<TimePoint> timer_at;
+    // Where a restart must read from to hold it again: the request, or the request-retried
+    // that started its round (the policy and targets above are those in force there).
+    events::EventId since{};
+    std::shared_ptr<const events::Envelope> retried;  // the request-retried of its round, if any
   };
   // What a request keeps of the log before it: the policy and the targets in force.
   struct InForce {
     std::shared_ptr<const core::Policy> policy;
     std::shared_ptr<const Targets> targets;
   };
-  // A request waiting for a place: 40 bytes.
+  // A request-retried read for a request not held: the request is being loaded.
+  struct Round {
+    events::Envelope retried;
+    InForce in_force;
+  };
+  // A request waiting for a place: 56 bytes. A round parked (`retried`: its request-retried)
+  // starts when it is loaded, under what was in force at the request-retried.
   struct Parked {
     events::EventId id;
     InForce in_force;
+    std::shared_ptr<const events::Envelope> retried{};
+    // Where a restart must read from to find it again.
+    [[nodiscard]] events::EventId position() const { return retried ? retried->id : id; }
   };
 
   void fold(const events::Envelope& envelope);
+  // Folds events of the batch being read from `next` on, unless a round pauses it.
+  void fold_batch(std::size_t next);
+  // A request-cancelled or request-retried for a request that is not active.
+  void fold_not_held(const events::Envelope& envelope);
+  void start_round(const events::Envelope& request, const events::Request& event,
+                   const Round& round);
   void fold_configuration(const events::Envelope& envelope,
                           const events::Configuration& configuration);
   void fold_target(const events::Envelope& envelope, const events::Target& target);
   void admit(const events::Envelope& envelope, const events::Request& request,
              const InForce& in_force);
+  void hold(events::EventId id, Active active);
   void fail_at_once(events::EventId id, Active& active, std::uint32_t attempt,
                     const std::string& reason);
   void finish(std::map<events::EventId, Active>::iterator it, const events::Event& terminal);
-  [[nodiscard]] std::size_t in_flight() const { return active_.size() + loading_.size(); }
+  [[nodiscard]] std::size_t in_flight() const {
+    return active_.size() + loading_.size() + (round_ ? 1 : 0);
+  }
   void park_beyond_bound();
   void unpark();
   void append(events::EventId id, Active& active, events::Event event, bool decision);
@@ -134,7 +165,14 @@ class ProcessorCore {
   std::shared_ptr<const CallPlan> plain_call_;  // shared by every plain request
   std::map<events::EventId, Active> active_;    // ordered: begin() is the oldest
   std::deque<Parked> parked_;
-  std::map<events::EventId, InForce> loading_;  // parked, being read
+  std::map<events::EventId, Parked> loading_;  // parked, being read
+  // request-cancelled of parked or loading requests, folded when they are admitted.
+  std::map<events::EventId, events::Envelope> parked_cancels_;
+  std::optional<Round> round_;           // the round being loaded: reading is paused meanwhile
+  std::vector<events::Envelope> batch_;  // the batch being folded, and how far
+  std::size_t batch_next_ = 0;
+  bool batch_caught_up_ = false;
+  std::set<std::pair<events::EventId, events::EventId>> since_;  // (since, id) of every active
   bool caught_up_once_ = false;
   std::set<events::EventId> dirty_;  // touched since the last decisions
   ProcessorStats stats_;

@@ -158,8 +158,14 @@ struct RequestCancelled {
 // again; attempts go on numbering where they stopped, the round has the retries of the
 // request's policy, and its deadline counts from this event's time. The round ends with a
 // new terminal event.
+// Its fields let a reader that dropped the request at its terminal event (the processor) start
+// the round without the request's history; a state machine that folded the history checks them.
+// Its external UUID is retry_uuid(request, round) (events/codec.hpp), so that two retries of one
+// failure cannot both be stored.
 struct RequestRetried {
   std::string reason{};
+  std::uint32_t round = 0;     // the round it starts: 1 for the first retry, 2, ...
+  std::uint32_t attempts = 0;  // attempts started before it: the round's first is numbered so
   friend bool operator==(const RequestRetried&, const RequestRetried&) = default;
 };
 

@@ -27,5 +27,9 @@ Result<Uuid> parse_external_uuid(std::string_view text);
 Result<void> check_external_uuid(const Uuid& uuid);
 // A random (version 4) UUID, from the OS's random source.
 Uuid random_uuid();
+// The external UUID of the request-retried that starts round `round` of request `request` (a
+// version 8 UUID that packs both): the store keeps one event per UUID, so two retries of the
+// same failure, appended at once, cannot both be stored.
+Uuid retry_uuid(std::uint64_t request, std::uint32_t round);
 
 }  // namespace api_broker::events

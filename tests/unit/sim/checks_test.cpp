@@ -54,6 +54,32 @@ TEST(CheckCalls, CatchesACallAfterTheTerminalEvent) {
   EXPECT_NE(v[0].find("after the terminal event"), std::string::npos) << v[0];
 }
 
+// Issue 12: a failed request retried; its round's call follows the first terminal event.
+TEST(CheckCalls, AcceptsTheCallsOfARetriedRound) {
+  History h;
+  const auto r = h.add(0ms, events::Request{"x"});
+  h.add(1ms, events::ApiRequest{0}, r);
+  h.add(5ms, events::ApiFailure{.attempt = 0, .failure = "HTTP 503", .status = 503}, r);
+  h.add(6ms, events::RequestFailed{.attempts = 1, .reason = "retries exhausted"}, r);
+  h.add(1s, events::RequestRetried{.round = 1, .attempts = 1}, r);
+  h.add(1s, events::ApiRequest{1}, r);
+  EXPECT_TRUE(check_calls(h.log, {call(1, 0, 2ms), call(1, 1, 1001ms)}).empty());
+  const auto v = check_calls(h.log, {call(1, 0, 7ms)});
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_NE(v[0].find("after the terminal event"), std::string::npos) << v[0];
+}
+
+TEST(CheckCalls, CatchesACallOfAnAttemptStartedAfterTheCancel) {
+  History h;
+  const auto r = h.add(0ms, events::Request{"x"});
+  h.add(1ms, events::RequestCancelled{}, r);
+  h.add(2ms, events::ApiRequest{0}, r);  // decided before the cancel was read: never sent
+  h.add(9ms, events::RequestFailed{.attempts = 1, .reason = "cancelled"}, r);
+  const auto v = check_calls(h.log, {call(1, 0, 3ms)});
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_NE(v[0].find("started after request-cancelled 2"), std::string::npos) << v[0];
+}
+
 TEST(CheckCalls, CatchesAnAttemptSentTwice) {
   const auto v =
       check_calls(retried_request().log, {call(1, 0, 2ms), call(1, 0, 3ms), call(1, 1, 300ms)});
