@@ -43,5 +43,16 @@ TEST(Uuid, RandomUuidsAreVersion4AndDistinct) {
   EXPECT_EQ(*parse_uuid(to_string(a)), a);
 }
 
+// Issue 12: one request-retried per round of a request, whatever the appender.
+TEST(Uuid, RetryUuidsAreVersion8AndDistinctPerRequestAndRound) {
+  const Uuid a = retry_uuid(2, 1);
+  EXPECT_EQ(a, retry_uuid(2, 1));
+  EXPECT_NE(a, retry_uuid(2, 2));
+  EXPECT_NE(a, retry_uuid(3, 1));
+  EXPECT_NE(retry_uuid(0x0100000000000002ULL, 1), a);  // the id's top byte counts too
+  EXPECT_EQ(to_string(a), "72740000-0001-8000-8000-000000000002");
+  EXPECT_TRUE(check_external_uuid(a));
+}
+
 }  // namespace
 }  // namespace api_broker::events
