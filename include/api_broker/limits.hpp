@@ -108,6 +108,10 @@ inline constexpr std::size_t breaker_window_outcomes_max = 4096;
 // Outcomes in the window below which the ratio does not open a breaker: two failures of three
 // calls say little about a partner.
 inline constexpr std::size_t breaker_window_calls_min = 10;
+// The read model (view::RequestView): bytes kept of a request's body and of each attempt's
+// failure text or answer (cut at a UTF-8 character boundary), and requests in one page.
+inline constexpr std::size_t view_excerpt_bytes_max = 200;
+inline constexpr std::size_t view_page_max = 1000;
 
 // The HTTP service (api-broker serve).
 // Connections open at once; one more is closed at accept.
