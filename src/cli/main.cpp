@@ -78,6 +78,7 @@ int main(int argc, char** argv) {
   add_target_commands(app, context);
   add_request_commands(app, context);
   add_demo_command(app, context);
+  add_serve_command(app, context);
   add_help_command(app, context);
   try {
     app.parse(argc, argv);
