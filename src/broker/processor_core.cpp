@@ -90,6 +90,7 @@ ProcessorCore::ProcessorCore(ProcessorPorts& ports, const ProcessorOptions& opti
 void ProcessorCore::on_events(const std::vector<Envelope>& batch, bool caught_up) {
   gate_.defer_wakes();
   for (const Envelope& envelope : batch) fold(envelope);
+  if (!batch.empty()) stats_.position = batch.back().id;
   if (caught_up) {
     if (!caught_up_once_) park_beyond_bound();
     caught_up_once_ = true;
