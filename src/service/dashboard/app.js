@@ -62,8 +62,16 @@ function svg(tag, attrs, text) {
 
 // --- counts and charts (GET /v1/stats) ------------------------------------------------------
 
-function drawChart(box, series, names, w = 600, h = 160) {
+// Draws in the element's own pixels (no stretched text): the viewBox follows its width.
+function fitBox(box, h) {
+  const w = Math.max(300, Math.round(box.getBoundingClientRect().width) || 600);
+  box.setAttribute("viewBox", `0 0 ${w} ${h}`);
   box.replaceChildren();
+  return w;
+}
+
+function drawChart(box, series, names, h = 160) {
+  const w = fitBox(box, h);
   const n = series[names[0]].length;
   let max = 0;
   for (const name of names) for (const v of series[name]) max = Math.max(max, v);
@@ -86,7 +94,7 @@ function niceCeil(v) {
   for (const m of [1, 2, 5, 10]) if (m * p >= v) return m * p;
   return 10 * p;
 }
-function fmtAxis(v) { return v >= 100 ? v.toFixed(0) : v >= 1 ? v.toFixed(1).replace(/\.0$/, "") : v.toFixed(2); }
+function fmtAxis(v) { return v >= 100 ? v.toFixed(0) : String(Number(v.toFixed(2))); }
 
 async function loadStats() {
   const stats = await getJson("/v1/stats");
@@ -141,22 +149,25 @@ function resultOf(a) { return a.result || ""; }
 
 function drawTimeline(d) {
   const box = $("timeline");
-  box.replaceChildren();
+  const w = fitBox(box, 60);
   const attempts = attemptsOf(d);
   const start = toMs(d.requested_at);
   const ends = attempts.map((a) => toMs(a.ended_at) ?? Date.now());
   const end = Math.max(start + 1, toMs(d.finished_at) ?? 0, toMs(d.next_attempt_at) ?? 0, ...ends,
                        ...attempts.map((a) => toMs(a.started_at)));
-  const x = (ms) => 4 + ((600 - 8) * (ms - start)) / (end - start);
+  const x = (ms) => 4 + ((w - 8) * (ms - start)) / (end - start);
   box.append(svg("line", { class: "gap", x1: x(start), x2: x(end), y1: 30, y2: 30 }));
   attempts.forEach((a, i) => {
     const s = toMs(a.started_at), e = ends[i];
     box.append(svg("rect", { class: "bar " + resultOf(a), x: x(s), y: 18, height: 24,
                              width: Math.max(2, x(e) - x(s)), "data-attempt": a.number ?? i }));
-    box.append(svg("text", { x: x(s), y: 12 }, "#" + (a.number ?? i) + " " + (a.status || resultOf(a))));
+    const near = x(s) > w - 80;  // the label ends at the bar, not past the edge
+    box.append(svg("text", { x: near ? x(e) : x(s), y: 12, "text-anchor": near ? "end" : "start" },
+                   "#" + (a.number ?? i) + " " + (a.status || resultOf(a))));
     if (i + 1 < attempts.length) {
       const next = toMs(attempts[i + 1].started_at);
-      box.append(svg("text", { x: (x(e) + x(next)) / 2 - 12, y: 56 }, seconds(next - e)));
+      box.append(svg("text", { x: (x(e) + x(next)) / 2, y: 56, "text-anchor": "middle" },
+                     "backoff " + seconds(next - e)));
     }
   });
 }
