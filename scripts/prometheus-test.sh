@@ -49,7 +49,7 @@ pids+=($!)
 api_port=$(port_of "$dir/api.log")
 "$bin" "${store[@]}" configure --retries 1 --backoff-initial 0.05 >/dev/null
 "$bin" "${store[@]}" serve --listen 127.0.0.1:0 --process --api-url "http://127.0.0.1:$api_port" \
-  --api-token "$token" --read-only-token "$read_token" >"$dir/serve.log" 2>&1 &
+  --api-token "$token" --api-read-token "$read_token" >"$dir/serve.log" 2>&1 &
 pids+=($!)
 port=$(port_of "$dir/serve.log")
 base="http://127.0.0.1:$port"

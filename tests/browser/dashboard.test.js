@@ -74,7 +74,7 @@ async function main() {
   cli(["target", "set", "flaky", "--url", `http://127.0.0.1:${bad}`]);
   const port = await start("serve", [...store, "serve", "--listen", "127.0.0.1:0", "--process",
                                      "--api-url", `http://127.0.0.1:${good}`,
-                                     "--api-token", token, "--read-only-token", readToken]);
+                                     "--api-token", token, "--api-read-token", readToken]);
   log(`api-broker serve on ${port}`);
 
   const browserDir = fs.mkdtempSync(path.join(os.tmpdir(), "api-broker-chromium-"));

@@ -125,7 +125,7 @@ function requestRow(item) {
   tr.append(st);
   tr.append(el("td", {}, item.target || ""));
   tr.append(el("td", { class: "wrap" }, (item.method ? item.method + " " : "") + (item.destination || "")));
-  tr.append(el("td", {}, item.attempts ?? ""));
+  tr.append(el("td", {}, item.attempts_started ?? (Array.isArray(item.attempts) ? item.attempts.length : item.attempts ?? "")));
   tr.append(el("td", {}, clock(item.requested_at)));
   tr.append(el("td", {}, clock(item.finished_at)));
   tr.append(el("td", { class: "wrap" }, item.reason || ""));
@@ -187,7 +187,7 @@ async function loadDetail() {
   st.className = "state " + stateOf(d);
   const dl = $("detail-fields");
   dl.replaceChildren();
-  field(dl, "idempotency key", d.idempotency_key || d.external_uuid);
+  field(dl, "idempotency key", d.idempotency_uuid || d.external_uuid);
   field(dl, "target", d.target);
   field(dl, "destination", (d.method ? d.method + " " : "") + (d.destination || ""));
   field(dl, "requested", clock(d.requested_at));
@@ -239,7 +239,9 @@ async function follow() {
     try {
       const h = Object.assign({ Accept: "text/event-stream" }, headers);
       if (ui.lastEvent) h["Last-Event-ID"] = String(ui.lastEvent);
-      const res = await fetch("/v1/events?after=" + ui.lastEvent, { headers: h, cache: "no-store" });
+      // Without a position the stream starts at the log's end: only what happens from now.
+      const url = ui.lastEvent ? "/v1/events?after=" + ui.lastEvent : "/v1/events";
+      const res = await fetch(url, { headers: h, cache: "no-store" });
       if (!res.ok || !res.body) throw new Error("/v1/events: " + res.status);
       $("live").textContent = "live";
       $("live").className = "live on";
@@ -257,7 +259,7 @@ async function follow() {
           for (const line of block.split(/\r?\n/)) {
             if (line.startsWith("id:")) ui.lastEvent = Number(line.slice(3).trim()) || ui.lastEvent;
           }
-          if (block.trim() && !block.startsWith(":")) refreshSoon();
+          if (/^data:/m.test(block)) refreshSoon();  // not a comment or a retry: line
         }
       }
     } catch (e) {
