@@ -108,6 +108,45 @@ inline constexpr std::size_t breaker_window_outcomes_max = 4096;
 // Outcomes in the window below which the ratio does not open a breaker: two failures of three
 // calls say little about a partner.
 inline constexpr std::size_t breaker_window_calls_min = 10;
+// The read model (view::RequestView): bytes kept of a request's body and of each attempt's
+// failure text or answer (cut at a UTF-8 character boundary), and requests in one page.
+inline constexpr std::size_t view_excerpt_bytes_max = 200;
+inline constexpr std::size_t view_page_max = 1000;
+
+// The HTTP service (api-broker serve).
+// Connections open at once; one more is closed at accept.
+inline constexpr std::size_t service_connections_max = 1024;
+// Body of one API request (a batch included): a request's body is at most payload_bytes_max
+// and its JSON form may take more.
+inline constexpr std::size_t service_body_bytes_max = std::size_t{8} * 1024 * 1024;
+// Request line plus header fields of one API request.
+inline constexpr std::uint32_t service_header_bytes_max = 16 * 1024;
+// A keep-alive connection idle this long is closed (a long poll or a stream is not idle).
+inline constexpr std::chrono::seconds service_idle_timeout{60};
+// Requests in one POST /v1/requests:batch.
+inline constexpr std::size_t service_batch_requests_max = 1000;
+// Submissions waiting for the group commit; more are answered 503 at once.
+inline constexpr std::size_t service_submissions_queued_max = 65536;
+// Submissions committed in one transaction by the service's submitter.
+inline constexpr std::size_t service_commit_batch_max = 4096;
+// Longest ?wait= of a long poll.
+inline constexpr std::chrono::seconds service_wait_max{60};
+// Requests held at once waiting for the read model (long polls with ?wait=).
+inline constexpr std::size_t service_waiters_max = 4096;
+// Requests in one page of GET /v1/requests (?limit=).
+inline constexpr std::size_t service_list_limit_max = 1000;
+// Event streams (GET /v1/events) open at once; each has a thread and a store connection.
+inline constexpr std::size_t service_event_streams_max = 64;
+// Bytes an event stream holds for a client that does not read; a client that stays this far
+// behind for service_stream_stall is dropped.
+inline constexpr std::size_t service_stream_buffer_bytes_max = std::size_t{1} * 1024 * 1024;
+inline constexpr std::chrono::seconds service_stream_stall{10};
+// A comment line on an idle event stream, so that proxies and clients see it alive.
+inline constexpr std::chrono::seconds service_stream_heartbeat{15};
+// Bytes of the reason given to cancel or retry.
+inline constexpr std::size_t reason_bytes_max = 1024;
+// Bytes of an idempotency key.
+inline constexpr std::size_t idempotency_key_bytes_max = 256;
 
 // The dashboard's charts (GET /v1/stats): one-second buckets kept, at most.
 inline constexpr std::size_t stats_series_seconds_max = 3600;

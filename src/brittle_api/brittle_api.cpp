@@ -23,15 +23,15 @@
 
 #include <fmt/core.h>
 
-#include "address.hpp"
 #include "call_tally.hpp"
 #include "calls_log.hpp"
 #include "fault_plan.hpp"
+#include "listen_address.hpp"
 #include "log.hpp"
 #include "messages.hpp"
 #include "server_stream.hpp"
+#include "server_tls.hpp"
 #include "text.hpp"
-#include "tls_server.hpp"
 
 namespace api_broker::brittle_api {
 namespace {
@@ -39,6 +39,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace server = ::api_broker::http::detail;  // what servers share (listen address, TLS)
 using tcp = asio::ip::tcp;
 using detail::Outcome;
 using detail::Plan;
@@ -96,7 +97,7 @@ struct Connection {
     latency_timer.cancel();
   }
 
-  detail::ServerStream stream;  // plain TCP, or TLS over it
+  server::ServerStream stream;  // plain TCP, or TLS over it
   asio::steady_timer latency_timer;
 };
 
@@ -123,7 +124,7 @@ class Server::Impl {
 
   Result<void> listen(const tcp::endpoint& endpoint) {
     auto& acceptor = loop_->acceptor;
-    const std::string where = detail::to_text(endpoint);
+    const std::string where = server::to_text(endpoint);
     beast::error_code error;
     acceptor.open(endpoint.protocol(), error);
     if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
@@ -174,11 +175,11 @@ class Server::Impl {
 
   std::uint16_t port() const { return endpoint_.port(); }
   std::string url() const {
-    std::string url = detail::to_url(endpoint_);
+    std::string url = server::to_url(endpoint_);
     if (tls_) url.replace(0, std::string_view("http").size(), "https");
     return url;
   }
-  std::string address() const { return detail::to_text(endpoint_); }
+  std::string address() const { return server::to_text(endpoint_); }
   std::uint64_t seed() const { return seed_; }
 
   Stats stats() const { return tally_.stats(); }
@@ -488,7 +489,7 @@ class Server::Impl {
 
 Result<std::unique_ptr<Server>> Server::start(std::string_view address, const Options& options) {
   if (auto valid = validate(options); !valid) return fail(std::move(valid).error());
-  auto endpoint = detail::parse_address(address);
+  auto endpoint = server::parse_address(address);
   if (!endpoint) return fail(std::move(endpoint).error());
 
   std::optional<detail::CallsLog> calls_log;
@@ -507,7 +508,7 @@ Result<std::unique_ptr<Server>> Server::start(std::string_view address, const Op
 
   std::unique_ptr<asio::ssl::context> tls;
   if (!options.tls_cert_file.empty()) {
-    auto made = detail::make_server_tls(detail::TlsFiles{.cert = options.tls_cert_file,
+    auto made = server::make_server_tls(server::TlsFiles{.cert = options.tls_cert_file,
                                                          .key = options.tls_key_file,
                                                          .client_ca = options.tls_client_ca_file});
     if (!made) return fail(std::move(made).error());

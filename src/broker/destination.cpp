@@ -95,6 +95,19 @@ bool allows(const std::vector<UrlPrefix>& prefixes, const Location& location) {
   });
 }
 
+Result<void> check_allowed(const std::vector<UrlPrefix>& prefixes, const events::Request& request) {
+  if (request.url.empty()) return {};
+  auto location = parse_location(request.url);
+  if (!location) return fail(std::move(location).error());
+  if (!allows(prefixes, *location)) {
+    return fail(Errc::invalid_input,
+                fmt::format("url {} is not allowed: no --allow-url prefix (or "
+                            "API_BROKER_ALLOW_URLS) covers it",
+                            events::printable(request.url, limits::quoted_input_chars_max)));
+  }
+  return {};
+}
+
 Result<std::string> normalize_method(std::string_view method) {
   static constexpr std::array<std::string_view, 6> known = {"GET", "HEAD",  "POST",
                                                             "PUT", "PATCH", "DELETE"};

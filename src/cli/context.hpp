@@ -70,5 +70,6 @@ void add_broker_commands(CLI::App& app, Context& context);
 void add_observe_commands(CLI::App& app, Context& context);
 void add_target_commands(CLI::App& app, Context& context);
 void add_demo_command(CLI::App& app, Context& context);
+void add_serve_command(CLI::App& app, Context& context);
 
 }  // namespace api_broker::cli

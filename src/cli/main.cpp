@@ -77,6 +77,7 @@ int main(int argc, char** argv) {
   add_observe_commands(app, context);
   add_target_commands(app, context);
   add_demo_command(app, context);
+  add_serve_command(app, context);
   add_help_command(app, context);
   try {
     app.parse(argc, argv);

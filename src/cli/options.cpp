@@ -178,13 +178,8 @@ Result<events::Event> to_request(events::Request request, const InsertArgs& args
   if (!checked->url.empty()) {
     auto prefixes = to_url_prefixes(args.allow_urls);
     if (!prefixes) return fail(std::move(prefixes).error());
-    auto location = broker::parse_location(checked->url);
-    if (!location) return fail(std::move(location).error());
-    if (!broker::allows(*prefixes, *location)) {
-      return fail(Errc::invalid_input,
-                  fmt::format("url {} is not allowed: no --allow-url prefix (or "
-                              "API_BROKER_ALLOW_URLS) covers it",
-                              events::printable(checked->url, limits::quoted_input_chars_max)));
+    if (auto allowed = broker::check_allowed(*prefixes, *checked); !allowed) {
+      return fail(std::move(allowed).error());
     }
   }
   return events::Event{std::move(*checked)};

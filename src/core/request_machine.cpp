@@ -10,6 +10,7 @@
 
 #include "api_broker/assert.hpp"
 #include "api_broker/events/codec.hpp"
+#include "api_broker/events/utf8.hpp"
 #include "api_broker/limits.hpp"
 
 namespace api_broker::core {
@@ -33,10 +34,7 @@ TimePoint later(TimePoint t, Duration d) {
 
 // `text` cut to at most `bytes_max` bytes without splitting a UTF-8 sequence.
 std::string cut(std::string_view text, std::size_t bytes_max) {
-  if (text.size() <= bytes_max) return std::string(text);
-  std::size_t end = bytes_max;
-  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0U) == 0x80U) --end;
-  return std::string(text.substr(0, end));
+  return std::string(events::utf8_prefix(text, bytes_max));
 }
 
 // An api-failure's retry_after in seconds: -1 = none; other negatives and NaN are treated as

@@ -22,9 +22,10 @@ Result<EventId> EventStore::append(const NewEvent& event) {
   return ids->front();
 }
 
-Result<void> follow(EventStore& store, EventId after, const StopSignal& stop,
-                    const std::function<bool(const Envelope&)>& sink,
-                    const std::function<bool(const Error&)>& on_corrupt) {
+Result<void> follow_batches(
+    EventStore& store, EventId after, const StopSignal& stop,
+    const std::function<bool(std::span<const Envelope> batch, bool at_end)>& sink,
+    const std::function<bool(const Error&)>& on_corrupt) {
   using namespace std::chrono_literals;
   EventId position = after;
   while (!stop.stop_requested()) {
@@ -37,14 +38,27 @@ Result<void> follow(EventStore& store, EventId after, const StopSignal& stop,
       position = EventId{batch.error().related_id};  // reported; read on after it
       continue;
     }
-    for (const Envelope& envelope : *batch) {
-      position = envelope.id;
-      if (!sink(envelope)) return {};
-    }
-    if (batch->size() == limits::read_batch_max) continue;  // more may be stored already
+    const bool at_end = batch->size() < limits::read_batch_max;
+    if (!batch->empty()) position = batch->back().id;
+    if (!sink(*batch, at_end)) return {};
+    if (!at_end) continue;  // more may be stored already
     if (auto waited = store.wait_for_append(position, 1000ms, stop); !waited) return waited;
   }
   return {};
+}
+
+Result<void> follow(EventStore& store, EventId after, const StopSignal& stop,
+                    const std::function<bool(const Envelope&)>& sink,
+                    const std::function<bool(const Error&)>& on_corrupt) {
+  return follow_batches(
+      store, after, stop,
+      [&](std::span<const Envelope> batch, bool /*at_end*/) {
+        for (const Envelope& envelope : batch) {
+          if (!sink(envelope)) return false;
+        }
+        return true;
+      },
+      on_corrupt);
 }
 
 Result<void> refuse_uuid_twice(std::vector<Uuid>& uuids, EventStore& store) {

@@ -48,6 +48,9 @@ Result<Location> parse_location(std::string_view text);
 using UrlPrefix = Endpoint;
 Result<UrlPrefix> parse_allow_url(std::string_view text);
 bool allows(const std::vector<UrlPrefix>& prefixes, const Location& location);
+// A request's `url` ("" passes) is under one of `prefixes` (set by --allow-url or
+// API_BROKER_ALLOW_URLS): else a one-line Errc::invalid_input naming the url.
+Result<void> check_allowed(const std::vector<UrlPrefix>& prefixes, const events::Request& request);
 
 // The method as sent: GET, HEAD, POST, PUT, PATCH or DELETE, from any case; "" is POST.
 Result<std::string> normalize_method(std::string_view method);

@@ -17,4 +17,7 @@ std::size_t utf8_sequence_bytes(std::string_view text, std::size_t pos);
 // all of it is.
 std::optional<std::size_t> first_invalid_utf8(std::string_view text);
 
+// The first at most `bytes_max` bytes of `text`, without splitting a UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view text, std::size_t bytes_max);
+
 }  // namespace api_broker::events

@@ -119,4 +119,12 @@ Result<void> follow(EventStore& store, EventId after, const StopSignal& stop,
                     const std::function<bool(const Envelope&)>& sink,
                     const std::function<bool(const Error&)>& on_corrupt);
 
+// As follow(), a batch at a time (at most limits::read_batch_max events), for a consumer that
+// applies a batch under one lock: `sink` also learns whether the batch reached the end of the
+// log as it was then (it may be empty: an empty log, or nothing new since).
+Result<void> follow_batches(
+    EventStore& store, EventId after, const StopSignal& stop,
+    const std::function<bool(std::span<const Envelope> batch, bool at_end)>& sink,
+    const std::function<bool(const Error&)>& on_corrupt);
+
 }  // namespace api_broker::store

@@ -21,7 +21,7 @@ async function getJson(path) {
   const res = await fetch(path, { headers, cache: "no-store" });
   if (!res.ok) {
     let message = res.status + " " + res.statusText;
-    try { const body = await res.json(); if (body.message) message = body.message; } catch (_) {}
+    try { const body = await res.json(); message = (body.error && body.error.message) || body.message || message; } catch (_) {}
     throw new Error(path.split("?")[0] + ": " + message + (res.status === 401 ? " (open the page as /#token=...)" : ""));
   }
   return res.json();

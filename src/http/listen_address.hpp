@@ -1,5 +1,5 @@
 #pragma once
-// Parsing and printing of the brittle API's listen address.
+// Parsing and printing of a server's listen address (the brittle API, api-broker serve).
 
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
 
@@ -9,7 +9,7 @@
 
 #include "api_broker/result.hpp"
 
-namespace api_broker::brittle_api::detail {
+namespace api_broker::http::detail {
 
 // "HOST:PORT" to an endpoint. HOST: an IPv4 address, "[IPv6 address]", "localhost"
 // (127.0.0.1) or empty (0.0.0.0, as Go's ":8080"); PORT: 0..65535, 0 picks a free port.
@@ -22,4 +22,4 @@ std::string to_text(const boost::asio::ip::tcp::endpoint& endpoint);
 // "http://HOST:PORT" for a client on this host; a wildcard address becomes loopback.
 std::string to_url(const boost::asio::ip::tcp::endpoint& endpoint);
 
-}  // namespace api_broker::brittle_api::detail
+}  // namespace api_broker::http::detail

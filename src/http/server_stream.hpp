@@ -13,7 +13,7 @@
 #include <cstddef>
 #include <optional>
 
-namespace api_broker::brittle_api::detail {
+namespace api_broker::http::detail {
 
 class ServerStream {
  public:
@@ -69,4 +69,4 @@ class ServerStream {
   std::optional<boost::beast::ssl_stream<boost::beast::tcp_stream&>> tls_;  // over tcp_
 };
 
-}  // namespace api_broker::brittle_api::detail
+}  // namespace api_broker::http::detail

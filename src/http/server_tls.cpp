@@ -1,6 +1,6 @@
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
 
-#include "tls_server.hpp"
+#include "server_tls.hpp"
 
 #include <fmt/format.h>
 #include <openssl/err.h>
@@ -11,7 +11,7 @@
 #include <cstdio>
 #include <system_error>
 
-namespace api_broker::brittle_api::detail {
+namespace api_broker::http::detail {
 namespace {
 
 namespace ssl = boost::asio::ssl;
@@ -54,7 +54,7 @@ Result<std::unique_ptr<ssl::context>> make_server_tls(const TlsFiles& files) {
   SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
   // Resumption of a session made with a client certificate needs an id context (else OpenSSL
   // refuses it); one name for this server's sessions.
-  static constexpr unsigned char session_context[] = "brittle-api";
+  static constexpr unsigned char session_context[] = "api-broker";
   SSL_CTX_set_session_id_context(native, session_context, sizeof session_context - 1);
   if (auto readable = check_readable(files.cert, "certificate"); !readable) {
     return fail(std::move(readable).error());
@@ -87,4 +87,4 @@ Result<std::unique_ptr<ssl::context>> make_server_tls(const TlsFiles& files) {
   return context;
 }
 
-}  // namespace api_broker::brittle_api::detail
+}  // namespace api_broker::http::detail

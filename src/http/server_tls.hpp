@@ -1,6 +1,6 @@
 #pragma once
-// The brittle API's TLS context: its certificate and key and, for mutual TLS, the CA whose
-// client certificates it requires.
+// A server's TLS context (the brittle API, api-broker serve): its certificate and key and, for
+// mutual TLS, the CA whose client certificates it requires.
 
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
 
@@ -10,7 +10,7 @@
 
 #include "api_broker/result.hpp"
 
-namespace api_broker::brittle_api::detail {
+namespace api_broker::http::detail {
 
 struct TlsFiles {
   std::string cert;       // PEM certificate chain
@@ -22,4 +22,4 @@ struct TlsFiles {
 // a one-line message naming the file that cannot be read or used.
 Result<std::unique_ptr<boost::asio::ssl::context>> make_server_tls(const TlsFiles& files);
 
-}  // namespace api_broker::brittle_api::detail
+}  // namespace api_broker::http::detail

@@ -1,11 +1,11 @@
-#include "address.hpp"
+#include "listen_address.hpp"
 
 #include <charconv>
 #include <cstdint>
 
 #include <fmt/core.h>
 
-namespace api_broker::brittle_api::detail {
+namespace api_broker::http::detail {
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
@@ -73,4 +73,4 @@ std::string to_url(const tcp::endpoint& endpoint) {
   return "http://" + to_text(tcp::endpoint(ip, endpoint.port()));
 }
 
-}  // namespace api_broker::brittle_api::detail
+}  // namespace api_broker::http::detail

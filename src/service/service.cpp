@@ -1,0 +1,228 @@
+#include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
+
+#include "api_broker/service/service.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <fstream>
+#include <thread>
+
+#include "api_broker/stop_signal.hpp"
+#include "auth.hpp"
+#include "commit_timing.hpp"
+#include "dashboard_routes.hpp"
+#include "error.hpp"
+#include "listen_address.hpp"
+#include "metrics.hpp"
+#include "metrics_follower.hpp"
+#include "router.hpp"
+#include "server.hpp"
+#include "server_tls.hpp"
+#include "submit_routes.hpp"
+#include "submitter.hpp"
+
+namespace api_broker::service {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Appends the tokens of the file at `path` ("" = none) to `tokens`.
+Result<void> add_token_file(const std::string& path, std::vector<std::string>& tokens) {
+  if (path.empty()) return {};
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return fail(Errc::invalid_input, fmt::format("cannot read token file '{}'", path));
+  std::string text;
+  char buffer[4096];
+  while (file.read(buffer, sizeof buffer) || file.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(file.gcount()));
+    if (text.size() > token_file_bytes_max) {
+      return fail(Errc::invalid_input, fmt::format("token file '{}' is larger than {} bytes", path,
+                                                   token_file_bytes_max));
+    }
+  }
+  auto read = read_tokens(text, path);
+  if (!read) return fail(std::move(read).error());
+  tokens.insert(tokens.end(), read->begin(), read->end());
+  return {};
+}
+
+}  // namespace
+
+class Service::Impl {
+ public:
+  Impl(const ServiceOptions& options, broker::StoreOpener open_store)
+      : options_(options), open_store_(std::move(open_store)) {}
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+  ~Impl() { stop(); }
+
+  Result<void> start() {
+    std::vector<std::string> full = options_.tokens;
+    std::vector<std::string> read_only = options_.read_tokens;
+    if (auto added = add_token_file(options_.token_file, full); !added) return added;
+    if (auto added = add_token_file(options_.read_token_file, read_only); !added) return added;
+    for (const auto& token : full) {
+      if (auto valid = check_token(token); !valid) return valid;
+    }
+    for (const auto& token : read_only) {
+      if (auto valid = check_token(token); !valid) return valid;
+    }
+    tokens_ = Tokens(full, read_only);
+    auto endpoint = ::api_broker::http::detail::parse_address(options_.listen);
+    if (!endpoint) return fail(std::move(endpoint).error());
+    if (!endpoint->address().is_loopback() && tokens_.empty()) {
+      return fail(Errc::invalid_input,
+                  fmt::format("refusing to listen on {} without an API token: give --api-token "
+                              "(or API_BROKER_API_TOKENS, --api-token-file), or listen on a "
+                              "loopback address (127.0.0.1)",
+                              options_.listen));
+    }
+    ServerOptions server_options{.endpoint = *endpoint};
+    if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+      auto tls = ::api_broker::http::detail::make_server_tls(
+          {.cert = options_.tls_cert_file, .key = options_.tls_key_file});
+      if (!tls) return fail(std::move(tls).error());
+      server_options.tls = std::shared_ptr<boost::asio::ssl::context>(std::move(*tls));
+    }
+    // The store must answer before anything is promised.
+    auto probe = open_store_();
+    if (!probe) return fail(std::move(probe).error());
+    if (auto last = (*probe)->last_id(); !last) return fail(std::move(last).error());
+    (void)(*probe)->close();
+
+    // The metrics follow the log from its start, so that they are right after a restart.
+    metrics_follower_ = std::make_unique<MetricsFollower>(
+        open_store_, metrics_,
+        [log = options_.log](const Error& error) { log->warn("metrics: {}", error.message); });
+    auto submitter =
+        Submitter::start(measure_commits(open_store_, metrics_, Writer::submissions), nullptr);
+    if (!submitter) return fail(std::move(submitter).error());
+    submitter_ = std::move(*submitter);
+    add_routes();
+    if (options_.process) start_processor();
+    auto server = Server::start(server_options, [this](Request& request, const Respond& respond) {
+      handle(request, respond);
+    });
+    if (!server) return fail(std::move(server).error());
+    server_ = std::move(*server);
+    return {};
+  }
+
+  [[nodiscard]] std::string address() const { return server_->address(); }
+  [[nodiscard]] std::string url() const { return server_->url(); }
+
+  Result<void> run_until(const StopSignal& stop) {
+    while (!stop.stop_requested() && !processor_done_.load()) {
+      (void)stop.wait_for(std::chrono::milliseconds(200));
+    }
+    stop_all();
+    if (processor_error_) return fail(*processor_error_);
+    return {};
+  }
+
+  void stop() { stop_all(); }
+
+ private:
+  void stop_all() {
+    if (stopped_.exchange(true)) return;
+    if (server_) server_->stop();
+    if (submitter_) submitter_->stop();
+    processor_stop_.request_stop();
+    if (processor_thread_.joinable()) processor_thread_.join();
+    if (metrics_follower_) metrics_follower_->stop();
+  }
+
+  void handle(Request& request, const Respond& respond) {
+    request.access =
+        tokens_.empty() ? Access::full : tokens_.access_of(request.header("authorization"));
+    router_.dispatch(request, respond);
+  }
+
+  void add_routes() {
+    router_.add("GET", "/healthz", Needs::nothing, [](Request&, const Respond& respond) {
+      respond(json_response(200, R"({"status":"ok"})"));
+    });
+    router_.add("GET", "/readyz", Needs::nothing, [this](Request&, const Respond& respond) {
+      std::string why = not_ready();
+      if (why.empty()) {
+        respond(json_response(200, R"({"status":"ready"})"));
+      } else {
+        respond(error_response(503, code::unavailable, why));
+      }
+    });
+    // TODO(#12): the read model's counts once the service holds the LiveView.
+    add_dashboard_routes(
+        router_, DashboardSources{.metrics = metrics_, .counts = [] { return view::Counts{}; }});
+    add_submit_routes(router_,
+                      SubmitContext{.submitter = submitter_.get(), .allowed = options_.allowed});
+  }
+
+  // "" when ready, else why not.
+  std::string not_ready() {
+    if (options_.process) {
+      const auto seen = processor_seen_.load();
+      const auto now = Clock::now().time_since_epoch().count();
+      if (seen == 0 ||
+          now - seen >
+              std::chrono::duration_cast<Clock::duration>(processor_stats_interval * 4).count()) {
+        return "the processor does not hold its lease (yet)";
+      }
+    }
+    return {};
+  }
+
+  void start_processor() {
+    processor_thread_ = std::thread([this] {
+      auto done = broker::run_processor(
+          measure_commits(open_store_, metrics_, Writer::processor), *options_.process,
+          processor_stop_, options_.log,
+          [this](const broker::ProcessorStats& stats) {
+            processor_seen_.store(Clock::now().time_since_epoch().count());
+            metrics_.observe(stats);
+          },
+          processor_stats_interval);
+      if (!done) {
+        options_.log->error("processor: {}", done.error().message);
+        processor_error_ = done.error();
+      }
+      processor_done_.store(true);
+    });
+  }
+
+  static constexpr std::chrono::milliseconds processor_stats_interval{500};
+
+  const ServiceOptions options_;
+  const broker::StoreOpener open_store_;
+  Tokens tokens_;    // set by start()
+  Metrics metrics_;  // before everything that feeds it or serves it
+  std::unique_ptr<MetricsFollower> metrics_follower_;
+  Router router_;
+  std::unique_ptr<Submitter> submitter_;
+  std::unique_ptr<Server> server_;
+
+  StopSignal processor_stop_;
+  std::thread processor_thread_;
+  std::atomic<Clock::rep> processor_seen_{0};  // when the processor last reported, 0: never
+  std::atomic<bool> processor_done_{false};
+  std::optional<Error> processor_error_;  // written before processor_done_
+  std::atomic<bool> stopped_{false};
+};
+
+Result<std::unique_ptr<Service>> Service::start(const ServiceOptions& options,
+                                                broker::StoreOpener open_store) {
+  auto impl = std::make_unique<Impl>(options, std::move(open_store));
+  if (auto started = impl->start(); !started) return fail(std::move(started).error());
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::~Service() = default;
+std::string Service::address() const { return impl_->address(); }
+std::string Service::url() const { return impl_->url(); }
+Result<void> Service::run_until(const StopSignal& stop) { return impl_->run_until(stop); }
+void Service::stop() { impl_->stop(); }
+
+}  // namespace api_broker::service
