@@ -10,10 +10,12 @@
 #include <thread>
 
 #include "api_broker/stop_signal.hpp"
+#include "api_broker/view/live_view.hpp"
 #include "auth.hpp"
 #include "commit_timing.hpp"
 #include "dashboard_routes.hpp"
 #include "error.hpp"
+#include "event_stream.hpp"
 #include "listen_address.hpp"
 #include "metrics.hpp"
 #include "metrics_follower.hpp"
@@ -22,6 +24,8 @@
 #include "server_tls.hpp"
 #include "submit_routes.hpp"
 #include "submitter.hpp"
+#include "view_routes.hpp"
+#include "waiters.hpp"
 
 namespace api_broker::service {
 
@@ -101,6 +105,12 @@ class Service::Impl {
         Submitter::start(measure_commits(open_store_, metrics_, Writer::submissions), nullptr);
     if (!submitter) return fail(std::move(submitter).error());
     submitter_ = std::move(*submitter);
+    view_ = std::make_unique<view::LiveView>(
+        open_store_, view::LiveViewOptions{.on_error = [log = options_.log](const Error& error) {
+          log->warn("read model: {}", error.message);
+        }});
+    waiters_ = std::make_unique<Waiters>(*view_);
+    streams_ = std::make_unique<EventStreams>(open_store_);
     add_routes();
     if (options_.process) start_processor();
     auto server = Server::start(server_options, [this](Request& request, const Respond& respond) {
@@ -129,7 +139,10 @@ class Service::Impl {
   void stop_all() {
     if (stopped_.exchange(true)) return;
     if (server_) server_->stop();
+    if (streams_) streams_->stop();
+    if (waiters_) waiters_->stop();
     if (submitter_) submitter_->stop();
+    if (view_) view_->stop();
     processor_stop_.request_stop();
     if (processor_thread_.joinable()) processor_thread_.join();
     if (metrics_follower_) metrics_follower_->stop();
@@ -153,15 +166,24 @@ class Service::Impl {
         respond(error_response(503, code::unavailable, why));
       }
     });
-    // TODO(#12): the read model's counts once the service holds the LiveView.
-    add_dashboard_routes(
-        router_, DashboardSources{.metrics = metrics_, .counts = [] { return view::Counts{}; }});
+    add_dashboard_routes(router_, DashboardSources{.metrics = metrics_, .counts = [this] {
+                                                     view::Counts counts;
+                                                     view_->read([&](const view::RequestView& v) {
+                                                       counts = v.counts();
+                                                     });
+                                                     return counts;
+                                                   }});
     add_submit_routes(router_,
                       SubmitContext{.submitter = submitter_.get(), .allowed = options_.allowed});
+    add_view_routes(
+        router_,
+        ViewContext{.view = view_.get(), .waiters = waiters_.get(), .submitter = submitter_.get()});
+    streams_->add_routes(router_);
   }
 
   // "" when ready, else why not.
   std::string not_ready() {
+    if (!view_->caught_up()) return "the read model has not caught up with the log (yet)";
     if (options_.process) {
       const auto seen = processor_seen_.load();
       const auto now = Clock::now().time_since_epoch().count();
@@ -201,6 +223,9 @@ class Service::Impl {
   std::unique_ptr<MetricsFollower> metrics_follower_;
   Router router_;
   std::unique_ptr<Submitter> submitter_;
+  std::unique_ptr<view::LiveView> view_;
+  std::unique_ptr<Waiters> waiters_;
+  std::unique_ptr<EventStreams> streams_;
   std::unique_ptr<Server> server_;
 
   StopSignal processor_stop_;

@@ -1,0 +1,197 @@
+// serve_bench: HTTP submissions against the service (in this process, on a durable store),
+// the way applications submit: POST /v1/requests on keep-alive connections.
+//   1. Throughput: 64 connections, each sending its next request when the previous answer
+//      came, for --seconds; every 202 was committed (fsync'd: sync=full) before it was sent.
+//   2. Latency: a paced 1,000 requests/s for --seconds over the same connections, each
+//      latency measured from its scheduled send time (no coordinated omission).
+// Usage: serve_bench [--seconds N] [--connections N] [--rate N] [--postgresql URL]
+// Prints figures; asserts nothing.
+
+#include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
+
+#include <fmt/format.h>
+#include <spdlog/sinks/null_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "api_broker/service/service.hpp"
+#include "api_broker/store/open_store.hpp"
+#include "stats.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+struct Settings {
+  double seconds = 5;
+  int connections = 64;
+  double rate = 1000;
+  std::string postgresql_url;
+};
+
+struct Tally {
+  std::uint64_t accepted = 0;
+  std::uint64_t other = 0;
+  std::vector<double> latencies_ms;
+};
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+// One keep-alive connection: sends POSTs at the times `next_send` gives (now: as fast as the
+// answers come) until `end`.
+asio::awaitable<void> client(tcp::endpoint endpoint, Clock::time_point end,
+                             std::function<Clock::time_point()> next_send, Tally& tally,
+                             int connection) {
+  auto executor = co_await asio::this_coro::executor;
+  beast::tcp_stream stream(executor);
+  beast::error_code error;
+  co_await stream.async_connect(endpoint, asio::redirect_error(asio::use_awaitable, error));
+  if (error) {
+    fmt::print(stderr, "connect failed: {}\n", error.message());
+    co_return;
+  }
+  stream.socket().set_option(tcp::no_delay(true));
+  beast::flat_buffer buffer;
+  asio::steady_timer timer(executor);
+  std::uint64_t sent = 0;
+  while (true) {
+    const Clock::time_point due = next_send();
+    if (due >= end) break;
+    if (due > Clock::now()) {
+      timer.expires_at(due);
+      co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, error));
+    }
+    bhttp::request<bhttp::string_body> request{bhttp::verb::post, "/v1/requests", 11};
+    request.set(bhttp::field::host, "127.0.0.1");
+    request.set(bhttp::field::content_type, "application/json");
+    request.body() = fmt::format(R"({{"body":"bench {} {}"}})", connection, sent++);
+    request.prepare_payload();
+    co_await bhttp::async_write(stream, request, asio::redirect_error(asio::use_awaitable, error));
+    if (error) break;
+    bhttp::response<bhttp::string_body> response;
+    co_await bhttp::async_read(stream, buffer, response,
+                               asio::redirect_error(asio::use_awaitable, error));
+    if (error) break;
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - due).count();
+    if (response.result_int() == 202) {
+      ++tally.accepted;
+      tally.latencies_ms.push_back(ms);
+    } else {
+      ++tally.other;
+    }
+  }
+  stream.socket().shutdown(tcp::socket::shutdown_both, error);
+}
+
+#pragma GCC diagnostic pop
+
+tcp::endpoint endpoint_of(const std::string& address) {
+  const auto colon = address.rfind(':');
+  return {asio::ip::make_address(address.substr(0, colon)),
+          static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)))};
+}
+
+// Runs the clients; `paced`: `rate` requests/s in all, else as fast as answers come.
+Tally run_clients(const std::string& address, const Settings& settings, bool paced) {
+  asio::io_context io(1);
+  Tally tally;
+  const auto start = Clock::now() + std::chrono::milliseconds(50);
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(settings.seconds));
+  auto slot = std::make_shared<std::uint64_t>(0);
+  const auto interval = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(1.0 / settings.rate));
+  for (int c = 0; c < settings.connections; ++c) {
+    std::function<Clock::time_point()> next;
+    if (paced) {
+      // One global schedule: the next free slot, taken by whichever connection is free.
+      next = [slot, start, interval] { return start + interval * static_cast<long>((*slot)++); };
+    } else {
+      next = [] { return Clock::now(); };
+    }
+    asio::co_spawn(io, client(endpoint_of(address), end, next, tally, c), asio::detached);
+  }
+  io.run();
+  return tally;
+}
+
+void print(const char* what, const Tally& tally, double seconds) {
+  fmt::print(
+      "{}: {} accepted in {:.1f} s = {:.0f}/s (other answers: {}); latency ms p50 {:.2f} "
+      "p99 {:.2f} p99.9 {:.2f} max {:.2f}\n",
+      what, tally.accepted, seconds, static_cast<double>(tally.accepted) / seconds, tally.other,
+      api_broker::bench::percentile(tally.latencies_ms, 50),
+      api_broker::bench::percentile(tally.latencies_ms, 99),
+      api_broker::bench::percentile(tally.latencies_ms, 99.9),
+      api_broker::bench::percentile(tally.latencies_ms, 100));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace api_broker;
+  Settings settings;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--seconds") settings.seconds = std::atof(argv[i + 1]);
+    if (flag == "--connections") settings.connections = std::atoi(argv[i + 1]);
+    if (flag == "--rate") settings.rate = std::atof(argv[i + 1]);
+    if (flag == "--postgresql") settings.postgresql_url = argv[i + 1];
+  }
+  const auto dir = std::filesystem::temp_directory_path() /
+                   fmt::format("serve_bench_{}", static_cast<long>(::getpid()));
+  std::filesystem::create_directories(dir);
+  store::StoreOptions store_options;
+  if (settings.postgresql_url.empty()) {
+    store_options.db_path = (dir / "events.db").string();
+  } else {
+    store_options.driver = "postgresql";
+    store_options.url = settings.postgresql_url;
+  }
+  service::ServiceOptions options;
+  options.listen = "127.0.0.1:0";
+  options.log =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto service = service::Service::start(options, [&] { return store::open_store(store_options); });
+  if (!service) {
+    fmt::print(stderr, "serve_bench: {}\n", service.error().message);
+    return 1;
+  }
+  fmt::print("serve_bench: {} on {}, {} connections, {} s each (store: {}, sync=full)\n",
+             (*service)->url(), store_options.driver, settings.connections, settings.seconds,
+             settings.postgresql_url.empty() ? store_options.db_path : "postgresql");
+  {
+    bench::Stopwatch watch;
+    const Tally tally = run_clients((*service)->address(), settings, false);
+    print("throughput", tally, watch.seconds());
+  }
+  {
+    bench::Stopwatch watch;
+    const Tally tally = run_clients((*service)->address(), settings, true);
+    print(fmt::format("paced {:.0f}/s", settings.rate).c_str(), tally, watch.seconds());
+  }
+  (*service)->stop();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
