@@ -46,6 +46,11 @@ function seconds(ms) {
   if (ms === null || ms === undefined) return "";
   return ms < 1000 ? ms.toFixed(0) + " ms" : (ms / 1000).toFixed(ms < 10000 ? 2 : 1) + " s";
 }
+// The service's destination names the method already ("POST target shop/api").
+function destinationOf(item) {
+  const d = item.destination || "";
+  return item.method && !d.startsWith(item.method + " ") ? item.method + " " + d : d;
+}
 function stateOf(item) { return item.state || item.phase || ""; }
 function el(tag, attrs, text) {
   const e = document.createElement(tag);
@@ -124,7 +129,7 @@ function requestRow(item) {
   st.append(el("span", { class: "state " + stateOf(item) }, stateOf(item).replace("_", " ")));
   tr.append(st);
   tr.append(el("td", {}, item.target || ""));
-  tr.append(el("td", { class: "wrap" }, (item.method ? item.method + " " : "") + (item.destination || "")));
+  tr.append(el("td", { class: "wrap" }, destinationOf(item)));
   tr.append(el("td", {}, item.attempts_started ?? (Array.isArray(item.attempts) ? item.attempts.length : item.attempts ?? "")));
   tr.append(el("td", {}, clock(item.requested_at)));
   tr.append(el("td", {}, clock(item.finished_at)));
@@ -189,7 +194,7 @@ async function loadDetail() {
   dl.replaceChildren();
   field(dl, "idempotency key", d.idempotency_uuid || d.external_uuid);
   field(dl, "target", d.target);
-  field(dl, "destination", (d.method ? d.method + " " : "") + (d.destination || ""));
+  field(dl, "destination", destinationOf(d));
   field(dl, "requested", clock(d.requested_at));
   field(dl, "finished", clock(d.finished_at));
   field(dl, "next attempt", clock(d.next_attempt_at));
