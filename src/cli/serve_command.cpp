@@ -88,6 +88,15 @@ void add_serve_command(CLI::App& app, Context& context) {
   command->add_flag("--process", args->process,
                     "Also run the processor here (with the options below, as `process`)");
   add_process_options(*command, args->processor);
+  // The processor's options under their own heading (--allow-url also checks submissions).
+  for (CLI::Option* option : command->get_options()) {
+    const std::string& name = option->get_name();
+    if (option->get_group() == "Options" && name != "--listen" && name != "--process" &&
+        name != "--help") {
+      option->group(
+          "The processor (with --process, as `process`); --allow-url also for submissions");
+    }
+  }
   command->callback([&context, args] {
     context.run = [&context, args]() -> int {
       auto options = to_service_options(*args);

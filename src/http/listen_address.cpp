@@ -58,6 +58,29 @@ Result<tcp::endpoint> parse_address(std::string_view address) {
   return tcp::endpoint(ip, port);
 }
 
+Result<tcp::endpoint> listen_on(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
+  const std::string where = to_text(endpoint);
+  boost::system::error_code error;
+  tcp::endpoint bound;
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (!error) bound = acceptor.local_endpoint(error);
+  if (error == boost::system::errc::address_not_available) {
+    return fail(Errc::invalid_input,
+                fmt::format("cannot listen on {}: not an address of this host", where));
+  }
+  if (error == boost::system::errc::address_in_use) {
+    return fail(Errc::unavailable,
+                fmt::format("cannot listen on {}: the address is already in use", where));
+  }
+  if (error) {
+    return fail(Errc::unavailable, fmt::format("cannot listen on {}: {}", where, error.message()));
+  }
+  return bound;
+}
+
 std::string to_text(const tcp::endpoint& endpoint) {
   const auto ip = endpoint.address();
   if (ip.is_v6()) return fmt::format("[{}]:{}", ip.to_string(), endpoint.port());

@@ -16,6 +16,12 @@ namespace api_broker::http::detail {
 // Errc::invalid_input with a one-line message otherwise. No name resolution.
 Result<boost::asio::ip::tcp::endpoint> parse_address(std::string_view address);
 
+// Opens `acceptor` on `endpoint` (reusing the address), binds and listens; returns the
+// endpoint bound (its port when 0 was asked). Errc::invalid_input for an address of no local
+// interface, Errc::unavailable when it is in use or another error, each in one line.
+Result<boost::asio::ip::tcp::endpoint> listen_on(boost::asio::ip::tcp::acceptor& acceptor,
+                                                 const boost::asio::ip::tcp::endpoint& endpoint);
+
 // "1.2.3.4:80" or "[::1]:80".
 std::string to_text(const boost::asio::ip::tcp::endpoint& endpoint);
 

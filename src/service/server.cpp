@@ -113,26 +113,9 @@ class Server::Impl {
   ~Impl() { stop(); }
 
   Result<void> listen() {
-    auto& acceptor = loop_->acceptor;
-    const std::string where = ::api_broker::http::detail::to_text(options_.endpoint);
-    beast::error_code error;
-    acceptor.open(options_.endpoint.protocol(), error);
-    if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
-    if (!error) acceptor.bind(options_.endpoint, error);
-    if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
-    if (!error) endpoint_ = acceptor.local_endpoint(error);
-    if (error == boost::system::errc::address_not_available) {
-      return fail(Errc::invalid_input,
-                  fmt::format("cannot listen on {}: not an address of this host", where));
-    }
-    if (error == boost::system::errc::address_in_use) {
-      return fail(Errc::unavailable,
-                  fmt::format("cannot listen on {}: the address is already in use", where));
-    }
-    if (error) {
-      return fail(Errc::unavailable,
-                  fmt::format("cannot listen on {}: {}", where, error.message()));
-    }
+    auto bound = ::api_broker::http::detail::listen_on(loop_->acceptor, options_.endpoint);
+    if (!bound) return fail(std::move(bound).error());
+    endpoint_ = *bound;
     return {};
   }
 

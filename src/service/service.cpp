@@ -187,9 +187,11 @@ class Service::Impl {
     if (options_.process) {
       const auto seen = processor_seen_.load();
       const auto now = Clock::now().time_since_epoch().count();
-      if (seen == 0 ||
-          now - seen >
-              std::chrono::duration_cast<Clock::duration>(processor_stats_interval * 4).count()) {
+      // It reports every processor_stats_interval while it holds the lease; a report older
+      // than the lease's time to live plus two intervals means it lost it (or is stuck).
+      const auto window = std::chrono::duration_cast<Clock::duration>(options_.process->lease_ttl +
+                                                                      processor_stats_interval * 2);
+      if (seen == 0 || now - seen > window.count()) {
         return "the processor does not hold its lease (yet)";
       }
     }
