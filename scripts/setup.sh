@@ -14,6 +14,7 @@ packages=(
   clang-format clang-tidy graphviz
   clang-14 libclang-rt-14-dev
   prometheus-cpp-dev prometheus chromium
+  nodejs  # the browser test; its npm (nodesource's, or Debian's package npm) installs playwright-core
 )
 
 missing=()

@@ -152,4 +152,13 @@ inline constexpr std::size_t reason_bytes_max = 1024;
 // Bytes of an idempotency key.
 inline constexpr std::size_t idempotency_key_bytes_max = 256;
 
+// The dashboard's charts (GET /v1/stats): one-second buckets kept, at most.
+inline constexpr std::size_t stats_series_seconds_max = 3600;
+// Distinct `target` label values of the metrics; further targets share the value "(other)",
+// so that requests naming odd targets cannot grow the scrape without bound.
+inline constexpr std::size_t metrics_targets_max = 256;
+// Finished requests whose target the metrics remember, so that a request-retried after them
+// is counted under its target (older ones count under "(unknown)").
+inline constexpr std::size_t metrics_finished_remembered_max = 65536;
+
 }  // namespace api_broker::limits

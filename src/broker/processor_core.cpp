@@ -100,6 +100,7 @@ void ProcessorCore::fold_batch(std::size_t next) {
     fold(batch_[batch_next_++]);
     if (round_) return;  // on_loaded() goes on
   }
+  if (!batch_.empty()) stats_.position = batch_.back().id;
   if (batch_caught_up_) {
     if (!caught_up_once_) park_beyond_bound();
     caught_up_once_ = true;

@@ -12,9 +12,13 @@
 #include "api_broker/stop_signal.hpp"
 #include "api_broker/view/live_view.hpp"
 #include "auth.hpp"
+#include "commit_timing.hpp"
+#include "dashboard_routes.hpp"
 #include "error.hpp"
 #include "event_stream.hpp"
 #include "listen_address.hpp"
+#include "metrics.hpp"
+#include "metrics_follower.hpp"
 #include "router.hpp"
 #include "server.hpp"
 #include "server_tls.hpp"
@@ -93,7 +97,12 @@ class Service::Impl {
     if (auto last = (*probe)->last_id(); !last) return fail(std::move(last).error());
     (void)(*probe)->close();
 
-    auto submitter = Submitter::start(open_store_, nullptr);
+    // The metrics follow the log from its start, so that they are right after a restart.
+    metrics_follower_ = std::make_unique<MetricsFollower>(
+        open_store_, metrics_,
+        [log = options_.log](const Error& error) { log->warn("metrics: {}", error.message); });
+    auto submitter =
+        Submitter::start(measure_commits(open_store_, metrics_, Writer::submissions), nullptr);
     if (!submitter) return fail(std::move(submitter).error());
     submitter_ = std::move(*submitter);
     view_ = std::make_unique<view::LiveView>(
@@ -136,6 +145,7 @@ class Service::Impl {
     if (view_) view_->stop();
     processor_stop_.request_stop();
     if (processor_thread_.joinable()) processor_thread_.join();
+    if (metrics_follower_) metrics_follower_->stop();
   }
 
   void handle(Request& request, const Respond& respond) {
@@ -156,6 +166,13 @@ class Service::Impl {
         respond(error_response(503, code::unavailable, why));
       }
     });
+    add_dashboard_routes(router_, DashboardSources{.metrics = metrics_, .counts = [this] {
+                                                     view::Counts counts;
+                                                     view_->read([&](const view::RequestView& v) {
+                                                       counts = v.counts();
+                                                     });
+                                                     return counts;
+                                                   }});
     add_submit_routes(router_,
                       SubmitContext{.submitter = submitter_.get(), .allowed = options_.allowed});
     add_view_routes(
@@ -184,9 +201,11 @@ class Service::Impl {
   void start_processor() {
     processor_thread_ = std::thread([this] {
       auto done = broker::run_processor(
-          open_store_, *options_.process, processor_stop_, options_.log,
-          [this](const broker::ProcessorStats&) {
+          measure_commits(open_store_, metrics_, Writer::processor), *options_.process,
+          processor_stop_, options_.log,
+          [this](const broker::ProcessorStats& stats) {
             processor_seen_.store(Clock::now().time_since_epoch().count());
+            metrics_.observe(stats);
           },
           processor_stats_interval);
       if (!done) {
@@ -201,7 +220,9 @@ class Service::Impl {
 
   const ServiceOptions options_;
   const broker::StoreOpener open_store_;
-  Tokens tokens_;  // set by start()
+  Tokens tokens_;    // set by start()
+  Metrics metrics_;  // before everything that feeds it or serves it
+  std::unique_ptr<MetricsFollower> metrics_follower_;
   Router router_;
   std::unique_ptr<Submitter> submitter_;
   std::unique_ptr<view::LiveView> view_;

@@ -47,6 +47,7 @@ struct ProcessorStats {
   std::uint64_t active = 0;              // in flight
   std::uint64_t parked = 0;              // waiting for a place
   std::uint64_t waiting_for_target = 0;  // due attempts waiting for a call slot, token or probe
+  events::EventId position{};            // the newest event of the log read (the metrics' lag)
 };
 
 }  // namespace api_broker::broker
