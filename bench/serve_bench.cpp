@@ -4,7 +4,12 @@
 //      came, for --seconds; every 202 was committed (fsync'd: sync=full) before it was sent.
 //   2. Latency: a paced 1,000 requests/s for --seconds over the same connections, each
 //      latency measured from its scheduled send time (no coordinated omission).
-// Usage: serve_bench [--seconds N] [--connections N] [--rate N] [--postgresql URL]
+//   3. End to end, the way applications use it (SQLite): `serve --process` against a
+//      zero-latency brittle API in this process; 16 clients each submit one request per HTTP
+//      call, --requests in all, until every outcome is stored; then paced at 100/s for
+//      --seconds, each latency from its send time to its terminal event's stored time.
+// Usage: serve_bench [--seconds N] [--connections N] [--rate N] [--requests N]
+//                    [--postgresql URL]
 // Prints figures; asserts nothing.
 
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
@@ -27,9 +32,12 @@
 #include <boost/beast/http.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "api_broker/brittle_api/brittle_api.hpp"
+#include "api_broker/http/url.hpp"
 #include "api_broker/service/service.hpp"
 #include "api_broker/store/open_store.hpp"
 #include "stats.hpp"
@@ -46,6 +54,7 @@ struct Settings {
   double seconds = 5;
   int connections = 64;
   double rate = 1000;
+  std::uint64_t requests = 10'000;  // phase 3
   std::string postgresql_url;
 };
 
@@ -53,7 +62,15 @@ struct Tally {
   std::uint64_t accepted = 0;
   std::uint64_t other = 0;
   std::vector<double> latencies_ms;
+  bool keep_ids = false;  // record each accepted id with the wall-clock time it was due
+  std::vector<std::pair<std::uint64_t, std::chrono::system_clock::time_point>> sent;
 };
+
+// The id of a 202's body {"id":N,...}; 0 if there is none.
+std::uint64_t id_of(const std::string& body) {
+  const auto at = body.find("\"id\":");
+  return at == std::string::npos ? 0 : std::strtoull(body.c_str() + at + 5, nullptr, 10);
+}
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
@@ -97,6 +114,11 @@ asio::awaitable<void> client(tcp::endpoint endpoint, Clock::time_point end,
     if (response.result_int() == 202) {
       ++tally.accepted;
       tally.latencies_ms.push_back(ms);
+      if (tally.keep_ids) {
+        const auto late =
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(Clock::now() - due);
+        tally.sent.emplace_back(id_of(response.body()), std::chrono::system_clock::now() - late);
+      }
     } else {
       ++tally.other;
     }
@@ -112,10 +134,13 @@ tcp::endpoint endpoint_of(const std::string& address) {
           static_cast<std::uint16_t>(std::stoi(address.substr(colon + 1)))};
 }
 
-// Runs the clients; `paced`: `rate` requests/s in all, else as fast as answers come.
-Tally run_clients(const std::string& address, const Settings& settings, bool paced) {
+// Runs the clients; `paced`: `rate` requests/s in all, else as fast as answers come; at most
+// `count` requests in all when `count` > 0.
+Tally run_clients(const std::string& address, const Settings& settings, bool paced,
+                  std::uint64_t count = 0) {
   asio::io_context io(1);
   Tally tally;
+  tally.keep_ids = count > 0;
   const auto start = Clock::now() + std::chrono::milliseconds(50);
   const auto end = start + std::chrono::duration_cast<Clock::duration>(
                                std::chrono::duration<double>(settings.seconds));
@@ -129,6 +154,13 @@ Tally run_clients(const std::string& address, const Settings& settings, bool pac
       next = [slot, start, interval] { return start + interval * static_cast<long>((*slot)++); };
     } else {
       next = [] { return Clock::now(); };
+    }
+    if (count > 0) {
+      next = [next, slot, count, paced] {
+        if (!paced && (*slot)++ >= count) return Clock::time_point::max();
+        const Clock::time_point due = next();
+        return *slot > count ? Clock::time_point::max() : due;
+      };
     }
     asio::co_spawn(io, client(endpoint_of(address), end, next, tally, c), asio::detached);
   }
@@ -147,6 +179,92 @@ void print(const char* what, const Tally& tally, double seconds) {
       api_broker::bench::percentile(tally.latencies_ms, 100));
 }
 
+// Follows the log at `store_options` until every id of `sent` has its terminal event (or
+// `bound` passes); returns the latencies, send to terminal event, in ms, and the span from the
+// first send to the last outcome in s.
+std::pair<std::vector<double>, double> outcomes(
+    const api_broker::store::StoreOptions& store_options, const Tally& tally,
+    std::chrono::seconds bound) {
+  using namespace api_broker;
+  std::map<std::uint64_t, std::chrono::system_clock::time_point> waiting(tally.sent.begin(),
+                                                                         tally.sent.end());
+  auto first = std::chrono::system_clock::time_point::max();
+  for (const auto& [id, at] : tally.sent) first = std::min(first, at);
+  auto last = first;
+  std::vector<double> latencies;
+  auto store = store::open_store(store_options);
+  if (!store) return {latencies, 0};
+  StopSignal stop;
+  const auto until = Clock::now() + bound;
+  (void)store::follow(
+      **store, events::no_event, stop,
+      [&](const events::Envelope& envelope) {
+        if (std::holds_alternative<events::RequestSucceeded>(envelope.event) ||
+            std::holds_alternative<events::RequestFailed>(envelope.event)) {
+          const auto it = waiting.find(events::to_int(envelope.causation_id));
+          if (it != waiting.end()) {
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(envelope.created - it->second).count());
+            last = std::max(last, std::chrono::time_point_cast<std::chrono::system_clock::duration>(
+                                      envelope.created));
+            waiting.erase(it);
+          }
+        }
+        return !waiting.empty() && Clock::now() < until;
+      },
+      [](const Error&) { return true; });
+  return {latencies, std::chrono::duration<double>(last - first).count()};
+}
+
+// Phase 3: the whole broker in this process on a fresh SQLite store in `dir`.
+void end_to_end(const std::filesystem::path& dir, const Settings& settings) {
+  using namespace api_broker;
+  brittle_api::Options api_options;  // zero latency, no failures
+  auto api = brittle_api::Server::start("127.0.0.1:0", api_options);
+  auto api_url =
+      api ? http::parse_url((*api)->url()) : Result<http::Url>(fail(Errc::invalid_input, "no API"));
+  if (!api || !api_url) {
+    fmt::print(stderr, "serve_bench: the brittle API did not start\n");
+    return;
+  }
+  store::StoreOptions store_options;
+  store_options.db_path = (dir / "end-to-end.db").string();
+  service::ServiceOptions options;
+  options.listen = "127.0.0.1:0";
+  options.log =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  options.process = broker::ProcessorOptions{.api = *api_url};
+  auto service = service::Service::start(options, [&] { return store::open_store(store_options); });
+  if (!service) {
+    fmt::print(stderr, "serve_bench: {}\n", service.error().message);
+    return;
+  }
+  Settings clients = settings;
+  clients.connections = 16;
+  {
+    const Tally tally = run_clients((*service)->address(), clients, false, settings.requests);
+    const auto [latencies, span] = outcomes(store_options, tally, std::chrono::seconds(300));
+    fmt::print(
+        "end to end, 16 clients, one request per call: {} outcomes of {} in {:.2f} s = {:.0f} "
+        "requests/s (send to outcome p50 {:.1f} ms)\n",
+        latencies.size(), tally.accepted, span,
+        span > 0 ? static_cast<double>(latencies.size()) / span : 0.0,
+        bench::percentile(latencies, 50));
+  }
+  {
+    clients.rate = 100;
+    const auto count = static_cast<std::uint64_t>(100 * settings.seconds);
+    const Tally tally = run_clients((*service)->address(), clients, true, count);
+    const auto [latencies, span] = outcomes(store_options, tally, std::chrono::seconds(60));
+    fmt::print(
+        "end to end, paced 100/s: {} outcomes; send to outcome ms p50 {:.2f} p99 {:.2f} max "
+        "{:.2f}\n",
+        latencies.size(), bench::percentile(latencies, 50), bench::percentile(latencies, 99),
+        bench::percentile(latencies, 100));
+  }
+  (*service)->stop();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,6 +275,7 @@ int main(int argc, char** argv) {
     if (flag == "--seconds") settings.seconds = std::atof(argv[i + 1]);
     if (flag == "--connections") settings.connections = std::atoi(argv[i + 1]);
     if (flag == "--rate") settings.rate = std::atof(argv[i + 1]);
+    if (flag == "--requests") settings.requests = std::strtoull(argv[i + 1], nullptr, 10);
     if (flag == "--postgresql") settings.postgresql_url = argv[i + 1];
   }
   const auto dir = std::filesystem::temp_directory_path() /
@@ -192,6 +311,11 @@ int main(int argc, char** argv) {
     print(fmt::format("paced {:.0f}/s", settings.rate).c_str(), tally, watch.seconds());
   }
   (*service)->stop();
+  if (settings.postgresql_url.empty()) {
+    end_to_end(dir, settings);
+  } else {
+    fmt::print("end to end: measured on SQLite only (run without --postgresql)\n");
+  }
   std::filesystem::remove_all(dir);
   return 0;
 }
