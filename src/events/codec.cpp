@@ -520,9 +520,12 @@ Result<EventId> parse_event_id(std::string_view text) {
   std::uint64_t value = 0;
   const auto* end = text.data() + text.size();
   const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) {
+  // The stores keep ids as signed 64-bit integers: a larger one would read as negative.
+  if (text.empty() || ec != std::errc() || ptr != end ||
+      value > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
     return fail(Errc::invalid_input,
-                fmt::format("'{}' is not an event id (a positive whole number)", printable(text)));
+                fmt::format("'{}' is not an event id (a whole number up to {})", printable(text),
+                            std::numeric_limits<std::int64_t>::max()));
   }
   return EventId{value};
 }

@@ -4,6 +4,7 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "api_broker/events/codec.hpp"
@@ -89,6 +90,26 @@ Access Tokens::access_of(std::string_view authorization) const {
     }
   }
   return access;
+}
+
+std::string refuse_cross_site_write(const Request& request) {
+  if (request.method != "POST") return {};  // the API's only method that writes
+  std::string_view type = request.header("content-type");
+  type = type.substr(0, type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  std::string lower(type);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower != "application/json") {
+    return "a request that writes must send its body as Content-Type: application/json";
+  }
+  const std::string_view origin = request.header("origin");
+  if (origin.empty()) return {};
+  const auto scheme_end = origin.find("://");
+  const std::string_view host =
+      scheme_end == std::string_view::npos ? origin : origin.substr(scheme_end + 3);
+  if (host != request.header("host")) return "a request from another origin is refused";
+  return {};
 }
 
 }  // namespace api_broker::service

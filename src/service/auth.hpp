@@ -24,6 +24,15 @@ inline constexpr std::size_t token_file_bytes_max = std::size_t{1024} * 1024;
 // spaces around a token dropped. Errc::invalid_input naming the file and line.
 Result<std::vector<std::string>> read_tokens(std::string_view text, std::string_view path);
 
+// Why a request that writes (a POST) is refused as coming from a web page
+// on another site through the user's browser, or "" when it is not. A page can send a
+// "simple" cross-site POST (text/plain, no preflight) to a service on loopback, which without
+// a token would accept it: a write must say its body is JSON (a page can send that only after
+// a CORS preflight, which this service never grants), and an Origin header, when present,
+// must name this service's own Host. Applied when no token is configured (with tokens, a page
+// cannot send one it does not have).
+std::string refuse_cross_site_write(const Request& request);
+
 class Tokens {
  public:
   Tokens() = default;

@@ -103,10 +103,14 @@ class Stream final : public BodyStream, public std::enable_shared_from_this<Stre
         continue;
       }
       if (!batch->empty()) {
-        std::string text;
-        for (const auto& envelope : *batch) text += sse_event(envelope);
-        after_ = batch->back().id;
-        if (!push(text)) break;
+        // One event at a time, so the buffer holds at most its bound or one event.
+        bool pushed = true;
+        for (const auto& envelope : *batch) {
+          pushed = push(sse_event(envelope));
+          if (!pushed) break;
+          after_ = envelope.id;
+        }
+        if (!pushed) break;
         heartbeat_due = std::chrono::steady_clock::now() + limits::service_stream_heartbeat;
         continue;
       }

@@ -70,6 +70,11 @@ struct Pending {
 struct Connection {
   Connection(tcp::socket socket, asio::ssl::context* tls)
       : stream(std::move(socket), tls), timer(stream.get_executor()) {}
+  // Wake-ups posted from other threads (an answer, a stream's bytes) may run after the
+  // coroutine's frame is gone: they check `alive` on the loop's thread, where it is cleared.
+  ~Connection() { *alive = false; }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
   void close() {
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -81,6 +86,7 @@ struct Connection {
   asio::steady_timer timer;  // waits for an answer or a stream's bytes
   bool busy = false;         // a request is being answered
   std::shared_ptr<BodyStream> body_stream;
+  std::shared_ptr<bool> alive = std::make_shared<bool>(true);
 };
 
 Request to_request(bhttp::request<bhttp::string_body>& message) {
@@ -183,6 +189,7 @@ class Server::Impl {
     loop_->grace.async_wait([this](beast::error_code) {
       for (Connection* connection : connections_) connection->close();
     });
+    connection_ended();  // none open: no grace to wait for
   }
 
   void connection_ended() {
@@ -292,7 +299,7 @@ class Server::Impl {
       const std::lock_guard lock(pending->mutex);
       auto executor = connection.stream.get_executor();
       asio::steady_timer* timer = &connection.timer;
-      pending->wake = [executor, timer, alive = alive_] {
+      pending->wake = [executor, timer, alive = connection.alive] {
         asio::post(executor, [timer, alive] {
           if (*alive) timer->cancel();
         });
@@ -401,7 +408,7 @@ class Server::Impl {
     auto ready = std::make_shared<std::atomic<bool>>(true);
     auto executor = connection.stream.get_executor();
     asio::steady_timer* timer = &connection.timer;
-    response.stream->on_ready([executor, timer, ready, alive = alive_] {
+    response.stream->on_ready([executor, timer, ready, alive = connection.alive] {
       ready->store(true);
       asio::post(executor, [timer, alive] {
         if (*alive) timer->cancel();
@@ -436,8 +443,6 @@ class Server::Impl {
   std::size_t sessions_ = 0;
   bool stopping_ = false;
   bool closed_all_ = false;
-  // Read by posted wake-ups: false once the loop is gone.
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
   std::mutex stop_mutex_;
   bool stopped_ = false;

@@ -151,6 +151,13 @@ class Service::Impl {
   void handle(Request& request, const Respond& respond) {
     request.access =
         tokens_.empty() ? Access::full : tokens_.access_of(request.header("authorization"));
+    // Without tokens (loopback only), a web page in the user's browser must not write here.
+    if (tokens_.empty()) {
+      if (const std::string refused = refuse_cross_site_write(request); !refused.empty()) {
+        respond(error_response(403, code::forbidden, refused));
+        return;
+      }
+    }
     router_.dispatch(request, respond);
   }
 

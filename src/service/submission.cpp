@@ -25,11 +25,17 @@ bool is_api_field(std::string_view key) {
   return false;
 }
 
+// Arrays and objects nested deeper than this are refused: nothing the API takes needs more.
+constexpr int json_depth_max = 32;
+
 // Parses `text`, refusing a key that stands twice in an object (JSON would keep the last).
 std::optional<json> parse_strict(std::string_view text, ParseError& error) {
   std::vector<std::set<std::string>> open_objects;
   std::string duplicate;
-  const json::parser_callback_t watch_keys = [&](int, json::parse_event_t event, json& parsed) {
+  bool too_deep = false;  // copying or printing a deeper value would recurse that deep
+  const json::parser_callback_t watch_keys = [&](int depth, json::parse_event_t event,
+                                                 json& parsed) {
+    if (depth > json_depth_max) too_deep = true;
     if (event == json::parse_event_t::object_start) open_objects.emplace_back();
     if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
     if (event == json::parse_event_t::key && !open_objects.empty()) {
@@ -41,6 +47,12 @@ std::optional<json> parse_strict(std::string_view text, ParseError& error) {
   json parsed = json::parse(text, watch_keys, /*allow_exceptions=*/false);
   if (parsed.is_discarded()) {
     error = {.json_error = true, .error = {Errc::invalid_input, "the body is not valid JSON"}};
+    return std::nullopt;
+  }
+  if (too_deep) {
+    error = {.json_error = false,
+             .error = {Errc::invalid_input,
+                       fmt::format("the body nests deeper than {} levels", json_depth_max)}};
     return std::nullopt;
   }
   if (!duplicate.empty()) {

@@ -48,7 +48,7 @@ void submit_one(const SubmitContext& context, Request& request, const Respond& r
   if (request.headers.contains("idempotency-key")) {
     auto uuid = idempotency_uuid(key);
     if (!uuid) {
-      respond(error_response(400, code::invalid_request, uuid.error().message));
+      respond(error_response(400, code::invalid_id, uuid.error().message));
       return;
     }
     event.external_uuid = *uuid;
@@ -88,7 +88,7 @@ void submit_batch(const SubmitContext& context, Request& request, const Respond&
     if (item.idempotency_key) {
       auto uuid = idempotency_uuid(*item.idempotency_key);
       if (!uuid) {
-        respond(error_response(400, code::invalid_request,
+        respond(error_response(400, code::invalid_id,
                                fmt::format("requests[{}]: {}", i, uuid.error().message)));
         return;
       }

@@ -124,6 +124,7 @@ void Submitter::commit(std::vector<Submission>& batch) {
       break;
     }
     std::vector<std::size_t> left;
+    std::optional<Error> unresolved;  // the store failed: write nothing more of this group
     for (const std::size_t i : to_write) {
       if (!events[i].external_uuid) {
         left.push_back(i);
@@ -143,7 +144,12 @@ void Submitter::commit(std::vector<Submission>& batch) {
         left.push_back(i);
       } else {
         result_of(i).error = stored.error();
+        unresolved = stored.error();
       }
+    }
+    if (unresolved) {
+      for (const std::size_t i : left) result_of(i).error = *unresolved;
+      left.clear();
     }
     to_write = std::move(left);
   }

@@ -5,7 +5,9 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "api_broker/core/request_machine.hpp"
 #include "api_broker/events/codec.hpp"
+#include "api_broker/events/uuid.hpp"
 #include "api_broker/limits.hpp"
 #include "error.hpp"
 #include "submission.hpp"
@@ -226,39 +228,56 @@ void cancel_or_retry(const ViewContext& context, Request& request, const Respond
   if (!reason) return;
   const auto id = request_id(context, request, respond);
   if (!id) return;
-  with_request(context, *id, respond,
-               [context, id = *id, respond, retry, reason = *reason](const RequestView& view) {
-                 const core::Phase phase = view.summary(id)->phase;
-                 if (retry ? phase != core::Phase::failed : finished(phase)) {
-                   respond(error_response(409, code::state_conflict,
-                                          fmt::format("request {} is {}: only {} request can be {}",
-                                                      events::to_int(id), state_name(phase),
-                                                      retry ? "a failed" : "an unfinished",
-                                                      retry ? "retried" : "cancelled")));
-                   return;
-                 }
-                 events::NewEvent event{.causation_id = id};
-                 if (retry) {
-                   event.event = events::RequestRetried{.reason = reason};
-                 } else {
-                   event.event = events::RequestCancelled{.reason = reason};
-                 }
-                 auto submitted = context.submitter->submit(
-                     {std::move(event)}, [respond, id](std::vector<Appended> results) {
-                       const Appended& appended = results.at(0);
-                       if (appended.error) {
-                         respond(error_response(*appended.error));
-                         return;
-                       }
-                       Response response = json_response(
-                           202, fmt::format("{{\"id\":{},\"event_id\":{}}}", events::to_int(id),
-                                            events::to_int(appended.id)));
-                       response.headers.emplace_back(
-                           "Location", fmt::format("/v1/requests/{}", events::to_int(id)));
-                       respond(std::move(response));
-                     });
-                 if (!submitted) respond(error_response(submitted.error()));
-               });
+  with_request(
+      context, *id, respond,
+      [context, id = *id, respond, retry, reason = *reason](const RequestView& view) {
+        const core::Phase phase = view.summary(id)->phase;
+        if (retry ? phase != core::Phase::failed : finished(phase)) {
+          respond(error_response(
+              409, code::state_conflict,
+              fmt::format("request {} is {}: only {} request can be {}", events::to_int(id),
+                          state_name(phase), retry ? "a failed" : "an unfinished",
+                          retry ? "retried" : "cancelled")));
+          return;
+        }
+        // The state machine's own checks, as `api-broker cancel/retry` makes them: a
+        // second cancel, or a retry beyond the bounds of rounds, is refused too.
+        const core::RequestState* state = view.state(id);
+        const std::optional<std::string> refused =
+            state == nullptr ? std::optional<std::string>("it has finished")
+            : retry          ? core::cannot_retry(*state)
+                             : core::cannot_cancel(*state);
+        if (refused) {
+          respond(error_response(409, code::state_conflict,
+                                 fmt::format("request {} cannot be {}: {}", events::to_int(id),
+                                             retry ? "retried" : "cancelled", *refused)));
+          return;
+        }
+        events::NewEvent event{.causation_id = id};
+        if (retry) {
+          // Its UUID names the round, so two retries of one failure store one event.
+          const events::RequestRetried retried = core::retried_event(*state, reason);
+          event.external_uuid = events::retry_uuid(events::to_int(id), retried.round);
+          event.event = retried;
+        } else {
+          event.event = events::RequestCancelled{.reason = reason};
+        }
+        auto submitted = context.submitter->submit(
+            {std::move(event)}, [respond, id](std::vector<Appended> results) {
+              const Appended& appended = results.at(0);
+              if (appended.error) {
+                respond(error_response(*appended.error));
+                return;
+              }
+              Response response =
+                  json_response(202, fmt::format("{{\"id\":{},\"event_id\":{}}}",
+                                                 events::to_int(id), events::to_int(appended.id)));
+              response.headers.emplace_back("Location",
+                                            fmt::format("/v1/requests/{}", events::to_int(id)));
+              respond(std::move(response));
+            });
+        if (!submitted) respond(error_response(submitted.error()));
+      });
 }
 
 }  // namespace

@@ -376,6 +376,13 @@ std::optional<RequestDetail> RequestView::detail(events::EventId request) const 
   return impl_->detail(*position);
 }
 
+const core::RequestState* RequestView::state(events::EventId request) const {
+  const auto position = impl_->position_of(request);
+  if (!position) return nullptr;
+  const auto it = impl_->open.find(*position);
+  return it == impl_->open.end() ? nullptr : &it->second.state;
+}
+
 std::optional<events::EventId> RequestView::find(const events::Uuid& external) const {
   const auto position = impl_->uuids.find(external);
   if (!position) return std::nullopt;

@@ -106,6 +106,10 @@ class RequestView {
 
   [[nodiscard]] std::optional<RequestSummary> summary(events::EventId request) const;
   [[nodiscard]] std::optional<RequestDetail> detail(events::EventId request) const;
+  // The state machine's state of a request the view keeps whole (unfinished or failed), for
+  // the checks of a cancel or a retry; nullptr for one that succeeded (only its summary is
+  // kept) or is unknown. Valid until the next apply().
+  [[nodiscard]] const core::RequestState* state(events::EventId request) const;
   // The request stored with this external UUID (only request events are indexed).
   [[nodiscard]] std::optional<events::EventId> find(const events::Uuid& external) const;
   [[nodiscard]] ListPage list(const ListQuery& query) const;

@@ -311,7 +311,9 @@ TEST(Codec, CutSequenceAtTheEndIsDropped) {
 
 TEST(Codec, EventIdsParse) {
   EXPECT_EQ(*parse_event_id("42"), EventId{42});
-  for (const char* bad : {"", "-1", "abc", "4x", "1.5", "99999999999999999999999"}) {
+  EXPECT_EQ(*parse_event_id("9223372036854775807"), EventId{9223372036854775807U});
+  for (const char* bad : {"", "-1", "abc", "4x", "1.5", "99999999999999999999999",
+                          "9223372036854775808", "18446744073709551615"}) {
     EXPECT_FALSE(parse_event_id(bad)) << bad;
   }
 }

@@ -25,6 +25,23 @@ TEST(Tokens, AFullTokenAlsoListedReadOnlyKeepsFullAccess) {
   EXPECT_EQ(tokens.access_of("Bearer " + full), Access::full);
 }
 
+TEST(CrossSiteWrites, AWriteMustBeJsonAndFromTheServicesOwnOrigin) {
+  Request request;
+  request.method = "GET";
+  EXPECT_EQ(refuse_cross_site_write(request), "") << "reads are not writes";
+  request.method = "POST";
+  request.headers = {{"host", "127.0.0.1:8080"}};
+  EXPECT_NE(refuse_cross_site_write(request), "") << "no content type";
+  request.headers["content-type"] = "text/plain";
+  EXPECT_NE(refuse_cross_site_write(request), "") << "what a page may send without a preflight";
+  request.headers["content-type"] = "Application/JSON; charset=utf-8";
+  EXPECT_EQ(refuse_cross_site_write(request), "");
+  request.headers["origin"] = "http://127.0.0.1:8080";
+  EXPECT_EQ(refuse_cross_site_write(request), "") << "the dashboard's own origin";
+  request.headers["origin"] = "http://evil.example";
+  EXPECT_NE(refuse_cross_site_write(request), "");
+}
+
 TEST(CheckToken, RefusesShortLongAndInvisibleTokens) {
   EXPECT_TRUE(check_token(full));
   EXPECT_FALSE(check_token("short"));
