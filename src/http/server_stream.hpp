@@ -17,6 +17,7 @@ namespace api_broker::http::detail {
 
 class ServerStream {
  public:
+  // NOLINTNEXTLINE(readability-identifier-naming): the name Asio's stream concept requires
   using executor_type = boost::beast::tcp_stream::executor_type;
 
   // `tls`: the server's context, for a TLS connection; nullptr for plain TCP.

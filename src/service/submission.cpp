@@ -12,7 +12,7 @@
 namespace api_broker::service {
 namespace {
 
-using json = nlohmann::json;
+using nlohmann::json;
 
 // The fields of a request object as the API names them.
 constexpr std::string_view api_fields[] = {"body", "method",  "url",         "target",
