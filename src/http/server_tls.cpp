@@ -11,27 +11,12 @@
 #include <cstdio>
 #include <system_error>
 
+#include "openssl_errors.hpp"
+
 namespace api_broker::http::detail {
 namespace {
 
 namespace ssl = boost::asio::ssl;
-
-std::string openssl_reason() {
-  const unsigned long code = ERR_peek_last_error();
-  ERR_clear_error();
-  const char* reason = code == 0 ? nullptr : ERR_reason_error_string(code);
-  return reason != nullptr ? reason : "unknown OpenSSL error";
-}
-
-Result<void> check_readable(const std::string& path, std::string_view what) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    return fail(Errc::invalid_input, fmt::format("cannot read {} '{}': {}", what, path,
-                                                 std::generic_category().message(errno)));
-  }
-  std::fclose(file);
-  return {};
-}
 
 Result<void> require_client_certificates(SSL_CTX* context, const std::string& client_ca) {
   if (auto readable = check_readable(client_ca, "client CA file"); !readable) return readable;

@@ -14,30 +14,12 @@
 #include <cstdio>
 #include <system_error>
 
+#include "openssl_errors.hpp"
+
 namespace api_broker::http::detail {
 namespace {
 
 namespace ssl = boost::asio::ssl;
-
-// OpenSSL's reason for the last failure on this thread, and the queue emptied.
-std::string openssl_reason() {
-  const unsigned long code = ERR_peek_last_error();
-  ERR_clear_error();
-  if (code == 0) return "unknown OpenSSL error";
-  const char* reason = ERR_reason_error_string(code);
-  return reason != nullptr ? reason : fmt::format("OpenSSL error {}", code);
-}
-
-// A file that cannot be opened is named with the system's reason, before OpenSSL's vaguer one.
-Result<void> check_readable(const std::string& path, std::string_view what) {
-  std::FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) {
-    return fail(Errc::invalid_input, fmt::format("cannot read {} '{}': {}", what, path,
-                                                 std::generic_category().message(errno)));
-  }
-  std::fclose(file);
-  return {};
-}
 
 Result<void> load_trust(SSL_CTX* context, const std::string& ca_file) {
   if (ca_file.empty()) {
