@@ -45,6 +45,9 @@ inline constexpr std::size_t http_interim_responses_max = 16;
 // Longest a SQLite writer waits for another process's write lock (sleeping 1 ms, 2 ms, ...
 // up to 100 ms between tries: SQLite's own handler) before "database is locked".
 inline constexpr std::chrono::milliseconds sqlite_busy_wait_max{60000};
+// Longest a SQLite reader waits for a new, still empty store file to get its schema from the
+// writer that created it, before refusing it as not a store.
+inline constexpr std::chrono::milliseconds sqlite_new_store_wait_max{2000};
 // Longest Retry-After the broker honours.
 inline constexpr std::chrono::seconds retry_after_max{3600};
 // Open connections the HTTP client keeps to the API: one per request in flight, so that

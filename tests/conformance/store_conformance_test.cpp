@@ -1,10 +1,12 @@
 // The EventStore contract, checked the same way for every backend in store_backends.cpp.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -411,6 +413,42 @@ TEST(SqliteStoreSchema, AVersionOneFileIsMigratedInPlace) {
   EXPECT_EQ(lease->epoch, 1u);
   const std::vector<NewEvent> one = {simple("fenced")};
   EXPECT_TRUE((*store)->append_batch_fenced(one, store::Fence{"processor", "new", 1}));
+}
+
+// A processor and inserters started together open a new file at once: switching it to WAL
+// and creating the schema race, and a reader may find the file before its schema. Every
+// writer succeeds; a reader succeeds once the file exists.
+TEST(SqliteStoreSchema, ProcessesOpeningANewFileAtOnceAllSucceed) {
+  for (int round = 0; round < 25; ++round) {
+    TempDir dir;
+    const std::string path = dir.file("new.db");
+    std::fflush(nullptr);
+    std::vector<pid_t> children;
+    for (int i = 0; i < 4; ++i) {
+      const pid_t child = fork();
+      ASSERT_GE(child, 0);
+      if (child == 0) {
+        const bool reader = i == 3;
+        if (reader) {
+          struct stat info {};
+          while (::stat(path.c_str(), &info) != 0) usleep(100);
+        }
+        auto store =
+            store::open_sqlite_store(store::SqliteOptions{.path = path, .read_only = reader});
+        if (!store) std::fprintf(stderr, "%s\n", store.error().message.c_str());
+        _exit(store && (reader || (*store)->append(simple("x"))) ? 0 : 1);
+      }
+      children.push_back(child);
+    }
+    for (const pid_t child : children) {
+      int status = 0;
+      ASSERT_EQ(waitpid(child, &status, 0), child);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "round " << round;
+    }
+    auto store = store::open_sqlite_store(store::SqliteOptions{.path = path, .read_only = true});
+    ASSERT_TRUE(store) << store.error().message;
+    EXPECT_EQ(events::to_int(*(*store)->last_id()), 3u);
+  }
 }
 
 TEST_P(StoreConformance, FollowDeliversStoredThenNewEventsUntilStopped) {

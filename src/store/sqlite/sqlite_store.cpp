@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
@@ -466,7 +467,8 @@ Result<bool> has_tables(sqlite3* db, const std::string& path) {
 
 // Checks the schema version; a writer creates the schema once, safely when several
 // processes open a new file at the same time.
-Result<void> ensure_schema(sqlite3* db, const std::string& path, bool read_only) {
+// `empty`: a reader found a database without tables (a writer may be creating it).
+Result<void> ensure_schema(sqlite3* db, const std::string& path, bool read_only, bool& empty) {
   auto version = user_version(db, path);
   if (!version) return fail(std::move(version).error());
   if (*version == sqlite_schema_version) return {};
@@ -481,6 +483,13 @@ Result<void> ensure_schema(sqlite3* db, const std::string& path, bool read_only)
   if (read_only) {
     auto tables = has_tables(db, path);
     if (!tables) return fail(std::move(tables).error());
+    // The version and the tables were read in two transactions: a writer may have committed
+    // the schema in between.
+    if (*tables) {
+      version = user_version(db, path);
+      if (version && *version == sqlite_schema_version) return {};
+    }
+    empty = !*tables;
     return fail(not_a_store(
         path, *tables ? "a SQLite database of something else" : "an empty SQLite database"));
   }
@@ -516,12 +525,21 @@ Result<void> ensure_schema(sqlite3* db, const std::string& path, bool read_only)
   return exec_sql(db, path, "COMMIT");
 }
 
-}  // namespace
-
-Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& options) {
+// One try at opening the store. `transient`: the failure is one that passes when the other
+// process opening the same new file gets on (see open_sqlite_store).
+Result<std::unique_ptr<EventStore>> open_once(const SqliteOptions& options, bool& transient) {
   const std::string& path = options.path;
-  if (path.empty()) return fail(Errc::invalid_input, "the sqlite database path is empty");
-  if (auto file = check_or_create_file(options); !file) return fail(std::move(file).error());
+  transient = false;
+  const auto size = [&path]() -> off_t {
+    struct stat info {};
+    return ::stat(path.c_str(), &info) == 0 ? info.st_size : -1;
+  };
+  const off_t size_before = size();
+  if (auto file = check_or_create_file(options); !file) {
+    // A reader refused an empty file, or one that a writer changed meanwhile.
+    transient = options.read_only && (size_before == 0 || size() != size_before);
+    return fail(std::move(file).error());
+  }
   // On a read-only filesystem no -shm can be made, and no one can write: open it immutable.
   struct statvfs filesystem {};
   const bool read_only_filesystem = options.read_only &&
@@ -543,20 +561,51 @@ Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& optio
   // the requests/s of a sleeping handler with the same steps and jitter (broker_bench,
   // zero-latency figure: 14,398 against 6,785 requests/s).
   sqlite3_busy_timeout(db.get(), static_cast<int>(options.busy_timeout.count()));
+  const auto busy = [&db] { return (sqlite3_errcode(db.get()) & 0xff) == SQLITE_BUSY; };
   if (!options.read_only) {
     if (auto ok = exec_sql(db.get(), path, "PRAGMA journal_mode = WAL"); !ok) {
+      transient = busy();
       return fail(std::move(ok).error());
     }
     const char* sync =
         options.durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
-    if (auto ok = exec_sql(db.get(), path, sync); !ok) return fail(std::move(ok).error());
+    if (auto ok = exec_sql(db.get(), path, sync); !ok) {
+      transient = busy();
+      return fail(std::move(ok).error());
+    }
   }
-  if (auto ok = ensure_schema(db.get(), path, options.read_only); !ok) {
+  bool empty = false;
+  if (auto ok = ensure_schema(db.get(), path, options.read_only, empty); !ok) {
+    transient = busy() || empty;
     return fail(std::move(ok).error());
   }
   auto store = std::make_unique<SqliteStore>(std::move(db), path);
   if (auto ok = store->prepare_statements(); !ok) return fail(std::move(ok).error());
   return std::unique_ptr<EventStore>(std::move(store));
+}
+
+}  // namespace
+
+// Several processes may open a new file at once (a processor and an inserter started
+// together). Switching the file to WAL and creating the schema take locks for which SQLite
+// skips its busy handler (waiting there could deadlock: "database is locked" at once), and a
+// reader may find a file that a writer has created but not yet given its schema. Those tries
+// are repeated with a growing pause: a writer's for busy_timeout, a reader's for
+// limits::sqlite_new_store_wait_max (after which an empty file is refused as before).
+Result<std::unique_ptr<EventStore>> open_sqlite_store(const SqliteOptions& options) {
+  if (options.path.empty()) return fail(Errc::invalid_input, "the sqlite database path is empty");
+  const auto until =
+      std::chrono::steady_clock::now() +
+      std::min(options.busy_timeout,
+               options.read_only ? limits::sqlite_new_store_wait_max : options.busy_timeout);
+  std::chrono::milliseconds pause{1};
+  for (;;) {
+    bool transient = false;
+    auto opened = open_once(options, transient);
+    if (opened || !transient || std::chrono::steady_clock::now() + pause > until) return opened;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
 }
 
 }  // namespace api_broker::store
