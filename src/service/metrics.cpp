@@ -193,11 +193,20 @@ std::string Metrics::target_label(std::string_view target) {
   return *targets_.emplace(target).first;
 }
 
-void Metrics::observe(const events::Envelope& envelope) {
+void Metrics::observe(const events::Envelope& envelope) { observe(std::span(&envelope, 1)); }
+
+void Metrics::observe(std::span<const events::Envelope> batch) {
   MutexLock lock(mutex_);
-  if (envelope.id <= last_) return;
+  bool folded = false;
+  for (const events::Envelope& envelope : batch) folded |= fold(envelope);
+  if (!folded) return;
+  families_->last_event.Add({}).Set(static_cast<double>(events::to_int(last_)));
+  set_unfinished_gauges();
+}
+
+bool Metrics::fold(const events::Envelope& envelope) {
+  if (envelope.id <= last_) return false;
   last_ = envelope.id;
-  families_->last_event.Add({}).Set(static_cast<double>(events::to_int(envelope.id)));
   std::visit(
       [&](const auto& event) API_BROKER_NO_THREAD_SAFETY_ANALYSIS {
         using T = std::decay_t<decltype(event)>;
@@ -236,7 +245,7 @@ void Metrics::observe(const events::Envelope& envelope) {
         }
       },
       envelope.event);
-  set_unfinished_gauges();
+  return true;
 }
 
 void Metrics::fold_request(const events::Envelope& envelope, const events::Request& request) {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -51,6 +52,8 @@ class Metrics {
 
   // Folds one event of the log. REQUIRES: events in id order (older ids are ignored).
   void observe(const events::Envelope& envelope) API_BROKER_EXCLUDES(mutex_);
+  // Folds a batch of the log under one lock, the gauges set once after it.
+  void observe(std::span<const events::Envelope> batch) API_BROKER_EXCLUDES(mutex_);
   // The processor's counters, as run_processor reports them.
   void observe(const broker::ProcessorStats& stats) API_BROKER_EXCLUDES(mutex_);
   // One transaction of `events` events that took `took` to commit.
@@ -72,6 +75,8 @@ class Metrics {
   };
   struct Families;
 
+  // Folds one event; false if it was seen already.
+  bool fold(const events::Envelope& envelope) API_BROKER_REQUIRES(mutex_);
   void fold_request(const events::Envelope& envelope, const events::Request& request)
       API_BROKER_REQUIRES(mutex_);
   void fold_attempt_start(const events::Envelope& envelope, std::uint32_t attempt)

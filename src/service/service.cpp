@@ -18,7 +18,6 @@
 #include "event_stream.hpp"
 #include "listen_address.hpp"
 #include "metrics.hpp"
-#include "metrics_follower.hpp"
 #include "router.hpp"
 #include "server.hpp"
 #include "server_tls.hpp"
@@ -97,18 +96,19 @@ class Service::Impl {
     if (auto last = (*probe)->last_id(); !last) return fail(std::move(last).error());
     (void)(*probe)->close();
 
-    // The metrics follow the log from its start, so that they are right after a restart.
-    metrics_follower_ = std::make_unique<MetricsFollower>(
-        open_store_, metrics_,
-        [log = options_.log](const Error& error) { log->warn("metrics: {}", error.message); });
     auto submitter =
         Submitter::start(measure_commits(open_store_, metrics_, Writer::submissions), nullptr);
     if (!submitter) return fail(std::move(submitter).error());
     submitter_ = std::move(*submitter);
+    // The metrics fold the log from its start as the read model does, on its one read of it,
+    // so that they are right after a restart.
     view_ = std::make_unique<view::LiveView>(
-        open_store_, view::LiveViewOptions{.on_error = [log = options_.log](const Error& error) {
-          log->warn("read model: {}", error.message);
-        }});
+        open_store_,
+        view::LiveViewOptions{
+            .on_error = [log = options_.log](
+                            const Error& error) { log->warn("read model: {}", error.message); },
+            .on_applied =
+                [this](std::span<const events::Envelope> batch) { metrics_.observe(batch); }});
     waiters_ = std::make_unique<Waiters>(*view_);
     streams_ = std::make_unique<EventStreams>(open_store_);
     add_routes();
@@ -145,7 +145,6 @@ class Service::Impl {
     if (view_) view_->stop();
     processor_stop_.request_stop();
     if (processor_thread_.joinable()) processor_thread_.join();
-    if (metrics_follower_) metrics_follower_->stop();
   }
 
   void handle(Request& request, const Respond& respond) {
@@ -229,7 +228,6 @@ class Service::Impl {
   const broker::StoreOpener open_store_;
   Tokens tokens_;    // set by start()
   Metrics metrics_;  // before everything that feeds it or serves it
-  std::unique_ptr<MetricsFollower> metrics_follower_;
   Router router_;
   std::unique_ptr<Submitter> submitter_;
   std::unique_ptr<view::LiveView> view_;

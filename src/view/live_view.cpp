@@ -42,6 +42,7 @@ struct LiveView::Impl {
     }
     if (at_end) caught_up.store(true, std::memory_order_release);
     if (!batch.empty() || at_end) applied.notify_all();
+    if (!batch.empty() && options.on_applied) options.on_applied(batch);
     return true;
   }
 

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <span>
 
 #include "api_broker/result.hpp"
 #include "api_broker/stop_signal.hpp"
@@ -23,6 +24,9 @@ struct LiveViewOptions {
   std::chrono::milliseconds reopen_delay{500};
   // Told of every store error and corrupt row (then skipped); called on the follower thread.
   std::function<void(const Error&)> on_error{};
+  // Handed each batch after the view applied it, outside the lock, on the follower thread:
+  // another fold of the same log (the service's metrics) rides on this one read of it.
+  std::function<void(std::span<const events::Envelope>)> on_applied{};
 };
 
 // A RequestView kept current by a follower thread: it rebuilds the view from the whole log at

@@ -2,11 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "metrics.hpp"
 
@@ -187,6 +189,40 @@ TEST(MetricsFold, ReplayedEventsAreNotCountedTwice) {
   const EventId r = log.request(t0);
   log.metrics.observe(events::Envelope{.id = r, .created = t0, .event = events::Request{}});
   EXPECT_EQ(sample(log.metrics.scrape(t0), "api_broker_requests_submitted_total"), 1);
+}
+
+// The lines of a scrape, sorted: series of one family may come in another order.
+std::vector<std::string> sorted_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  std::sort(lines.begin(), lines.end());
+  return lines;
+}
+
+TEST(MetricsFold, ABatchFoldsAsItsEventsOneByOne) {
+  const std::vector<events::Envelope> batch = {
+      {.id = EventId{1}, .created = t0, .event = events::Request{.request = "a", .target = "t"}},
+      {.id = EventId{2}, .created = t0, .event = events::Request{.request = "b"}},
+      {.id = EventId{3},
+       .created = t0 + 1s,
+       .causation_id = EventId{1},
+       .event = events::ApiRequest{.attempt = 0}},
+      {.id = EventId{4},
+       .created = t0 + 2s,
+       .causation_id = EventId{2},
+       .event = events::RequestFailed{.reason = "deadline exceeded"}}};
+  Metrics whole;
+  Metrics single;
+  whole.observe(std::span(batch));
+  whole.observe(std::span(batch).subspan(2));  // replayed: ignored
+  for (const auto& envelope : batch) single.observe(envelope);
+  EXPECT_EQ(sorted_lines(whole.scrape(t0 + 5s)), sorted_lines(single.scrape(t0 + 5s)));
+  EXPECT_EQ(whole.last_observed(), EventId{4});
+  const std::string text = whole.scrape(t0 + 5s);
+  EXPECT_EQ(sample(text, "api_broker_requests_in_flight"), 1);
+  EXPECT_EQ(sample(text, "api_broker_target_calls_in_flight{target=\"t\"}"), 1);
+  EXPECT_EQ(sample(text, "api_broker_log_last_event_id"), 4);
 }
 
 TEST(MetricsFold, BreakerEventsSetTheTargetsState) {

@@ -181,5 +181,38 @@ TEST(LiveView, AStoreThatCannotOpenIsReportedAndRetried) {
   EXPECT_EQ(errors.load(), 2);
 }
 
+// on_applied sees each event the view applied, once and in order, also across a store that
+// had to be opened again; the service's metrics ride on it.
+TEST(LiveView, HandsEachAppliedEventOnOnceInOrder) {
+  auto log = std::make_shared<store::MemoryLog>();
+  store::MemoryStore writer(log);
+  append_succeeded(writer);
+  std::atomic<int> opens{0};
+  std::mutex mutex;
+  std::vector<std::uint64_t> seen;
+  LiveView live(
+      [&]() -> Result<std::unique_ptr<store::EventStore>> {
+        if (opens++ == 0) return fail(Errc::unavailable, "down");
+        return std::unique_ptr<store::EventStore>(std::make_unique<store::MemoryStore>(log));
+      },
+      LiveViewOptions{.reopen_delay = 10ms,
+                      .on_applied = [&](std::span<const events::Envelope> batch) {
+                        const std::lock_guard lock(mutex);
+                        for (const auto& e : batch) seen.push_back(events::to_int(e.id));
+                      }});
+  StopSignal stop;
+  ASSERT_TRUE(live.wait_until([](const RequestView& v) { return v.counts().succeeded == 1; },
+                              utc_now() + 60s, stop));
+  for (int i = 0; i < 300; ++i) append_succeeded(writer);
+  const auto last = writer.last_id();
+  ASSERT_TRUE(last);
+  ASSERT_TRUE(live.wait_until([&](const RequestView& v) { return v.last_applied() == *last; },
+                              utc_now() + 60s, stop));
+  live.stop();  // joins the follower: every on_applied call has returned
+  const std::lock_guard lock(mutex);
+  ASSERT_EQ(seen.size(), events::to_int(*last));
+  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i], i + 1);
+}
+
 }  // namespace
 }  // namespace api_broker::view
