@@ -4,13 +4,16 @@
 //      came, for --seconds; every 202 was committed (fsync'd: sync=full) before it was sent.
 //   2. Latency: a paced 1,000 requests/s for --seconds over the same connections, each
 //      latency measured from its scheduled send time (no coordinated omission).
-//   3. End to end, the way applications use it (SQLite): `serve --process` against a
-//      zero-latency brittle API in this process; 16 clients each submit one request per HTTP
-//      call, --requests in all, until every outcome is stored; then paced at 100/s for
-//      --seconds, each latency from its send time to its terminal event's stored time.
+//   3. End to end, the way applications use it: `serve --process` on a fresh store (a new
+//      SQLite file, or a scratch database on --postgresql's cluster) against a zero-latency
+//      brittle API in this process; 16 clients each submit one request per HTTP call,
+//      --requests in all, until every outcome is stored; then paced at 100/s for --seconds,
+//      each latency from its send time to its terminal event's stored time.
 // Usage: serve_bench [--seconds N] [--connections N] [--rate N] [--requests N]
-//                    [--postgresql URL]
-// Prints figures; asserts nothing.
+//                    [--postgresql ADMIN_URL] [--phases submit,end-to-end]
+// The threads are named (ab-http, ab-submitter, ab-view, ab-processor, ab-store, brittle-api;
+// the clients are serve_bench): `perf record -g` then `perf report --sort comm` shows which
+// part spends the CPU. Prints figures; asserts nothing.
 
 #include <utility>  // first: Boost 1.74's asio/awaitable.hpp uses std::exchange without it
 
@@ -40,6 +43,7 @@
 #include "api_broker/http/url.hpp"
 #include "api_broker/service/service.hpp"
 #include "api_broker/store/open_store.hpp"
+#include "raw_postgresql.hpp"
 #include "stats.hpp"
 
 namespace {
@@ -55,7 +59,9 @@ struct Settings {
   int connections = 64;
   double rate = 1000;
   std::uint64_t requests = 10'000;  // phase 3
-  std::string postgresql_url;
+  std::string postgresql_url;       // a role that may CREATE DATABASE (phase 3's scratch database)
+  bool submit = true;               // phases 1 and 2
+  bool end_to_end = true;           // phase 3
 };
 
 struct Tally {
@@ -216,8 +222,40 @@ std::pair<std::vector<double>, double> outcomes(
   return {latencies, std::chrono::duration<double>(last - first).count()};
 }
 
-// Phase 3: the whole broker in this process on a fresh SQLite store in `dir`.
-void end_to_end(const std::filesystem::path& dir, const Settings& settings) {
+// The service's commits so far, from its /metrics: per writer, transactions, events per
+// transaction and the mean time to commit one (where an end-to-end run spends its writes).
+void print_commits(const std::string& address) {
+  asio::io_context io;
+  beast::tcp_stream stream(io);
+  beast::error_code error;
+  stream.connect(endpoint_of(address), error);
+  bhttp::request<bhttp::empty_body> request{bhttp::verb::get, "/metrics", 11};
+  request.set(bhttp::field::host, address);
+  bhttp::response<bhttp::string_body> response;
+  beast::flat_buffer buffer;
+  if (!error) bhttp::write(stream, request, error);
+  if (!error) bhttp::read(stream, buffer, response, error);
+  if (error) {
+    fmt::print(stderr, "serve_bench: GET /metrics: {}\n", error.message());
+    return;
+  }
+  const std::string& text = response.body();
+  const auto sample = [&text](const std::string& series) {
+    const auto at = text.find("\n" + series + " ");
+    return at == std::string::npos ? 0.0 : std::atof(text.c_str() + at + series.size() + 2);
+  };
+  for (const char* writer : {"submissions", "processor"}) {
+    const std::string labels = fmt::format("{{writer=\"{}\"}}", writer);
+    const double commits = sample("api_broker_store_commit_batch_events_count" + labels);
+    const double events = sample("api_broker_store_commit_batch_events_sum" + labels);
+    const double seconds = sample("api_broker_store_commit_duration_seconds_sum" + labels);
+    fmt::print("  {} commits: {:.0f}, {:.1f} events each, {:.2f} ms each\n", writer, commits,
+               commits > 0 ? events / commits : 0.0, commits > 0 ? 1000 * seconds / commits : 0.0);
+  }
+}
+
+// Phase 3: the whole broker in this process on a fresh store.
+void end_to_end(const api_broker::store::StoreOptions& store_options, const Settings& settings) {
   using namespace api_broker;
   brittle_api::Options api_options;  // zero latency, no failures
   auto api = brittle_api::Server::start("127.0.0.1:0", api_options);
@@ -227,8 +265,6 @@ void end_to_end(const std::filesystem::path& dir, const Settings& settings) {
     fmt::print(stderr, "serve_bench: the brittle API did not start\n");
     return;
   }
-  store::StoreOptions store_options;
-  store_options.db_path = (dir / "end-to-end.db").string();
   service::ServiceOptions options;
   options.listen = "127.0.0.1:0";
   options.log =
@@ -245,11 +281,12 @@ void end_to_end(const std::filesystem::path& dir, const Settings& settings) {
     const Tally tally = run_clients((*service)->address(), clients, false, settings.requests);
     const auto [latencies, span] = outcomes(store_options, tally, std::chrono::seconds(300));
     fmt::print(
-        "end to end, 16 clients, one request per call: {} outcomes of {} in {:.2f} s = {:.0f} "
-        "requests/s (send to outcome p50 {:.1f} ms)\n",
-        latencies.size(), tally.accepted, span,
+        "end to end ({}), 16 clients, one request per call: {} outcomes of {} in {:.2f} s = "
+        "{:.0f} requests/s (send to outcome p50 {:.1f} ms)\n",
+        store_options.driver, latencies.size(), tally.accepted, span,
         span > 0 ? static_cast<double>(latencies.size()) / span : 0.0,
         bench::percentile(latencies, 50));
+    print_commits((*service)->address());
   }
   {
     clients.rate = 100;
@@ -261,6 +298,34 @@ void end_to_end(const std::filesystem::path& dir, const Settings& settings) {
         "{:.2f}\n",
         latencies.size(), bench::percentile(latencies, 50), bench::percentile(latencies, 99),
         bench::percentile(latencies, 100));
+  }
+  (*service)->stop();
+}
+
+// Phases 1 and 2: submissions only (no processor), on `store_options`.
+void submissions(const api_broker::store::StoreOptions& store_options, const Settings& settings) {
+  using namespace api_broker;
+  service::ServiceOptions options;
+  options.listen = "127.0.0.1:0";
+  options.log =
+      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto service = service::Service::start(options, [&] { return store::open_store(store_options); });
+  if (!service) {
+    fmt::print(stderr, "serve_bench: {}\n", service.error().message);
+    std::exit(1);
+  }
+  fmt::print("serve_bench: {} on {}, {} connections, {} s each (store: {}, sync=full)\n",
+             (*service)->url(), store_options.driver, settings.connections, settings.seconds,
+             store_options.driver == "postgresql" ? "a scratch database" : store_options.db_path);
+  {
+    bench::Stopwatch watch;
+    const Tally tally = run_clients((*service)->address(), settings, false);
+    print("throughput", tally, watch.seconds());
+  }
+  {
+    bench::Stopwatch watch;
+    const Tally tally = run_clients((*service)->address(), settings, true);
+    print(fmt::format("paced {:.0f}/s", settings.rate).c_str(), tally, watch.seconds());
   }
   (*service)->stop();
 }
@@ -277,45 +342,30 @@ int main(int argc, char** argv) {
     if (flag == "--rate") settings.rate = std::atof(argv[i + 1]);
     if (flag == "--requests") settings.requests = std::strtoull(argv[i + 1], nullptr, 10);
     if (flag == "--postgresql") settings.postgresql_url = argv[i + 1];
+    if (flag == "--phases") {
+      const std::string phases = argv[i + 1];
+      settings.submit = phases.find("submit") != std::string::npos;
+      settings.end_to_end = phases.find("end-to-end") != std::string::npos;
+    }
   }
   const auto dir = std::filesystem::temp_directory_path() /
                    fmt::format("serve_bench_{}", static_cast<long>(::getpid()));
   std::filesystem::create_directories(dir);
-  store::StoreOptions store_options;
-  if (settings.postgresql_url.empty()) {
-    store_options.db_path = (dir / "events.db").string();
-  } else {
-    store_options.driver = "postgresql";
-    store_options.url = settings.postgresql_url;
-  }
-  service::ServiceOptions options;
-  options.listen = "127.0.0.1:0";
-  options.log =
-      std::make_shared<spdlog::logger>("bench", std::make_shared<spdlog::sinks::null_sink_mt>());
-  auto service = service::Service::start(options, [&] { return store::open_store(store_options); });
-  if (!service) {
-    fmt::print(stderr, "serve_bench: {}\n", service.error().message);
-    return 1;
-  }
-  fmt::print("serve_bench: {} on {}, {} connections, {} s each (store: {}, sync=full)\n",
-             (*service)->url(), store_options.driver, settings.connections, settings.seconds,
-             settings.postgresql_url.empty() ? store_options.db_path : "postgresql");
-  {
-    bench::Stopwatch watch;
-    const Tally tally = run_clients((*service)->address(), settings, false);
-    print("throughput", tally, watch.seconds());
-  }
-  {
-    bench::Stopwatch watch;
-    const Tally tally = run_clients((*service)->address(), settings, true);
-    print(fmt::format("paced {:.0f}/s", settings.rate).c_str(), tally, watch.seconds());
-  }
-  (*service)->stop();
-  if (settings.postgresql_url.empty()) {
-    end_to_end(dir, settings);
-  } else {
-    fmt::print("end to end: measured on SQLite only (run without --postgresql)\n");
-  }
+  // Each phase on a fresh store: a new SQLite file, or a scratch database on the cluster.
+  const auto run_on_fresh_store = [&](const char* name, auto phase) {
+    store::StoreOptions store_options;
+    if (settings.postgresql_url.empty()) {
+      store_options.db_path = (dir / fmt::format("{}.db", name)).string();
+      phase(store_options, settings);
+    } else {
+      const bench::pg::ScratchDatabase scratch(settings.postgresql_url, name);
+      store_options.driver = "postgresql";
+      store_options.url = scratch.url();
+      phase(store_options, settings);
+    }
+  };
+  if (settings.submit) run_on_fresh_store("submissions", submissions);
+  if (settings.end_to_end) run_on_fresh_store("end_to_end", end_to_end);
   std::filesystem::remove_all(dir);
   return 0;
 }

@@ -23,6 +23,7 @@
 
 #include <fmt/core.h>
 
+#include "api_broker/thread_name.hpp"
 #include "call_tally.hpp"
 #include "calls_log.hpp"
 #include "fault_plan.hpp"
@@ -133,7 +134,10 @@ class Server::Impl {
     asio::co_spawn(loop_->io, accept_loop(), LogEnd{"accept loop"});
     if (calls_log_) asio::co_spawn(loop_->io, flush_loop(), LogEnd{"log flush loop"});
     try {
-      thread_ = std::thread([this] { run(); });
+      thread_ = std::thread([this] {
+        name_this_thread("brittle-api");
+        run();
+      });
     } catch (const std::system_error& error) {
       return fail(Errc::unavailable,
                   fmt::format("cannot start the brittle API thread: {}", error.what()));

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "api_broker/assert.hpp"
+#include "api_broker/thread_name.hpp"
 
 namespace api_broker::broker {
 
@@ -19,7 +20,10 @@ StoreWorker::StoreWorker(std::unique_ptr<store::EventStore> store, events::Event
     : store_(std::move(store)),
       lease_held_until_(steady_nanos(options.lease_taken_at + options.lease_ttl)),
       core_(*store_, position, std::move(options), wrap(std::move(callbacks))),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+        name_this_thread("ab-store");
+        run();
+      }) {}
 
 StoreWorker::~StoreWorker() {
   stop();

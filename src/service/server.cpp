@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "api_broker/thread_name.hpp"
 #include "error.hpp"
 #include "listen_address.hpp"
 #include "server_stream.hpp"
@@ -128,7 +129,10 @@ class Server::Impl {
   Result<void> launch() {
     asio::co_spawn(loop_->io, accept_loop(), LogEnd{"accept loop"});
     try {
-      thread_ = std::thread([this] { run(); });
+      thread_ = std::thread([this] {
+        name_this_thread("ab-http");
+        run();
+      });
     } catch (const std::system_error& error) {
       return fail(Errc::unavailable,
                   fmt::format("cannot start the server thread: {}", error.what()));

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api_broker/stop_signal.hpp"
+#include "api_broker/thread_name.hpp"
 #include "api_broker/view/live_view.hpp"
 #include "auth.hpp"
 #include "commit_timing.hpp"
@@ -206,6 +207,7 @@ class Service::Impl {
 
   void start_processor() {
     processor_thread_ = std::thread([this] {
+      name_this_thread("ab-processor");
       auto done = broker::run_processor(
           measure_commits(open_store_, metrics_, Writer::processor), *options_.process,
           processor_stop_, options_.log,

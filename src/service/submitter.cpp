@@ -5,6 +5,7 @@
 #include <map>
 
 #include "api_broker/limits.hpp"
+#include "api_broker/thread_name.hpp"
 
 namespace api_broker::service {
 
@@ -14,7 +15,10 @@ Result<std::unique_ptr<Submitter>> Submitter::start(
   if (!store) return fail(std::move(store).error());
   std::unique_ptr<Submitter> submitter(new Submitter(std::move(*store), std::move(on_commit)));
   try {
-    submitter->thread_ = std::thread([s = submitter.get()] { s->run(); });
+    submitter->thread_ = std::thread([s = submitter.get()] {
+      name_this_thread("ab-submitter");
+      s->run();
+    });
   } catch (const std::system_error& error) {
     return fail(Errc::unavailable,
                 fmt::format("cannot start the submitter thread: {}", error.what()));

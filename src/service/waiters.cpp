@@ -1,10 +1,15 @@
 #include "waiters.hpp"
 
 #include "api_broker/limits.hpp"
+#include "api_broker/thread_name.hpp"
 
 namespace api_broker::service {
 
-Waiters::Waiters(const view::LiveView& view) : view_(view), thread_([this] { run(); }) {}
+Waiters::Waiters(const view::LiveView& view)
+    : view_(view), thread_([this] {
+        name_this_thread("ab-waiters");
+        run();
+      }) {}
 
 Waiters::~Waiters() { stop(); }
 

@@ -8,6 +8,8 @@
 #include <thread>
 #include <utility>
 
+#include "api_broker/thread_name.hpp"
+
 namespace api_broker::view {
 namespace {
 
@@ -83,7 +85,10 @@ struct LiveView::Impl {
 
 LiveView::LiveView(StoreOpener open_store, LiveViewOptions options)
     : impl_(std::make_unique<Impl>(std::move(open_store), std::move(options))) {
-  impl_->follower = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->follower = std::thread([impl = impl_.get()] {
+    name_this_thread("ab-view");
+    impl->run();
+  });
 }
 
 LiveView::~LiveView() { stop(); }
