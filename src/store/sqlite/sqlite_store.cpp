@@ -12,6 +12,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <thread>
 
 #include "api_broker/events/codec.hpp"
@@ -84,10 +87,32 @@ std::string_view column_text(sqlite3_stmt* statement, int column) {
   return {text, static_cast<std::size_t>(sqlite3_column_bytes(statement, column))};
 }
 
+// Writers of one database file in this process (serve --process: the submitter and the
+// processor) take turns on a mutex before SQLite's write lock: the next one starts the moment
+// the last one commits, where SQLite's busy handler would have it sleep 1, 2, 5 ms ... and
+// retry. Writers in other processes still meet SQLite's lock and its busy handler.
+std::shared_ptr<std::mutex> writer_turn_of(const std::string& path) {
+  static std::mutex registry_mutex;
+  static std::map<std::pair<dev_t, ino_t>, std::weak_ptr<std::mutex>> registry;
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return std::make_shared<std::mutex>();
+  const std::lock_guard lock(registry_mutex);
+  std::weak_ptr<std::mutex>& entry = registry[{info.st_dev, info.st_ino}];
+  auto turn = entry.lock();
+  if (!turn) {
+    turn = std::make_shared<std::mutex>();
+    entry = turn;
+  }
+  return turn;
+}
+
 class SqliteStore final : public EventStore {
  public:
   SqliteStore(Database db, std::string path)
-      : db_(std::move(db)), path_(std::move(path)), watch_(path_) {}
+      : db_(std::move(db)),
+        path_(std::move(path)),
+        watch_(path_),
+        writer_turn_(writer_turn_of(path_)) {}
 
   Result<void> prepare_statements() {
     const std::pair<Statement*, const char*> statements[] = {
@@ -141,6 +166,7 @@ class SqliteStore final : public EventStore {
                                 events::class_name(event.event), limits::payload_bytes_max));
       }
     }
+    const std::lock_guard turn(*writer_turn_);
     if (auto begun = exec(begin_.get(), "begin"); !begun) return fail(std::move(begun).error());
     if (fence != nullptr) {  // in the write transaction: no lease can change hands meanwhile
       auto holder = read_lease(fence->lease);
@@ -416,6 +442,7 @@ class SqliteStore final : public EventStore {
   Database db_;
   std::string path_;
   NotifyFileWatch watch_;
+  std::shared_ptr<std::mutex> writer_turn_;  // shared by this process's writers of the file
   Statement insert_, get_, resolve_, read_after_, last_id_, begin_, commit_, rollback_;
   Statement lease_;  // read_lease(), prepared on first use
 };
