@@ -147,6 +147,16 @@ TEST_F(ConfigFile, AFullExampleConfigRunsServeWithTheProcessor) {
   EXPECT_EQ(serve.wait(10s), 0) << read_file(dir_.file("serve.err"));
 }
 
+// The example config the package installs (packaging/api-broker.toml, when this tree has
+// it) parses, every key an option of its command; its store path is overridden by a flag.
+TEST_F(ConfigFile, TheInstalledExampleConfigParses) {
+  const std::string example = std::string(API_BROKER_SOURCE_DIR) + "/packaging/api-broker.toml";
+  if (read_file(example).empty()) GTEST_SKIP() << "no " << example << " in this tree";
+  const auto inserted = api_broker({"--config", example, "--eventstore-db-path",
+                                    dir_.file("events.db"), "insert", "simple", "x"});
+  EXPECT_EQ(inserted.exit_code, 0) << inserted.err;
+}
+
 TEST_F(ConfigFile, ABadFileIsOneLineNamingTheFileTheLineAndTheKey) {
   struct Case {
     std::string text;
