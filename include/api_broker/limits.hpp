@@ -164,4 +164,7 @@ inline constexpr std::size_t metrics_targets_max = 256;
 // is counted under its target (older ones count under "(unknown)").
 inline constexpr std::size_t metrics_finished_remembered_max = 65536;
 
+// Largest --config file read (a TOML file of options is a few kilobytes).
+inline constexpr std::size_t config_file_bytes_max = std::size_t{1} * 1024 * 1024;
+
 }  // namespace api_broker::limits

@@ -12,6 +12,7 @@
 #include "api_broker/broker/checkpoint.hpp"
 #include "api_broker/events/codec.hpp"
 #include "api_broker/limits.hpp"
+#include "api_broker/log_fields.hpp"
 
 namespace api_broker::broker {
 namespace {
@@ -288,10 +289,25 @@ void ProcessorCore::fold_target(const Envelope& envelope, const events::Target& 
              target.removed ? std::string("removed") : target.url);
 }
 
-void ProcessorCore::fold(const Envelope& envelope) {
-  if (log_->should_log(spdlog::level::debug)) {
-    log_->debug("read {}", events::printable(events::envelope_to_line(envelope), 300));
+void ProcessorCore::log_read(const Envelope& envelope) {
+  // The fields a JSON log line carries, to follow one request's story: its id is the
+  // request's own, or the causation of the events about it (0: an event of no request).
+  std::vector<LogField> fields{{"event_id", static_cast<std::int64_t>(events::to_int(envelope.id))},
+                               {"class", std::string(events::class_name(envelope.event))}};
+  const EventId request =
+      std::holds_alternative<events::Request>(envelope.event) ? envelope.id : envelope.causation_id;
+  if (request != events::no_event) {
+    fields.push_back({"request_id", static_cast<std::int64_t>(events::to_int(request))});
   }
+  if (envelope.external_uuid) {
+    fields.push_back({"external_uuid", events::to_string(*envelope.external_uuid)});
+  }
+  const LogFields scope(std::move(fields));
+  log_->debug("read {}", events::printable(events::envelope_to_line(envelope), 300));
+}
+
+void ProcessorCore::fold(const Envelope& envelope) {
+  if (log_->should_log(spdlog::level::debug)) log_read(envelope);
   if (const auto* configuration = std::get_if<events::Configuration>(&envelope.event)) {
     fold_configuration(envelope, *configuration);
     return;

@@ -1,5 +1,7 @@
 #include "context.hpp"
 
+#include "config_file.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -48,8 +50,16 @@ StopWhenStdoutCloses::~StopWhenStdoutCloses() {
   thread_.join();
 }
 
+namespace {
+
+// Set by add_global_options: names where the config file set an option an error names.
+std::function<std::string(std::string)> config_origin;
+
+}  // namespace
+
 int report(const Error& error) {
-  fmt::print(stderr, "api-broker: {}\n", error.message);
+  fmt::print(stderr, "api-broker: {}\n",
+             config_origin ? config_origin(error.message) : error.message);
   switch (error.code) {
     case Errc::duplicate:
       return exit_duplicate;
@@ -124,6 +134,16 @@ void add_global_options(CLI::App& app, Context& context) {
                  "commits may be lost on power loss (never corrupted)")
       ->envname("EVENTSTORE_SYNC")
       ->capture_default_str();
+  app.add_option("--log-format", context.log_format,
+                 "Log lines as text, or as json: one object a line (time, level, logger, "
+                 "message, and at debug the event_id, class and request_id of each event read)")
+      ->envname("API_BROKER_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  add_config_option(app);
+  config_origin = [&app](std::string message) {
+    return with_run_config_origin(app, std::move(message));
+  };
 }
 
 }  // namespace api_broker::cli

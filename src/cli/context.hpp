@@ -33,6 +33,7 @@ struct Context {
   std::string driver;     // --eventstore-driver; empty: from the URL's scheme, else sqlite
   std::string log_level;  // empty: no logging decorator
   std::string sync = "full";
+  std::string log_format = "text";  // --log-format: text or json (log_format.hpp)
   // Set by the chosen subcommand's callback; main() runs it after parsing.
   std::function<int()> run;
 

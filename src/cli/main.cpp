@@ -14,7 +14,9 @@
 
 #include "api_broker/events/codec.hpp"
 #include "api_broker/store/mongo_store.hpp"
+#include "config_file.hpp"
 #include "context.hpp"
+#include "log_format.hpp"
 
 namespace {
 
@@ -94,12 +96,14 @@ int main(int argc, char** argv) {
                  api_broker::events::printable(left.front()));
       return exit_usage;
     }
-    std::string message = e.what();
+    // A value from the config file: say where it is.
+    std::string message = with_config_origin(app, e.what());
     std::replace(message.begin(), message.end(), '\n', ' ');
     fmt::print(stderr, "api-broker: {} (run with --help for more information)\n", message);
     return exit_usage;
   }
   if (!context.run) return exit_usage;
+  if (auto format = use_log_format(context.log_format); !format) return report(format.error());
   try {
     return context.run();
   } catch (const std::exception& e) {  // a dependency threw: still one line, never an abort

@@ -125,6 +125,8 @@ class ProcessorCore {
   };
 
   void fold(const events::Envelope& envelope);
+  // The debug line of an event read, with its ids as log fields (LogFields).
+  void log_read(const events::Envelope& envelope);
   // Folds events of the batch being read from `next` on, unless a round pauses it.
   void fold_batch(std::size_t next);
   // A request-cancelled or request-retried for a request that is not active.
