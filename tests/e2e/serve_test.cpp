@@ -243,6 +243,27 @@ TEST_F(ServeTest, TheEventStreamResumesAfterLastEventId) {
   EXPECT_NE(from_start.out.find("id: " + std::to_string(a) + "\n"), std::string::npos);
 }
 
+TEST_F(ServeTest, ListsNewestFirstPageByPage) {
+  ASSERT_TRUE(start_serve({}));
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(submit(R"({"body":"n"})"));
+  std::vector<std::uint64_t> seen;
+  std::string path = "/v1/requests?order=newest&limit=2";
+  for (int page = 0; page < 10; ++page) {
+    const Answer answer = http("GET", path, {}, {}, read_token);
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    const json parsed = answer.parsed();
+    for (const auto& item : parsed["items"]) seen.push_back(item["id"].get<std::uint64_t>());
+    if (parsed["next_after"].is_null()) break;
+    path = "/v1/requests?order=newest&limit=2&after=" +
+           std::to_string(parsed["next_after"].get<std::uint64_t>());
+  }
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>(ids.rbegin(), ids.rend())));
+  const Answer bad = http("GET", "/v1/requests?order=sideways", {}, {}, read_token);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(bad.parsed()["error"]["code"], "invalid_request");
+}
+
 TEST_F(ServeTest, TokensAreRequiredAndReadOnlyOnesMayOnlyRead) {
   ASSERT_TRUE(start_serve({}));
   EXPECT_EQ(http("GET", "/v1/requests", {}, {}, "").status, 401);
