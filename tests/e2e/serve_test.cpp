@@ -264,6 +264,23 @@ TEST_F(ServeTest, ListsNewestFirstPageByPage) {
   EXPECT_EQ(bad.parsed()["error"]["code"], "invalid_request");
 }
 
+// The default --api-url (http://localhost:8080) is serve's default --listen: the processor
+// would call the service itself. Refused at start, in one line, before listening.
+TEST_F(ServeTest, RefusesAProcessorThatWouldCallTheServiceItself) {
+  for (const auto& flags : std::vector<std::vector<std::string>>{
+           {"serve", "--api-token", token, "--process"},
+           {"serve", "--api-token", token, "--listen", "127.0.0.1:18080", "--process", "--api-url",
+            "http://localhost:18080"}}) {
+    std::vector<std::string> args = broker.store_args;
+    args.insert(args.end(), flags.begin(), flags.end());
+    const Output out = api_broker(args, {}, std::chrono::seconds(30));
+    EXPECT_EQ(out.exit_code, 2) << out.err;
+    EXPECT_EQ(count_in(out.err, "\n"), 1U) << out.err;
+    EXPECT_NE(out.err.find("serve's own --listen"), std::string::npos) << out.err;
+    EXPECT_EQ(out.out.find("listening on"), std::string::npos) << out.out;
+  }
+}
+
 TEST_F(ServeTest, TokensAreRequiredAndReadOnlyOnesMayOnlyRead) {
   ASSERT_TRUE(start_serve({}));
   EXPECT_EQ(http("GET", "/v1/requests", {}, {}, "").status, 401);
