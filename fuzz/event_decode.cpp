@@ -1,6 +1,6 @@
-// Any bytes as the payload of any class: decode_payload never crashes and fails only with
-// Errc::invalid_input; an event it decodes encodes to a payload that decodes to the same event,
-// and its envelope prints as one line of valid JSON.
+// Any bytes as the payload of any class: decode_payload and decode_input_payload never crash
+// and fail only with Errc::invalid_input; an event decoded encodes to a payload that decodes to
+// the same event, and its envelope prints as one line of valid JSON.
 
 #include <fuzzer/FuzzedDataProvider.h>
 
@@ -22,7 +22,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       pick < names.size() ? std::string(names[pick]) : in.ConsumeRandomLengthString(40);
   const std::string payload = in.ConsumeRemainingBytesAsString();
 
+  // As input (`insert`): parse_strict_json's refusals too (a key twice, deep nesting), one
+  // line each; what it accepts, the plain decoder reads the same.
+  auto input = events::decode_input_payload(tag, payload);
+  if (!input) {
+    API_BROKER_ASSERT(input.error().code == Errc::invalid_input);
+    API_BROKER_ASSERT(!input.error().message.empty());
+    API_BROKER_ASSERT(input.error().message.find('\n') == std::string::npos);
+  }
   auto event = events::decode_payload(tag, payload);
+  if (input) {
+    API_BROKER_ASSERT(event.has_value());
+    API_BROKER_ASSERT(*event == *input);
+  }
   if (!event) {
     API_BROKER_ASSERT(event.error().code == Errc::invalid_input);
     API_BROKER_ASSERT(!event.error().message.empty());

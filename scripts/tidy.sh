@@ -25,7 +25,8 @@ fi
 files=()
 for layer in "${layers[@]}"; do
   # Left out: clang 14 with libstdc++ 12 cannot parse Boost 1.74's Asio coroutines (Asio
-  # enables co_await for clang only with the coroutines TS), used by the two servers' loops.
+  # enables co_await for clang only with the coroutines TS), used by the two servers' sessions.
+  # What they share (src/http/accept_loop.cpp: accepting, spawning) uses none, and is checked.
   [[ -d "src/$layer" ]] && mapfile -t -O "${#files[@]}" files < <(find "src/$layer" -name '*.cpp' \
     ! -path src/brittle_api/brittle_api.cpp ! -path src/service/server.cpp | sort)
 done

@@ -18,6 +18,10 @@ inline constexpr std::size_t append_batch_max = 4096;
 inline constexpr std::chrono::milliseconds store_retry_delay_max{2000};
 // Largest payload (JSON text) accepted for one event.
 inline constexpr std::size_t payload_bytes_max = std::size_t{4} * 1024 * 1024;
+// Arrays and objects in JSON given as input (an inserted payload, an HTTP request body) nest at
+// most this deep: nothing the broker takes needs more, and copying or printing a deeper value
+// would recurse that deep.
+inline constexpr std::size_t json_depth_max = 32;
 // Largest payload read back from a store. Above payload_bytes_max because a backend may print
 // the JSON it keeps longer than it was given (PostgreSQL's jsonb adds a space after every ':'
 // and ','), and a payload accepted on the way in must read back.

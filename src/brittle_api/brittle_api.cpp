@@ -23,6 +23,7 @@
 
 #include <fmt/core.h>
 
+#include "accept_loop.hpp"
 #include "api_broker/thread_name.hpp"
 #include "call_tally.hpp"
 #include "calls_log.hpp"
@@ -49,7 +50,6 @@ using detail::Request;
 using detail::Response;
 
 constexpr std::chrono::milliseconds log_flush_interval{100};
-constexpr std::chrono::milliseconds accept_retry_delay{100};
 // A client that does not take its response within this time is disconnected.
 constexpr std::chrono::seconds write_timeout{30};
 // A client that has not finished its TLS handshake within this time is disconnected.
@@ -69,21 +69,6 @@ std::int64_t unix_micros_now() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   return std::chrono::duration_cast<std::chrono::microseconds>(now).count();
 }
-
-// Completes a coroutine: reports an exception that ended it (none is expected).
-struct LogEnd {
-  const char* what;
-  void operator()(const std::exception_ptr& exception) const noexcept {
-    if (!exception) return;
-    try {
-      std::rethrow_exception(exception);
-    } catch (const std::exception& error) {
-      detail::log_line(fmt::format("{} ended: {}", what, error.what()));
-    } catch (...) {
-      detail::log_line(fmt::format("{} ended by an unknown exception", what));
-    }
-  }
-};
 
 // One accepted connection. Lives in its coroutine's frame and is registered with the server
 // so that stop() can close it.
@@ -131,8 +116,14 @@ class Server::Impl {
   }
 
   Result<void> launch() {
-    asio::co_spawn(loop_->io, accept_loop(), LogEnd{"accept loop"});
-    if (calls_log_) asio::co_spawn(loop_->io, flush_loop(), LogEnd{"log flush loop"});
+    loop_->accepting.emplace(loop_->acceptor, connections_max, detail::log_line,
+                             [this](tcp::socket socket) {
+                               asio::co_spawn(loop_->io, serve_connection(std::move(socket)),
+                                              loop_->accepting->on_connection_end());
+                             });
+    loop_->accepting->start();
+    if (calls_log_)
+      asio::co_spawn(loop_->io, flush_loop(), server::LogEnd{"log flush loop", detail::log_line});
     try {
       thread_ = std::thread([this] {
         name_this_thread("brittle-api");
@@ -177,6 +168,7 @@ class Server::Impl {
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
     asio::steady_timer flush_timer{io};
+    std::optional<server::AcceptLoop> accepting;  // from launch()
   };
 
   void run() noexcept {
@@ -195,40 +187,11 @@ class Server::Impl {
   // On the loop's thread: ends every coroutine, so that io_context::run() returns.
   void close_everything() {
     stopping_ = true;
+    if (loop_->accepting) loop_->accepting->stop();
     beast::error_code ignored;
     loop_->acceptor.close(ignored);
     loop_->flush_timer.cancel();
     for (Connection* connection : connections_) connection->close();
-  }
-
-  asio::awaitable<void> accept_loop() {
-    bool error_reported = false;
-    while (!stopping_) {
-      beast::error_code error;
-      tcp::socket socket =
-          co_await loop_->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
-      if (stopping_) co_return;
-      if (error) {
-        // Typically out of file descriptors: report once, retry soon, never spin.
-        if (!error_reported) detail::log_line(fmt::format("accept failed: {}", error.message()));
-        error_reported = true;
-        asio::steady_timer delay(loop_->io, accept_retry_delay);
-        co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, error));
-        continue;
-      }
-      error_reported = false;
-      if (sessions_ >= connections_max) {
-        socket.close(error);
-        continue;
-      }
-      socket.set_option(tcp::no_delay(true), error);
-      ++sessions_;
-      asio::co_spawn(loop_->io, serve_connection(std::move(socket)),
-                     [this](const std::exception_ptr& exception) {
-                       --sessions_;
-                       LogEnd{"connection"}(exception);
-                     });
-    }
   }
 
   asio::awaitable<void> flush_loop() {
@@ -460,7 +423,6 @@ class Server::Impl {
   std::optional<detail::CallsLog> calls_log_;  // flushed by stop() after the thread ends
   std::uint64_t epoch_max_ = 0;                // the largest Api-Broker-Lease-Epoch seen
   std::unordered_set<Connection*> connections_;
-  std::size_t sessions_ = 0;  // coroutines spawned for connections and not finished
   bool stopping_ = false;
 
   detail::CallTally tally_;  // its stats() may be read from any thread

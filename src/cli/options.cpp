@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <chrono>
 
 #include "api_broker/broker/destination.hpp"
@@ -467,6 +470,51 @@ void add_target_set_options(CLI::App& command, TargetArgs& args) {
       ->check(decimal());
   command.add_option("--on-timeout", args.on_timeout,
                      "keep (a late answer counts) or abandon (the call is closed)");
+}
+
+namespace {
+
+// A host as a listen address or a URL names it, without brackets, lower case.
+std::string plain_host(std::string_view host) {
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  std::string out(host);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool is_loopback(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
+}  // namespace
+
+Result<void> check_not_own_listener(const http::Url& api, std::string_view listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string_view::npos) return {};  // serve refuses it itself
+  std::uint16_t port = 0;
+  const auto port_text = listen.substr(colon + 1);
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+      port != api.port) {
+    return {};
+  }
+  const std::string listen_host = plain_host(listen.substr(0, colon));
+  const std::string api_host = plain_host(api.host);
+  const bool wildcard = listen_host.empty() || listen_host == "0.0.0.0" || listen_host == "::";
+  const bool same = wildcard ? is_loopback(api_host) || api_host == "0.0.0.0" || api_host == "::"
+                             : api_host == listen_host ||
+                                   (api_host == "localhost" &&
+                                    (listen_host == "127.0.0.1" || listen_host == "::1")) ||
+                                   (listen_host == "localhost" && (api_host == "127.0.0.1"));
+  if (!same) return {};
+  return fail(Errc::invalid_input,
+              fmt::format("--api-url reaches serve's own --listen {}: the processor would call "
+                          "this service itself; give the API's URL with --api-url (or API_URL)",
+                          events::printable(listen)));
 }
 
 Result<events::Target> to_target_event(const TargetArgs& args, events::Target current) {

@@ -92,4 +92,12 @@ void add_process_options(CLI::App& command, ProcessArgs& args);
 // The processor's options (log_level is the caller's: it makes the logger).
 Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args);
 
+// `serve --process`: Errc::invalid_input when the API URL reaches serve's own listen address
+// `listen` ("HOST:PORT" as --listen takes it), so that the processor would call the service
+// itself (the default --api-url, http://localhost:8080, is serve's default --listen). Same
+// port, and the same host, "localhost" counting as 127.0.0.1 and ::1, and a wildcard listen
+// host (empty, 0.0.0.0, ::) as any loopback host. No name resolution: another name of this
+// machine is not recognised. A listen port 0 (any free one) cannot be the URL's.
+Result<void> check_not_own_listener(const http::Url& api, std::string_view listen);
+
 }  // namespace api_broker::cli

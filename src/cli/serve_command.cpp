@@ -42,6 +42,9 @@ Result<service::ServiceOptions> to_service_options(const ServeArgs& args) {
   if (args.process) {
     auto processor = to_processor_options(args.processor);
     if (!processor) return fail(std::move(processor).error());
+    if (auto not_self = check_not_own_listener(processor->api, args.listen); !not_self) {
+      return fail(std::move(not_self).error());
+    }
     options.process = std::move(*processor);
   }
   return options;
@@ -85,8 +88,11 @@ void add_serve_command(CLI::App& app, Context& context) {
   command->add_option("--tls-cert", args->tls_cert, "PEM certificate chain: serve https")
       ->group(auth);
   command->add_option("--tls-key", args->tls_key, "PEM private key of --tls-cert")->group(auth);
-  command->add_flag("--process", args->process,
-                    "Also run the processor here (with the options below, as `process`)");
+  command->add_flag(
+      "--process", args->process,
+      "Also run the processor here (with the options below, as `process`); its --api-url "
+      "must not be serve's own --listen (the default of both is port 8080 on "
+      "loopback: give the API's URL)");
   add_process_options(*command, args->processor);
   // The processor's options under their own heading (--allow-url also checks submissions).
   for (CLI::Option* option : command->get_options()) {

@@ -9,10 +9,10 @@
 #include <ctime>
 #include <limits>
 #include <nlohmann/json.hpp>
-#include <set>
 #include <span>
 #include <vector>
 
+#include "api_broker/events/strict_json.hpp"
 #include "api_broker/limits.hpp"
 
 namespace api_broker::events {
@@ -465,29 +465,22 @@ Result<Event> decode(std::string_view class_tag, std::string_view payload, std::
     return fail(Errc::invalid_input,
                 fmt::format("{} payload is larger than {} bytes", class_tag, bytes_max));
   }
-  // Keys seen in each open object: a second one would silently replace the first.
-  std::vector<std::set<std::string>> open_objects;
-  std::string duplicate;
-  const json::parser_callback_t watch_keys = [&](int, json::parse_event_t event, json& parsed) {
-    if (!strict) return true;
-    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
-    if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
-    if (event == json::parse_event_t::key && !open_objects.empty()) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      if (!open_objects.back().insert(key).second && duplicate.empty()) duplicate = key;
+  json j;
+  if (strict) {
+    StrictJsonError refused;
+    auto parsed = parse_strict_json(payload, refused);
+    if (!parsed) {
+      return fail(Errc::invalid_input, fmt::format("{} payload {}", class_tag, refused.message));
     }
-    return true;
-  };
-  const json j = json::parse(payload, watch_keys, /*allow_exceptions=*/false);
-  if (j.is_discarded()) {
-    return fail(Errc::invalid_input, fmt::format("{} payload is not valid JSON", class_tag));
+    j = std::move(*parsed);
+  } else {
+    j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+      return fail(Errc::invalid_input, fmt::format("{} payload is not valid JSON", class_tag));
+    }
   }
   if (!j.is_object()) {
     return fail(Errc::invalid_input, fmt::format("{} payload is not a JSON object", class_tag));
-  }
-  if (!duplicate.empty()) {
-    return fail(Errc::invalid_input,
-                fmt::format("{} payload has the key '{}' twice", class_tag, printable(duplicate)));
   }
   if (strict) {
     const auto fields = class_fields(index);

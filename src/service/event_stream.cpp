@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "api_broker/events/codec.hpp"
@@ -22,20 +23,61 @@ std::string sse_event(const events::Envelope& envelope) {
                      events::class_name(envelope.event), events::envelope_to_json(envelope));
 }
 
-// One client's stream: its thread reads the log and fills `buffer_`; the server takes it.
-class Stream final : public BodyStream, public std::enable_shared_from_this<Stream> {
- public:
-  Stream(std::unique_ptr<store::EventStore> store, events::EventId after)
-      : store_(std::move(store)), after_(after) {}
+class Feed;
 
-  void start(std::function<void()> on_end) {
-    std::thread([self = shared_from_this(), on_end = std::move(on_end)] {
-      self->run();
+// What the server holds of a stream: the BodyStream over its Feed. The server's letting go of
+// it (the connection ended, or an answer that came too late for it) closes the feed, so that
+// its thread never outlives the client.
+class StreamBody final : public BodyStream {
+ public:
+  explicit StreamBody(std::shared_ptr<Feed> feed) : feed_(std::move(feed)) {}
+  ~StreamBody() override;
+  StreamBody(const StreamBody&) = delete;
+  StreamBody& operator=(const StreamBody&) = delete;
+  bool take(std::string& out) override;
+  void on_ready(std::function<void()> wake) override;
+  void close() override;
+
+ private:
+  std::shared_ptr<Feed> feed_;
+};
+
+// One client's stream: its thread reads the log and fills `buffer_`; the server takes it
+// through a StreamBody, whose end (the server let go of it) stops the thread.
+class Feed final : public std::enable_shared_from_this<Feed> {
+ public:
+  // `after` unset: from the end of the log as it is when the store is opened.
+  Feed(broker::StoreOpener open_store, std::optional<events::EventId> after)
+      : open_store_(std::move(open_store)),
+        after_(after.value_or(events::EventId{})),
+        from_end_(!after) {}
+
+  // Opens the store on the stream's own thread (a connection may take long to open: the
+  // server's thread must not wait for it), then answers: 200 and the stream, or the error of a
+  // store that cannot be opened (503 unavailable) without a stream. `on_end` runs on that
+  // thread when it is done either way.
+  void start(Respond respond, std::function<bool()> stopping, std::function<void()> on_end) {
+    std::thread([self = shared_from_this(), respond = std::move(respond),
+                 stopping = std::move(stopping), on_end = std::move(on_end)] {
+      auto opened = self->open();
+      if (opened && stopping()) {
+        opened = fail(Errc::unavailable, "the service is stopping");
+      }
+      if (!opened) {
+        respond(error_response(opened.error()));
+      } else {
+        Response response{.status = 200, .content_type = "text/event-stream"};
+        response.headers.emplace_back("Cache-Control", "no-cache");
+        response.headers.emplace_back("X-Accel-Buffering", "no");
+        response.stream = std::make_shared<StreamBody>(self);
+        respond(std::move(response));
+        self->run();
+      }
       on_end();
     }).detach();
   }
 
-  bool take(std::string& out) override {
+  bool take(std::string& out) {
     const std::lock_guard lock(mutex_);
     out += buffer_;
     buffer_.clear();
@@ -43,7 +85,7 @@ class Stream final : public BodyStream, public std::enable_shared_from_this<Stre
     return !ended_;
   }
 
-  void on_ready(std::function<void()> wake) override {
+  void on_ready(std::function<void()> wake) {
     bool now = false;
     {
       const std::lock_guard lock(mutex_);
@@ -53,7 +95,7 @@ class Stream final : public BodyStream, public std::enable_shared_from_this<Stre
     if (now) wake_();
   }
 
-  void close() override {
+  void close() {
     {
       const std::lock_guard lock(mutex_);
       wake_ = nullptr;
@@ -82,6 +124,19 @@ class Stream final : public BodyStream, public std::enable_shared_from_this<Stre
     const std::lock_guard lock(mutex_);
     ended_ = true;
     if (wake_) wake_();
+  }
+
+  // Opens the store and fixes the position to read after; the store's error if it cannot.
+  Result<void> open() {
+    auto store = open_store_();
+    if (!store) return fail(std::move(store).error());
+    if (from_end_) {
+      auto last = (*store)->last_id();
+      if (!last) return fail(std::move(last).error());
+      after_ = *last;
+    }
+    store_ = std::move(*store);
+    return {};
   }
 
   void run() {
@@ -128,8 +183,10 @@ class Stream final : public BodyStream, public std::enable_shared_from_this<Stre
     end();
   }
 
-  std::unique_ptr<store::EventStore> store_;
+  const broker::StoreOpener open_store_;
+  std::unique_ptr<store::EventStore> store_;  // opened by open(), on the stream's thread
   events::EventId after_;
+  const bool from_end_;
   StopSignal stop_;
   std::mutex mutex_;
   std::condition_variable drained_;
@@ -138,6 +195,11 @@ class Stream final : public BodyStream, public std::enable_shared_from_this<Stre
   bool ended_ = false;
   bool closed_ = false;
 };
+
+StreamBody::~StreamBody() { feed_->close(); }
+bool StreamBody::take(std::string& out) { return feed_->take(out); }
+void StreamBody::on_ready(std::function<void()> wake) { feed_->on_ready(std::move(wake)); }
+void StreamBody::close() { feed_->close(); }
 
 }  // namespace
 
@@ -170,27 +232,10 @@ void EventStreams::open(Request& request, const Respond& respond) {
                                        limits::service_event_streams_max)));
     return;
   }
-  auto store = open_store_();
-  if (store && !after) {
-    auto last = (*store)->last_id();
-    if (last) {
-      after = *last;
-    } else {
-      store = fail(std::move(last).error());
-    }
-  }
-  if (!store) {
-    shared_->open.fetch_sub(1);
-    respond(error_response(store.error()));
-    return;
-  }
-  auto stream = std::make_shared<Stream>(std::move(*store), *after);
-  stream->start([shared = shared_] { shared->open.fetch_sub(1); });
-  Response response{.status = 200, .content_type = "text/event-stream"};
-  response.headers.emplace_back("Cache-Control", "no-cache");
-  response.headers.emplace_back("X-Accel-Buffering", "no");
-  response.stream = std::move(stream);
-  respond(std::move(response));
+  auto feed = std::make_shared<Feed>(open_store_, after);
+  feed->start(
+      respond, [shared = shared_] { return shared->stopping.load(); },
+      [shared = shared_] { shared->open.fetch_sub(1); });
 }
 
 void EventStreams::stop() {

@@ -2,7 +2,9 @@
 // GET /v1/events: the log as Server-Sent Events ("id: N", "event: CLASS", "data: ENVELOPE
 // JSON"), from after ?after= or the Last-Event-ID header (a reconnecting client resumes where
 // it stopped), else from the end of the log. Each stream has its own thread and store
-// connection; at most limits::service_event_streams_max at once. It holds at most
+// connection, opened on that thread before the answer: a store that cannot be opened is a 503
+// (unavailable) like any other request's, with no stream. At most
+// limits::service_event_streams_max at once. It holds at most
 // limits::service_stream_buffer_bytes_max for its client: a client that stays that far behind
 // for limits::service_stream_stall is dropped, not buffered forever. An idle stream sends a
 // heartbeat comment every limits::service_stream_heartbeat.

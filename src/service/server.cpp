@@ -21,6 +21,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "accept_loop.hpp"
 #include "api_broker/thread_name.hpp"
 #include "error.hpp"
 #include "listen_address.hpp"
@@ -35,7 +36,6 @@ namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
 using net_stream = ::api_broker::http::detail::ServerStream;
 
-constexpr std::chrono::milliseconds accept_retry_delay{100};
 constexpr std::chrono::seconds write_timeout{30};
 constexpr std::chrono::seconds handshake_timeout{10};
 constexpr std::chrono::seconds drain_timeout{2};
@@ -44,20 +44,6 @@ constexpr std::size_t drain_bytes_max = std::size_t{16} * 1024 * 1024;
 void log_line(const std::string& line) {
   std::fprintf(stderr, "api-broker serve: %s\n", line.c_str());
 }
-
-struct LogEnd {
-  const char* what;
-  void operator()(const std::exception_ptr& exception) const noexcept {
-    if (!exception) return;
-    try {
-      std::rethrow_exception(exception);
-    } catch (const std::exception& error) {
-      log_line(fmt::format("{} ended: {}", what, error.what()));
-    } catch (...) {
-      log_line(fmt::format("{} ended by an unknown exception", what));
-    }
-  }
-};
 
 // The answer of one request, set by Respond from any thread; `wake` brings the connection's
 // coroutine back (cleared when the connection ends, so a late answer goes nowhere).
@@ -127,7 +113,12 @@ class Server::Impl {
   }
 
   Result<void> launch() {
-    asio::co_spawn(loop_->io, accept_loop(), LogEnd{"accept loop"});
+    loop_->accepting.emplace(loop_->acceptor, options_.connections_max, log_line,
+                             [this](tcp::socket socket) {
+                               asio::co_spawn(loop_->io, serve_connection(std::move(socket)),
+                                              loop_->accepting->on_connection_end());
+                             });
+    loop_->accepting->start();
     try {
       thread_ = std::thread([this] {
         name_this_thread("ab-http");
@@ -165,6 +156,7 @@ class Server::Impl {
     asio::io_context io{1};
     tcp::acceptor acceptor{io};
     asio::steady_timer grace{io};
+    std::optional<::api_broker::http::detail::AcceptLoop> accepting;  // from launch()
   };
 
   void run() noexcept {
@@ -184,6 +176,7 @@ class Server::Impl {
   // grace, whichever comes first.
   void begin_stop() {
     stopping_ = true;
+    if (loop_->accepting) loop_->accepting->stop();
     beast::error_code ignored;
     loop_->acceptor.close(ignored);
     for (Connection* connection : connections_) {
@@ -198,35 +191,6 @@ class Server::Impl {
 
   void connection_ended() {
     if (stopping_ && connections_.empty()) loop_->grace.cancel();
-  }
-
-  asio::awaitable<void> accept_loop() {
-    bool error_reported = false;
-    while (!stopping_) {
-      beast::error_code error;
-      tcp::socket socket =
-          co_await loop_->acceptor.async_accept(asio::redirect_error(asio::use_awaitable, error));
-      if (stopping_) co_return;
-      if (error) {
-        if (!error_reported) log_line(fmt::format("accept failed: {}", error.message()));
-        error_reported = true;
-        asio::steady_timer delay(loop_->io, accept_retry_delay);
-        co_await delay.async_wait(asio::redirect_error(asio::use_awaitable, error));
-        continue;
-      }
-      error_reported = false;
-      if (sessions_ >= options_.connections_max) {
-        socket.close(error);
-        continue;
-      }
-      socket.set_option(tcp::no_delay(true), error);
-      ++sessions_;
-      asio::co_spawn(loop_->io, serve_connection(std::move(socket)),
-                     [this](const std::exception_ptr& exception) {
-                       --sessions_;
-                       LogEnd{"connection"}(exception);
-                     });
-    }
   }
 
   asio::awaitable<void> serve_connection(tcp::socket socket) {
@@ -444,7 +408,6 @@ class Server::Impl {
   const Handler handler_;
   tcp::endpoint endpoint_;
   std::unordered_set<Connection*> connections_;
-  std::size_t sessions_ = 0;
   bool stopping_ = false;
   bool closed_all_ = false;
 

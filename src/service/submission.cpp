@@ -4,9 +4,9 @@
 #include <openssl/sha.h>
 
 #include <nlohmann/json.hpp>
-#include <set>
 
 #include "api_broker/events/codec.hpp"
+#include "api_broker/events/strict_json.hpp"
 #include "api_broker/limits.hpp"
 
 namespace api_broker::service {
@@ -25,41 +25,13 @@ bool is_api_field(std::string_view key) {
   return false;
 }
 
-// Arrays and objects nested deeper than this are refused: nothing the API takes needs more.
-constexpr int json_depth_max = 32;
-
-// Parses `text`, refusing a key that stands twice in an object (JSON would keep the last).
+// Parses `text` as input JSON: no key twice in an object, no deeper than limits::json_depth_max.
 std::optional<json> parse_strict(std::string_view text, ParseError& error) {
-  std::vector<std::set<std::string>> open_objects;
-  std::string duplicate;
-  bool too_deep = false;  // copying or printing a deeper value would recurse that deep
-  const json::parser_callback_t watch_keys = [&](int depth, json::parse_event_t event,
-                                                 json& parsed) {
-    if (depth > json_depth_max) too_deep = true;
-    if (event == json::parse_event_t::object_start) open_objects.emplace_back();
-    if (event == json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
-    if (event == json::parse_event_t::key && !open_objects.empty()) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      if (!open_objects.back().insert(key).second && duplicate.empty()) duplicate = key;
-    }
-    return true;
-  };
-  json parsed = json::parse(text, watch_keys, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) {
-    error = {.json_error = true, .error = {Errc::invalid_input, "the body is not valid JSON"}};
-    return std::nullopt;
-  }
-  if (too_deep) {
-    error = {.json_error = false,
-             .error = {Errc::invalid_input,
-                       fmt::format("the body nests deeper than {} levels", json_depth_max)}};
-    return std::nullopt;
-  }
-  if (!duplicate.empty()) {
-    error = {.json_error = false,
-             .error = {Errc::invalid_input,
-                       fmt::format("the key '{}' stands twice", events::printable(duplicate))}};
-    return std::nullopt;
+  events::StrictJsonError refused;
+  auto parsed = events::parse_strict_json(text, refused);
+  if (!parsed) {
+    error = {.json_error = refused.refusal == events::JsonRefusal::not_json,
+             .error = {Errc::invalid_input, fmt::format("the body {}", refused.message)}};
   }
   return parsed;
 }

@@ -69,6 +69,12 @@ std::optional<core::Phase> parse_state(std::string_view text) {
   return std::nullopt;
 }
 
+std::optional<view::ListOrder> parse_order(std::string_view text) {
+  if (text == "oldest") return view::ListOrder::oldest_first;
+  if (text == "newest") return view::ListOrder::newest_first;
+  return std::nullopt;
+}
+
 std::string summary_json(const view::RequestSummary& summary) {
   return "{" + summary_fields(summary) + "}";
 }

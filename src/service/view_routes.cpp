@@ -146,10 +146,11 @@ void get_request(const ViewContext& context, Request& request, const Respond& re
 void list_requests(const ViewContext& context, Request& request, const Respond& respond) {
   view::ListQuery query;
   for (const auto& [name, value] : request.query) {
-    if (name != "state" && name != "target" && name != "after" && name != "limit") {
+    if (name != "state" && name != "target" && name != "after" && name != "limit" &&
+        name != "order") {
       respond(error_response(
           400, code::invalid_request,
-          fmt::format("unknown parameter '{}' (the parameters: state, target, after, limit)",
+          fmt::format("unknown parameter '{}' (the parameters: state, target, after, limit, order)",
                       events::printable(name))));
       return;
     }
@@ -165,6 +166,16 @@ void list_requests(const ViewContext& context, Request& request, const Respond& 
     }
   }
   if (auto target = request.parameter("target")) query.target = std::string(*target);
+  if (auto order = request.parameter("order")) {
+    const auto parsed = parse_order(*order);
+    if (!parsed) {
+      respond(error_response(400, code::invalid_request,
+                             fmt::format("unknown order '{}' (the orders: oldest, newest)",
+                                         events::printable(*order))));
+      return;
+    }
+    query.order = *parsed;
+  }
   if (auto after = request.parameter("after")) {
     auto parsed = events::parse_event_id(*after);
     if (!parsed) {

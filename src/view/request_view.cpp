@@ -141,6 +141,14 @@ struct RequestView::Impl {
     return static_cast<std::uint32_t>(it - records.begin());
   }
 
+  // The position of the first request with an id >= `id` (records.size() if none).
+  [[nodiscard]] std::uint32_t first_at_or_after(events::EventId id) const {
+    const auto it =
+        std::lower_bound(records.begin(), records.end(), events::to_int(id),
+                         [](const Record& r, std::uint64_t value) { return r.id < value; });
+    return static_cast<std::uint32_t>(it - records.begin());
+  }
+
   std::uint32_t target_id(const std::string& name) {
     if (const auto it = target_ids.find(name); it != target_ids.end()) return it->second;
     const auto id = static_cast<std::uint32_t>(target_index.size());
@@ -394,42 +402,64 @@ ListPage RequestView::list(const ListQuery& query) const {
   ListPage page;
   const std::size_t limit = std::min(query.limit, limits::view_page_max);
   if (limit == 0) return page;
-  const std::uint32_t from = v.first_after(query.after);
-  // next(p): the first position >= p that matches the query, if any.
-  std::function<std::optional<std::uint32_t>(std::uint32_t)> next;
   const TargetIndex* target = nullptr;
   if (query.target) {
     const auto it = v.target_ids.find(*query.target);
     if (it == v.target_ids.end()) return page;
     target = &v.target_index[it->second];
   }
+  const bool newest_first = query.order == ListOrder::newest_first;
+  // step(p): the first position that matches the query from `p` on in the listing's order
+  // (>= p oldest first, <= p newest first), if any.
+  std::function<std::optional<std::uint32_t>(std::uint32_t)> step;
   if (target == nullptr && !query.phase) {
-    next = [&](std::uint32_t p) -> std::optional<std::uint32_t> {
+    step = [&](std::uint32_t p) -> std::optional<std::uint32_t> {
       if (p >= v.records.size()) return std::nullopt;
       return p;
     };
   } else if (target == nullptr) {
     const PositionSet& set = v.by_phase[index_of(*query.phase)];
-    next = [&](std::uint32_t p) { return set.next(p); };
+    step = [&](std::uint32_t p) { return newest_first ? set.previous(p) : set.next(p); };
   } else {
-    // Within the target: its places from the first at or after `p`.
-    next = [&, target](std::uint32_t p) -> std::optional<std::uint32_t> {
+    // Within the target: its places from the first at or after `p` (the last at or before).
+    step = [&, target](std::uint32_t p) -> std::optional<std::uint32_t> {
       const auto& positions = target->positions;
-      const auto slot = static_cast<std::uint32_t>(
+      auto slot = static_cast<std::uint32_t>(
           std::lower_bound(positions.begin(), positions.end(), p) - positions.begin());
+      if (newest_first) {
+        if (slot == positions.size() || positions[slot] != p) {
+          if (slot == 0) return std::nullopt;
+          --slot;  // the last place before p
+        }
+      }
       if (!query.phase) {
         if (slot >= positions.size()) return std::nullopt;
         return positions[slot];
       }
-      const auto found = target->by_phase[index_of(*query.phase)].next(slot);
+      const PositionSet& set = target->by_phase[index_of(*query.phase)];
+      const auto found = newest_first ? set.previous(slot) : set.next(slot);
       if (!found) return std::nullopt;
       return positions[*found];
     };
   }
-  std::optional<std::uint32_t> position = next(from);
+  // Where the page starts, and the position after `p` in the listing's order.
+  std::optional<std::uint32_t> position;
+  auto after = [&](std::uint32_t p) -> std::optional<std::uint32_t> {
+    if (!newest_first) return step(p + 1);
+    if (p == 0) return std::nullopt;
+    return step(p - 1);
+  };
+  if (!newest_first) {
+    position = step(v.first_after(query.after));
+  } else {
+    const std::uint32_t end = query.after == events::EventId{}
+                                  ? static_cast<std::uint32_t>(v.records.size())
+                                  : v.first_at_or_after(query.after);
+    position = end == 0 ? std::nullopt : step(end - 1);
+  }
   while (position && page.items.size() < limit) {
     page.items.push_back(v.summary(*position));
-    position = next(*position + 1);
+    position = after(*position);
   }
   if (position && !page.items.empty()) page.next_after = page.items.back().id;
   return page;

@@ -122,6 +122,10 @@ async function main() {
       await page.waitForSelector(`#requests tr[data-id="${id}"][data-state="failed"]`, { timeout: 30000 });
     }
     log("every request finished on the page");
+    const listed = await page.$$eval("#requests tbody tr", (rows) => rows.map((r) => Number(r.dataset.id)));
+    assert.deepEqual(listed, [...listed].sort((a, b) => b - a), "the list is newest first");
+    assert.equal(listed[0], Math.max(...ok, ...failed), "the newest request is at the top");
+    log("the list shows the newest first");
     await page.waitForFunction(() => document.getElementById("count-succeeded").textContent === "6" &&
                                       document.getElementById("count-failed").textContent === "2");
     await page.waitForSelector("#chart-throughput polyline.submitted");

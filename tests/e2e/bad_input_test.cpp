@@ -160,6 +160,8 @@ TEST_P(BadInput, MalformedPayloadsAreRefusedAndNothingIsStored) {
       {"request-succeeded", R"({"attempts":"two","attempt":0})"},
       {"configuration", R"({"retries":"many"})"},
       {"api-timeout", std::string(50000, '[') + std::string(50000, ']')},
+      {"api-timeout",
+       R"({"attempt":0,"x":)" + std::string(50000, '[') + std::string(50000, ']') + "}"},
       {"telepathy", "{}"},
       {"request", "not UTF-8: \xff\xfe"},
       {"simple", "\xc3\x28"},
@@ -168,6 +170,20 @@ TEST_P(BadInput, MalformedPayloadsAreRefusedAndNothingIsStored) {
     const auto out = cli({"insert", tag, payload});
     EXPECT_EQ(out.exit_code, 2) << tag << " " << payload.substr(0, 40) << ": " << out.err;
     EXPECT_EQ(count_in(out.err, "\n"), 1u) << out.err;
+  }
+  EXPECT_EQ(cli({"list"}).out, "");
+}
+
+TEST_P(BadInput, DeeplyNestedJsonIsAOneLineErrorAndNothingIsStored) {
+  const std::string deep = std::string(1000, '[') + std::string(1000, ']');
+  for (const auto& [tag, payload] : std::vector<std::pair<std::string, std::string>>{
+           {"api-timeout", R"({"attempt":0,"x":)" + deep + "}"},
+           {"configuration", R"({"retries":)" + deep + "}"},
+       }) {
+    const auto out = cli({"insert", tag, payload});
+    EXPECT_EQ(out.exit_code, 2) << tag << ": " << out.err;
+    EXPECT_EQ(count_in(out.err, "\n"), 1u) << out.err;
+    EXPECT_NE(out.err.find("nests deeper than 32 levels"), std::string::npos) << out.err;
   }
   EXPECT_EQ(cli({"list"}).out, "");
 }

@@ -243,6 +243,44 @@ TEST_F(ServeTest, TheEventStreamResumesAfterLastEventId) {
   EXPECT_NE(from_start.out.find("id: " + std::to_string(a) + "\n"), std::string::npos);
 }
 
+TEST_F(ServeTest, ListsNewestFirstPageByPage) {
+  ASSERT_TRUE(start_serve({}));
+  std::vector<std::uint64_t> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(submit(R"({"body":"n"})"));
+  std::vector<std::uint64_t> seen;
+  std::string path = "/v1/requests?order=newest&limit=2";
+  for (int page = 0; page < 10; ++page) {
+    const Answer answer = http("GET", path, {}, {}, read_token);
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    const json parsed = answer.parsed();
+    for (const auto& item : parsed["items"]) seen.push_back(item["id"].get<std::uint64_t>());
+    if (parsed["next_after"].is_null()) break;
+    path = "/v1/requests?order=newest&limit=2&after=" +
+           std::to_string(parsed["next_after"].get<std::uint64_t>());
+  }
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>(ids.rbegin(), ids.rend())));
+  const Answer bad = http("GET", "/v1/requests?order=sideways", {}, {}, read_token);
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(bad.parsed()["error"]["code"], "invalid_request");
+}
+
+// The default --api-url (http://localhost:8080) is serve's default --listen: the processor
+// would call the service itself. Refused at start, in one line, before listening.
+TEST_F(ServeTest, RefusesAProcessorThatWouldCallTheServiceItself) {
+  for (const auto& flags : std::vector<std::vector<std::string>>{
+           {"serve", "--api-token", token, "--process"},
+           {"serve", "--api-token", token, "--listen", "127.0.0.1:18080", "--process", "--api-url",
+            "http://localhost:18080"}}) {
+    std::vector<std::string> args = broker.store_args;
+    args.insert(args.end(), flags.begin(), flags.end());
+    const Output out = api_broker(args, {}, std::chrono::seconds(30));
+    EXPECT_EQ(out.exit_code, 2) << out.err;
+    EXPECT_EQ(count_in(out.err, "\n"), 1U) << out.err;
+    EXPECT_NE(out.err.find("serve's own --listen"), std::string::npos) << out.err;
+    EXPECT_EQ(out.out.find("listening on"), std::string::npos) << out.out;
+  }
+}
+
 TEST_F(ServeTest, TokensAreRequiredAndReadOnlyOnesMayOnlyRead) {
   ASSERT_TRUE(start_serve({}));
   EXPECT_EQ(http("GET", "/v1/requests", {}, {}, "").status, 401);

@@ -63,13 +63,19 @@ struct RequestDetail {
   friend bool operator==(const RequestDetail&, const RequestDetail&) = default;
 };
 
-// Requests with an id above `after`, ascending, at most `limit` (capped at
-// limits::view_page_max), of `phase` and `target` when given.
+// The order of a listing: by id, ascending (oldest first) or descending (newest first).
+enum class ListOrder : std::uint8_t { oldest_first, newest_first };
+
+// Requests after the cursor `after` in `order`, at most `limit` (capped at
+// limits::view_page_max), of `phase` and `target` when given. Oldest first: the ids above
+// `after`; newest first: the ids below `after`, or from the newest when `after` is 0. Either
+// way a page's next_after, given as `after`, is the page that follows.
 struct ListQuery {
   std::optional<core::Phase> phase{};
   std::optional<std::string> target{};  // "" = requests naming no target
   events::EventId after{};
   std::size_t limit = 100;
+  ListOrder order = ListOrder::oldest_first;
 };
 
 struct ListPage {

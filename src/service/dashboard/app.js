@@ -115,8 +115,9 @@ async function loadStats() {
 
 // --- the list (GET /v1/requests) -------------------------------------------------------------
 
+// Newest first: what just arrived is at the top; "More" pages back to older ones.
 function listQuery(after) {
-  const q = new URLSearchParams({ limit: "50" });
+  const q = new URLSearchParams({ limit: "50", order: "newest" });
   if (ui.state) q.set("state", ui.state);
   if (ui.target) q.set("target", ui.target);
   if (after) q.set("after", String(after));

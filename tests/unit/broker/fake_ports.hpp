@@ -58,6 +58,16 @@ class FakePorts final : public ProcessorPorts {
     log.insert(log.end(), out.begin(), out.end());
     return out;
   }
+  // Commits what was appended and hands it back to `core` (caught up), until nothing more is
+  // appended; returns the class names committed, in order.
+  std::vector<std::string> settle(ProcessorCore& core) {
+    std::vector<std::string> classes;
+    while (!appended.empty()) {
+      for (const auto& e : appended) classes.emplace_back(events::class_name(e.event));
+      core.on_events(commit(), true);
+    }
+    return classes;
+  }
   Envelope request() {
     log.push_back(
         Envelope{.id = EventId{++last}, .created = clock, .event = events::Request{"body"}});
@@ -98,11 +108,13 @@ inline std::shared_ptr<spdlog::logger> quiet() {
   return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_st>());
 }
 
-inline core::Policy policy(std::uint32_t retries) {
+// `retries` retries, 1 s per attempt, a constant `backoff` without jitter.
+inline core::Policy policy(std::uint32_t retries, Duration backoff = 0s) {
   core::Policy p;
   p.retries = retries;
   p.attempt_timeout = 1s;
-  p.backoff_initial = 0s;
+  p.backoff_initial = backoff;
+  p.backoff_multiplier = 1;
   p.backoff_jitter = 0;
   return p;
 }

@@ -6,87 +6,17 @@
 #include "api_broker/broker/target_gate.hpp"
 
 #include <gtest/gtest.h>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/null_sink.h>
 
 #include <string>
+#include <vector>
 
 #include "api_broker/broker/processor_core.hpp"
+#include "unit/broker/fake_ports.hpp"
 
 namespace api_broker::broker {
 namespace {
 
-using namespace std::chrono_literals;
-using events::Envelope;
-using events::EventId;
-
-const TimePoint t0{std::chrono::seconds(1'800'000'000)};
-
-class FakePorts final : public ProcessorPorts {
- public:
-  TimePoint now() override { return clock; }
-  void set_timer(EventId request, TimePoint at) override { timers[events::to_int(request)] = at; }
-  void cancel_timer(EventId request) override { timers.erase(events::to_int(request)); }
-  void set_target_timer(std::string_view target, TimePoint at) override {
-    target_timers[std::string(target)] = at;
-  }
-  std::uint64_t call_api(const ApiCall& call) override {
-    calls.push_back({events::to_int(call.request), call.attempt});
-    return calls.size();
-  }
-  void cancel_call(std::uint64_t call) override { cancelled.push_back(call); }
-  bool lease_held() override { return true; }
-  void append(std::vector<events::NewEvent> batch) override {
-    for (auto& e : batch) appended.push_back(std::move(e));
-  }
-  void set_checkpoint(std::string) override {}
-  void ack() override {}
-  void load(std::vector<EventId>) override {}
-
-  // Commits what was appended and reads it back, until nothing more is appended; returns the
-  // class names committed, in order.
-  std::vector<std::string> settle(ProcessorCore& core) {
-    std::vector<std::string> classes;
-    while (!appended.empty()) {
-      std::vector<Envelope> batch;
-      for (auto& e : appended) {
-        classes.emplace_back(events::class_name(e.event));
-        batch.push_back(Envelope{.id = EventId{++last},
-                                 .created = clock,
-                                 .causation_id = e.causation_id,
-                                 .event = std::move(e.event)});
-      }
-      appended.clear();
-      core.on_events(batch, true);
-    }
-    return classes;
-  }
-  Envelope request() {
-    return Envelope{.id = EventId{++last}, .created = clock, .event = events::Request{"body"}};
-  }
-
-  TimePoint clock = t0;
-  std::uint64_t last = 0;
-  std::map<std::uint64_t, TimePoint> timers;
-  std::map<std::string, TimePoint> target_timers;
-  std::vector<std::pair<std::uint64_t, std::uint32_t>> calls;
-  std::vector<std::uint64_t> cancelled;
-  std::vector<events::NewEvent> appended;
-};
-
-std::shared_ptr<spdlog::logger> quiet() {
-  return std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_st>());
-}
-
-core::Policy policy(std::uint32_t retries, Duration backoff = 0s) {
-  core::Policy p;
-  p.retries = retries;
-  p.attempt_timeout = 1s;
-  p.backoff_initial = backoff;
-  p.backoff_multiplier = 1;
-  p.backoff_jitter = 0;
-  return p;
-}
+using namespace test;
 
 ProcessorOptions with(core::TargetLimits limits) {
   ProcessorOptions options;

@@ -9,7 +9,10 @@
 #include <chrono>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "api_broker/http/url.hpp"
 
 namespace api_broker::cli {
 namespace {
@@ -275,6 +278,47 @@ TEST(ProcessOptions, AllowedUrlsAndTheDefaultContentType) {
   args.allow_urls = {};
   args.content_type_default = "a\nb";
   EXPECT_THAT(to_processor_options(args).error().message, HasSubstr("--content-type-default"));
+}
+
+// `serve --process` must not send the processor's calls to the service itself.
+TEST(CheckNotOwnListener, TheDefaultApiUrlIsServesOwnDefaultListenAddress) {
+  const ProcessArgs defaults;
+  const auto api = http::parse_url(defaults.api_url).value();
+  const auto refused = check_not_own_listener(api, "127.0.0.1:8080");
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, Errc::invalid_input);
+  EXPECT_THAT(refused.error().message, HasSubstr("--listen 127.0.0.1:8080"));
+  EXPECT_EQ(refused.error().message.find('\n'), std::string::npos);
+}
+
+TEST(CheckNotOwnListener, RefusesTheSameHostAndPortUnderEveryLoopbackSpelling) {
+  for (const auto& [url, listen] : std::vector<std::pair<std::string, std::string>>{
+           {"http://localhost:8080", "localhost:8080"},
+           {"http://127.0.0.1:8080/base", "127.0.0.1:8080"},
+           {"https://LOCALHOST:8443", "127.0.0.1:8443"},
+           {"http://[::1]:9000", "[::1]:9000"},
+           {"http://localhost:9000", "[::1]:9000"},
+           {"http://127.0.0.1:9000", ":9000"},
+           {"http://localhost:9000", "0.0.0.0:9000"},
+           {"http://[::1]:9000", "[::]:9000"},
+           {"http://10.1.2.3:80", "10.1.2.3:80"},
+           {"http://localhost", "127.0.0.1:80"}}) {
+    EXPECT_FALSE(check_not_own_listener(http::parse_url(url).value(), listen))
+        << url << " " << listen;
+  }
+}
+
+TEST(CheckNotOwnListener, AcceptsAnotherPortOrHostAndAnyFreePort) {
+  for (const auto& [url, listen] : std::vector<std::pair<std::string, std::string>>{
+           {"http://localhost:8080", "127.0.0.1:9090"},
+           {"http://localhost:8080", "127.0.0.1:0"},
+           {"http://127.0.0.2:8080", "127.0.0.1:8080"},
+           {"http://api.example:8080", "127.0.0.1:8080"},
+           {"http://10.1.2.3:8080", "10.1.2.4:8080"},
+           {"http://localhost:8080", "10.1.2.3:8080"}}) {
+    EXPECT_TRUE(check_not_own_listener(http::parse_url(url).value(), listen))
+        << url << " " << listen;
+  }
 }
 
 }  // namespace

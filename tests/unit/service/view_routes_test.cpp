@@ -26,5 +26,11 @@ TEST(StateName, RoundTripsEveryPhase) {
   EXPECT_FALSE(parse_state("done"));
 }
 
+TEST(ParseOrder, OldestAndNewestOnly) {
+  EXPECT_EQ(parse_order("oldest"), view::ListOrder::oldest_first);
+  EXPECT_EQ(parse_order("newest"), view::ListOrder::newest_first);
+  for (const char* bad : {"", "Newest", "desc", "newest "}) EXPECT_FALSE(parse_order(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace api_broker::service

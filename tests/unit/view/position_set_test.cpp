@@ -1,9 +1,10 @@
-// PositionSet against a std::set: the same members, the same next().
+// PositionSet against a std::set: the same members, the same next() and previous().
 
 #include "position_set.hpp"
 
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <random>
 #include <set>
 
@@ -16,10 +17,19 @@ std::optional<std::uint32_t> expected_next(const std::set<std::uint32_t>& set, s
   return *it;
 }
 
+std::optional<std::uint32_t> expected_previous(const std::set<std::uint32_t>& set,
+                                               std::uint32_t from) {
+  const auto it = set.upper_bound(from);
+  if (it == set.begin()) return std::nullopt;
+  return *std::prev(it);
+}
+
 TEST(PositionSet, EmptyHasNoNext) {
   const PositionSet set;
   EXPECT_FALSE(set.next(0));
   EXPECT_FALSE(set.next(1'000'000));
+  EXPECT_FALSE(set.previous(0));
+  EXPECT_FALSE(set.previous(1'000'000));
   EXPECT_FALSE(set.contains(5));
 }
 
@@ -39,6 +49,23 @@ TEST(PositionSet, NextAcrossWordsAndSummaries) {
   set.erase(7'000'000);  // never inserted: nothing happens
 }
 
+TEST(PositionSet, PreviousAcrossWordsAndSummaries) {
+  PositionSet set;
+  for (const std::uint32_t p : {0U, 63U, 64U, 4095U, 4096U, 300'000U}) set.insert(p);
+  EXPECT_EQ(set.previous(4'000'000), 300'000U);
+  EXPECT_EQ(set.previous(300'000), 300'000U);
+  EXPECT_EQ(set.previous(299'999), 4096U);
+  EXPECT_EQ(set.previous(4095), 4095U);
+  EXPECT_EQ(set.previous(4094), 64U);
+  EXPECT_EQ(set.previous(63), 63U);
+  EXPECT_EQ(set.previous(62), 0U);
+  set.erase(0);
+  EXPECT_FALSE(set.previous(62));
+  set.erase(63);
+  set.erase(64);
+  EXPECT_FALSE(set.previous(4094));
+}
+
 TEST(PositionSet, MatchesAStdSetUnderRandomChanges) {
   std::mt19937 random(12);
   PositionSet set;
@@ -55,6 +82,7 @@ TEST(PositionSet, MatchesAStdSetUnderRandomChanges) {
     }
     const std::uint32_t from = position(random);
     ASSERT_EQ(set.next(from), expected_next(model, from)) << "from " << from;
+    ASSERT_EQ(set.previous(from), expected_previous(model, from)) << "from " << from;
   }
   for (const std::uint32_t p : model) ASSERT_TRUE(set.contains(p));
 }

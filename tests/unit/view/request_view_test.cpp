@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstring>
 
 #include "api_broker/limits.hpp"
@@ -145,13 +147,19 @@ TEST(RequestView, LimitIsCapped) {
   EXPECT_NE(page.next_after, EventId{});
 }
 
-TEST(RequestView, FiltersByPhaseAndTarget) {
+// Five requests to targets a, b and none, in three phases.
+struct FiveRequests {
   ViewLog log;
-  const EventId a_ok = log.succeeded(0s, "a");
-  const EventId a_bad = log.failed(1s, "a");
-  const EventId b_bad = log.failed(2s, "b");
-  const EventId plain_bad = log.failed(3s);
-  const EventId a_wait = log.request(4s, "a");
+  EventId a_ok = log.succeeded(0s, "a");
+  EventId a_bad = log.failed(1s, "a");
+  EventId b_bad = log.failed(2s, "b");
+  EventId plain_bad = log.failed(3s);
+  EventId a_wait = log.request(4s, "a");
+};
+
+TEST(RequestView, FiltersByPhaseAndTarget) {
+  FiveRequests given;
+  auto& [log, a_ok, a_bad, b_bad, plain_bad, a_wait] = given;
   EXPECT_EQ(ids(log.view.list({.phase = Phase::failed})),
             (std::vector<EventId>{a_bad, b_bad, plain_bad}));
   EXPECT_EQ(ids(log.view.list({.phase = Phase::failed, .target = "a"})),
@@ -213,6 +221,82 @@ TEST(RequestView, IndexesFollowPhaseChanges) {
   EXPECT_TRUE(in(Phase::backing_off).empty());
   EXPECT_EQ(log.view.counts("t"), (Counts{.waiting = 1, .succeeded = 1}));
   EXPECT_EQ(log.view.counts().total(), 2U);
+}
+
+TEST(RequestView, ListsNewestFirstWithTheSameCursor) {
+  ViewLog log;
+  std::vector<EventId> all;
+  for (int i = 0; i < 7; ++i) all.push_back(log.succeeded(std::chrono::seconds(i)));
+  const auto newest = ListOrder::newest_first;
+  auto page = log.view.list({.limit = 3, .order = newest});
+  EXPECT_EQ(ids(page), (std::vector<EventId>{all[6], all[5], all[4]}));
+  EXPECT_EQ(page.next_after, all[4]);
+  page = log.view.list({.after = page.next_after, .limit = 3, .order = newest});
+  EXPECT_EQ(ids(page), (std::vector<EventId>{all[3], all[2], all[1]}));
+  page = log.view.list({.after = page.next_after, .limit = 3, .order = newest});
+  EXPECT_EQ(ids(page), (std::vector<EventId>{all[0]}));
+  EXPECT_EQ(page.next_after, EventId{});
+  // A page that ends exactly at the oldest one says there is no more.
+  page = log.view.list({.after = all[3], .limit = 3, .order = newest});
+  EXPECT_EQ(ids(page), (std::vector<EventId>{all[2], all[1], all[0]}));
+  EXPECT_EQ(page.next_after, EventId{});
+  // A cursor that is no request's id (an attempt's, or beyond the log) works too.
+  page = log.view.list({.after = EventId{events::to_int(all[1]) + 1}, .limit = 1, .order = newest});
+  EXPECT_EQ(ids(page), (std::vector<EventId>{all[1]}));
+  page = log.view.list({.after = EventId{1'000'000}, .limit = 1, .order = newest});
+  EXPECT_EQ(ids(page), (std::vector<EventId>{all[6]}));
+  EXPECT_TRUE(log.view.list({.after = all[0], .order = newest}).items.empty());
+}
+
+TEST(RequestView, FiltersByPhaseAndTargetNewestFirst) {
+  FiveRequests given;
+  auto& [log, a_ok, a_bad, b_bad, plain_bad, a_wait] = given;
+  const auto newest = ListOrder::newest_first;
+  EXPECT_EQ(ids(log.view.list({.phase = Phase::failed, .order = newest})),
+            (std::vector<EventId>{plain_bad, b_bad, a_bad}));
+  EXPECT_EQ(ids(log.view.list({.phase = Phase::failed, .target = "a", .order = newest})),
+            (std::vector<EventId>{a_bad}));
+  EXPECT_EQ(ids(log.view.list({.target = "a", .order = newest})),
+            (std::vector<EventId>{a_wait, a_bad, a_ok}));
+  EXPECT_EQ(ids(log.view.list({.target = "a", .after = a_wait, .order = newest})),
+            (std::vector<EventId>{a_bad, a_ok}));
+  EXPECT_EQ(ids(log.view.list({.target = "a", .after = b_bad, .order = newest})),
+            (std::vector<EventId>{a_bad, a_ok}));
+  EXPECT_EQ(
+      ids(log.view.list({.phase = Phase::failed, .target = "a", .after = a_bad, .order = newest})),
+      (std::vector<EventId>{}));
+  EXPECT_EQ(
+      ids(log.view.list({.phase = Phase::failed, .target = "a", .after = a_wait, .order = newest})),
+      (std::vector<EventId>{a_bad}));
+}
+
+TEST(RequestView, PagesByPhaseNewestFirstAcrossManyRequests) {
+  ViewLog log;
+  std::vector<EventId> failed, odd_failed;
+  for (int i = 0; i < 5000; ++i) {
+    if (i % 97 == 0 || i % 1000 == 999) {
+      failed.push_back(log.failed(0s, i % 2 == 0 ? "even" : "odd"));
+      if (i % 2 != 0) odd_failed.push_back(failed.back());
+    } else {
+      log.succeeded(0s, i % 2 == 0 ? "even" : "odd");
+    }
+  }
+  auto all_pages = [&](std::optional<std::string> target) {
+    std::vector<EventId> seen;
+    ListPage page;
+    do {
+      page = log.view.list({.phase = Phase::failed,
+                            .target = target,
+                            .after = page.next_after,
+                            .limit = 3,
+                            .order = ListOrder::newest_first});
+      for (const auto& s : page.items) seen.push_back(s.id);
+    } while (page.next_after != EventId{});
+    std::reverse(seen.begin(), seen.end());
+    return seen;
+  };
+  EXPECT_EQ(all_pages(std::nullopt), failed);
+  EXPECT_EQ(all_pages("odd"), odd_failed);
 }
 
 TEST(RequestView, FindsByExternalUuid) {
