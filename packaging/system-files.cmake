@@ -11,18 +11,17 @@ endif()
 set(API_BROKER_BINARY "${CMAKE_INSTALL_PREFIX}/${API_BROKER_BINDIR}/api-broker")
 set(API_BROKER_CONFIG_FILE "${etc}/api-broker/api-broker.toml")
 
-set(staged "${API_BROKER_STAGING_DIR}/system-files")
+# Staged per destination: cpack and an install into a prefix may run at once (the tests do).
+string(MD5 destination "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}")
+set(staged "${API_BROKER_STAGING_DIR}/system-files/${destination}")
 configure_file("${API_BROKER_SOURCE_DIR}/api-broker.service.in" "${staged}/api-broker.service"
                @ONLY)
 file(INSTALL "${staged}/api-broker.service"
      DESTINATION "${CMAKE_INSTALL_PREFIX}/${API_BROKER_SYSTEMD_UNIT_DIR}")
-list(APPEND CMAKE_INSTALL_MANIFEST_FILES
-     "${CMAKE_INSTALL_PREFIX}/${API_BROKER_SYSTEMD_UNIT_DIR}/api-broker.service")
 
 if(EXISTS "$ENV{DESTDIR}${API_BROKER_CONFIG_FILE}")
   message(STATUS "Kept: $ENV{DESTDIR}${API_BROKER_CONFIG_FILE} (already there)")
 else()
   file(INSTALL "${API_BROKER_SOURCE_DIR}/api-broker.toml" DESTINATION "${etc}/api-broker"
        FILE_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
-  list(APPEND CMAKE_INSTALL_MANIFEST_FILES "${API_BROKER_CONFIG_FILE}")
 endif()
