@@ -4,6 +4,9 @@
 # lists a command's subcommands under "Subcommands:" and its options two spaces in, as
 # "-h,--help" or "--listen TEXT"; a description's continuation lines are indented further.
 
+# A sanitizer build's binary runs here too: what it prints matters, not what it leaks at exit.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0}
+
 # cli_help BIN [COMMAND...]: the help of the program or of a (nested) command.
 cli_help() {
   local bin=$1
