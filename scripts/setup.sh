@@ -12,6 +12,7 @@ packages=(
   libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy graphviz
+  help2man dpkg-dev file  # the man page (from --help); the .deb (cpack: dpkg-shlibdeps, file)
   clang-14 libclang-rt-14-dev
   prometheus-cpp-dev prometheus chromium
   nodejs  # the browser test; its npm (nodesource's, or Debian's package npm) installs playwright-core

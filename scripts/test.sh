@@ -56,6 +56,8 @@ else
 fi
 export API_BROKER_MONGODB_URL
 step "tests"
+# tests/install/package_test.sh installs the .deb with dpkg -i (and removes it) when run as root.
+export API_BROKER_PACKAGE_TEST=1
 ctest --test-dir build --output-on-failure -j2 --timeout 600
 
 step "build (ASan + UBSan)"

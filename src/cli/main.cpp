@@ -17,6 +17,7 @@
 #include "config_file.hpp"
 #include "context.hpp"
 #include "log_format.hpp"
+#include "version.hpp"
 
 namespace {
 
@@ -82,11 +83,14 @@ int main(int argc, char** argv) {
   add_demo_command(app, context);
   add_serve_command(app, context);
   add_help_command(app, context);
+  add_version_command(app, context);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     // A word that names no command: say so, not that a command is missing.
