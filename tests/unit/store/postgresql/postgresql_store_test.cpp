@@ -100,7 +100,7 @@ TEST_F(PostgresqlStoreTest, OpenReportsAWrongPasswordWithoutShowingIt) {
   auto wrong =
       store::open_postgres_store(PostgresOptions{.url = base + ":Wrong-Battery-9" + where});
   if (wrong) GTEST_SKIP() << "this cluster does not check passwords (scripts/pg.sh's does)";
-  EXPECT_EQ(wrong.error().code, Errc::unavailable);
+  EXPECT_EQ(wrong.error().code, Errc::rejected);
   EXPECT_TRUE(one_line(wrong.error().message)) << wrong.error().message;
   EXPECT_NE(wrong.error().message.find("password authentication failed"), std::string::npos)
       << wrong.error().message;
