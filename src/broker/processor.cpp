@@ -22,6 +22,7 @@
 #include "api_broker/broker/processor_core.hpp"
 #include "api_broker/broker/resume_point.hpp"
 #include "api_broker/http/http_client.hpp"
+#include "api_broker/store/store_wait.hpp"
 #include "lease.hpp"
 #include "secrets.hpp"
 #include "store_worker.hpp"
@@ -236,18 +237,55 @@ StoreWorkerCallbacks posting_callbacks(asio::io_context& io, ProcessorCore& proc
   };
 }
 
-// Runs the loop until `stop` is raised or the worker gives up; reports the counters meanwhile.
+// Runs the loop until `stop` is raised (and the drain is over) or the worker gives up; reports
+// the counters meanwhile. A stop drains: no attempt starts, the calls in flight get up to
+// `drain_timeout` to answer and be recorded; a second stop (or a timeout of 0) stops at once.
 void run_loop(asio::io_context& io, ProcessorCore& processor, const StopSignal& stop,
-              spdlog::logger& log, const std::function<void(const ProcessorStats&)>& on_stats,
+              std::chrono::milliseconds drain_timeout, spdlog::logger& log,
+              const std::function<void(const ProcessorStats&)>& on_stats,
               std::chrono::milliseconds stats_interval) {
-  // Stop: raised from a signal handler; watched on the loop through its descriptor.
+  // Stop: raised from a signal handler; watched on the loop through its descriptor (an
+  // eventfd counting the requests). Once a drain starts, the count so far is read off (only
+  // this loop watches the descriptor meanwhile: stop_requested() stays true), so that the
+  // descriptor turns readable again at a second stop.
   asio::posix::stream_descriptor stop_watch(io, ::dup(stop.fd()));
-  stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
-                        [&](const boost::system::error_code&) {
-                          log.info("stopping");
-                          processor.shutdown();
-                          io.stop();
-                        });
+  asio::steady_timer drain_timer(io);
+  auto stop_now = [&](const char* why) {
+    log.info("{}", why);
+    processor.shutdown();
+    io.stop();
+  };
+  std::function<void()> watch_drain = [&] {
+    if (processor.drain_over()) {
+      io.stop();
+      return;
+    }
+    drain_timer.expires_after(std::chrono::milliseconds(20));
+    drain_timer.async_wait([&](const boost::system::error_code& error) {
+      if (!error) watch_drain();
+    });
+  };
+  stop_watch.async_wait(
+      asio::posix::stream_descriptor::wait_read, [&](const boost::system::error_code&) {
+        if (drain_timeout <= std::chrono::milliseconds::zero()) return stop_now("stopping");
+        std::uint64_t stops = 0;
+        [[maybe_unused]] const ssize_t got =
+            ::read(stop_watch.native_handle(), &stops, sizeof stops);
+        if (stops >= 2) {
+          return stop_now(
+              "second stop signal: stopping at once, calls in flight are left to the "
+              "next processor");
+        }
+        processor.drain(drain_timeout);
+        stop_watch.async_wait(asio::posix::stream_descriptor::wait_read,
+                              [&](const boost::system::error_code& error) {
+                                if (error) return;
+                                stop_now(
+                                    "second stop signal: stopping at once, calls in flight are "
+                                    "left to the next processor");
+                              });
+        watch_drain();
+      });
   asio::steady_timer stats_timer(io);
   std::function<void()> report_stats = [&] {
     stats_timer.expires_after(stats_interval);
@@ -301,7 +339,7 @@ Result<void> run_term(const StoreOpener& open_store, const ProcessorOptions& opt
                                                                  .lease_ttl = options.lease_ttl},
                                               posting_callbacks(io, processor, fatal, log));
   ports.attach(&processor, worker.get(), lease->epoch);
-  run_loop(io, processor, stop, *log, on_stats, stats_interval);
+  run_loop(io, processor, stop, options.drain_timeout, *log, on_stats, stats_interval);
   worker->stop();
   worker->join();
   if (fatal) return fail(*fatal);
@@ -321,8 +359,16 @@ Result<void> run_processor(const StoreOpener& open_store, const ProcessorOptions
                 fmt::format("response bytes max must be between 1 and {}, not {}",
                             limits::response_bytes_stored_max, options.response_bytes_stored_max));
   }
+  // A store that cannot be reached at the start (the worker rides out outages mid-run): wait
+  // for it, saying so now and then; a stop meanwhile ends the processor as a success. Without
+  // standby it never waits.
+  store::StoreWait store_wait(stop, [&log](const std::string& line) { log->warn("{}", line); });
   for (;;) {
     auto term = run_term(open_store, options, stop, log, on_stats, stats_interval);
+    if (!term && options.standby && store::StoreWait::waitable(term.error())) {
+      if (!store_wait.wait(term.error())) return {};
+      continue;
+    }
     // A processor whose lease was taken over has stopped acting; as a standby it waits to
     // take the lease again, with its state read afresh from the store.
     if (term || term.error().code != Errc::fenced || !options.standby || stop.stop_requested()) {

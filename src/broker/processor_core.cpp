@@ -228,6 +228,45 @@ void ProcessorCore::shutdown() {
   }
 }
 
+void ProcessorCore::drain(Duration timeout) {
+  if (drain_until_ || stopping_) return;
+  drain_until_ = ports_.now() + timeout;
+  log_->info("draining: {} calls in flight, up to {} s", calls_in_flight(),
+             std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
+}
+
+std::size_t ProcessorCore::calls_in_flight() const {
+  std::size_t calls = 0;
+  for (const auto& [id, active] : active_) {
+    calls += active.calls.size() + (active.held_back ? 1 : 0);
+    if (active.pending &&
+        active.pending->event_index == events::Event(events::ApiRequest{}).index()) {
+      ++calls;
+    }
+  }
+  return calls;
+}
+
+bool ProcessorCore::drain_over() {
+  if (!drain_until_) return false;
+  if (stopping_) return true;
+  // Something appended and not read back (an answer, a timeout, a terminal event), or a call
+  // still out: not over yet.
+  const bool busy = std::any_of(active_.begin(), active_.end(), [](const auto& entry) {
+    const Active& active = entry.second;
+    return !active.calls.empty() || active.held_back || active.pending || active.unread_answers > 0;
+  });
+  if (busy && ports_.now() < *drain_until_) return false;
+  if (busy) {
+    log_->warn("drain timed out: {} calls still in flight, left to the next processor",
+               calls_in_flight());
+  } else {
+    log_->info("drained: every call in flight answered and recorded");
+  }
+  shutdown();
+  return true;
+}
+
 void ProcessorCore::on_lease_renewed() {
   // on_lease_lost() drops every call held back: none goes out after the lease was lost.
   API_BROKER_ASSERT(!lease_lost_ || held_back_.empty());
@@ -490,7 +529,7 @@ void ProcessorCore::step(EventId id) {
         [&](const auto& a) {
           using A = std::decay_t<decltype(a)>;
           if constexpr (std::is_same_v<A, core::StartAttempt>) {
-            start_attempt(id, active, a.attempt);
+            if (!drain_until_) start_attempt(id, active, a.attempt);  // draining: none starts
           } else if constexpr (std::is_same_v<A, core::RecordTimeout>) {
             record_timeout(id, active, a.attempt);
           } else if constexpr (std::is_same_v<A, core::Finish>) {

@@ -10,6 +10,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <memory>
+
+#include "api_broker/store/store_wait.hpp"
 
 namespace api_broker::cli {
 
@@ -70,6 +73,22 @@ int report(const Error& error) {
     default:
       return exit_failure;
   }
+}
+
+Result<void> Context::follow(std::unique_ptr<store::EventStore> first, events::EventId after,
+                             const StopSignal& stop,
+                             const std::function<bool(const events::Envelope&)>& sink,
+                             const std::function<bool(const Error&)>& on_corrupt) const {
+  auto opened = std::make_shared<std::unique_ptr<store::EventStore>>(std::move(first));
+  auto opener = [this, opened]() -> Result<std::unique_ptr<store::EventStore>> {
+    if (*opened) return std::move(*opened);  // the store the command opened, handed over once
+    return open_store(store::Access::read);
+  };
+  return store::follow_reconnecting(opener, after, stop, sink, on_corrupt,
+                                    [](const std::string& line) {
+                                      fmt::print(stderr, "api-broker: {}\n", line);
+                                      std::fflush(stderr);
+                                    });
 }
 
 Result<std::unique_ptr<store::EventStore>> Context::open_store(store::Access access) const {

@@ -39,6 +39,14 @@ struct Context {
 
   // Opens the configured store for `access` (read: it must exist, and is opened read-only).
   [[nodiscard]] Result<std::unique_ptr<store::EventStore>> open_store(store::Access access) const;
+
+  // Follows the log after `after` as store::follow() does, on `first` (already open), and
+  // after a store restart on the store opened anew: the followers (list --follow, watch,
+  // watch-requests) say so on stderr, wait, and go on after the last event they printed.
+  Result<void> follow(std::unique_ptr<store::EventStore> first, events::EventId after,
+                      const StopSignal& stop,
+                      const std::function<bool(const events::Envelope&)>& sink,
+                      const std::function<bool(const Error&)>& on_corrupt) const;
 };
 
 // Prints "api-broker: <message>" to stderr and returns the exit code for the error.

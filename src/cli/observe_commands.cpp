@@ -176,8 +176,8 @@ int watch_requests(Context& context, const WatchArgs& args) {
   StopSignal stop;
   StopOnSignals on_signals(stop);
   StopWhenStdoutCloses on_closed_output(stop);
-  auto done = store::follow(
-      **store, after, stop,
+  auto done = context.follow(
+      std::move(*store), after, stop,
       [&](const events::Envelope& envelope) { return watcher.take(envelope); },
       [](const Error& error) {
         fmt::print(stderr, "api-broker: {}\n", error.message);

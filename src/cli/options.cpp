@@ -361,9 +361,16 @@ void add_process_options(CLI::App& command, ProcessArgs& args) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
       ->capture_default_str();
   add_target_limit_options(command, args);
+  command
+      .add_option("--drain-timeout", args.drain_timeout,
+                  "Seconds the calls in flight get to answer (and be recorded) after SIGTERM or "
+                  "SIGINT, while no new attempt starts; 0 stops at once. A second signal stops "
+                  "at once; calls still out are resumed by the next processor")
+      ->check(decimal())
+      ->capture_default_str();
   command.add_flag("--no-standby", args.no_standby,
                    "Exit (code 1) instead of waiting when another processor holds the lease, or "
-                   "takes it over from this one");
+                   "takes it over from this one, or when the store cannot be reached at the start");
   command
       .add_option(
           "--log-level", args.log_level,
@@ -414,6 +421,12 @@ Result<broker::ProcessorOptions> to_processor_options(const ProcessArgs& args) {
     return fail(Errc::invalid_input, "--lease-ttl must be between 0.3 and 3600 s");
   }
   options.lease_ttl = std::chrono::milliseconds(static_cast<long>(args.lease_ttl * 1000));
+  const double drain_max = to_seconds(broker::drain_timeout_max);
+  if (!(args.drain_timeout >= 0 && args.drain_timeout <= drain_max)) {
+    return fail(Errc::invalid_input,
+                fmt::format("--drain-timeout must be between 0 and {} s", drain_max));
+  }
+  options.drain_timeout = std::chrono::milliseconds(static_cast<long>(args.drain_timeout * 1000));
   options.standby = !args.no_standby;
   if (args.in_flight_max == 0) {
     return fail(Errc::invalid_input, "--in-flight-max must be at least 1");

@@ -81,6 +81,7 @@ struct ProcessArgs {
   std::string start_after;
   std::size_t response_bytes_stored_max = limits::response_bytes_stored_default;
   double lease_ttl = 3;
+  double drain_timeout = 30;  // seconds; 0 = stop at once
   bool no_standby = false;
   std::string log_level = "info";
   std::size_t in_flight_max = limits::requests_in_flight_max;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api_broker/service/service.hpp"
+#include "api_broker/store/store_wait.hpp"
 #include "context.hpp"
 #include "options.hpp"
 
@@ -110,14 +111,22 @@ void add_serve_command(CLI::App& app, Context& context) {
       auto level = store::parse_log_level(args->processor.log_level);
       if (!level) return report(level.error());
       options->log = make_logger("serve", *level);
-      auto service = service::Service::start(
-          *options, [&context] { return context.open_store(store::Access::write); });
+      StopSignal stop;
+      StopOnSignals on_signals(stop);
+      auto open = [&context] { return context.open_store(store::Access::write); };
+      // A store that cannot be reached yet is waited for (a stop meanwhile exits 0).
+      auto reachable = store::open_when_reachable(
+          open, stop, [log = options->log](const std::string& line) { log->warn("{}", line); });
+      if (!reachable) {
+        if (reachable.error().code == Errc::cancelled) return exit_ok;
+        return report(reachable.error());
+      }
+      (void)(*reachable)->close();
+      auto service = service::Service::start(*options, open);
       if (!service) return report(service.error());
       // One line that scripts and tests read: where it listens.
       fmt::print("listening on {}\n", (*service)->url());
       std::fflush(stdout);
-      StopSignal stop;
-      StopOnSignals on_signals(stop);
       auto done = (*service)->run_until(stop);
       if (!done) return report(done.error());
       return exit_ok;

@@ -131,8 +131,8 @@ void add_list(CLI::App& app, Context& context) {
         if (!done) return report(done.error());
         return corrupt_seen && !output_closed ? exit_failure : exit_ok;
       }
-      auto done = store::follow(
-          **store, *after, stop,
+      auto done = context.follow(
+          std::move(*store), *after, stop,
           [&](const events::Envelope& envelope) { return print(envelope, true); },
           [&](const Error& error) {
             fmt::print(stderr, "api-broker: {}\n", error.message);
@@ -184,8 +184,8 @@ void add_watch(CLI::App& app, Context& context) {
       StopOnSignals on_signals(stop);
       StopWhenStdoutCloses on_closed_output(stop);
       auto print_id = [](std::uint64_t id) { return print_line(std::to_string(id), true); };
-      auto done = store::follow(
-          **store, *after, stop,
+      auto done = context.follow(
+          std::move(*store), *after, stop,
           [&](const events::Envelope& envelope) { return print_id(events::to_int(envelope.id)); },
           [&](const Error& error) { return print_id(error.related_id); });
       if (!done) return report(done.error());

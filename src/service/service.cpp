@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 #include <spdlog/logger.h>
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -129,7 +132,7 @@ class Service::Impl {
     while (!stop.stop_requested() && !processor_done_.load()) {
       (void)stop.wait_for(std::chrono::milliseconds(200));
     }
-    stop_all();
+    stop_all(&stop);
     if (processor_error_) return fail(*processor_error_);
     return {};
   }
@@ -137,7 +140,9 @@ class Service::Impl {
   void stop() { stop_all(); }
 
  private:
-  void stop_all() {
+  // `signals`: the stop the service ran until; a second stop there stops a draining processor
+  // at once.
+  void stop_all(const StopSignal* signals = nullptr) {
     if (stopped_.exchange(true)) return;
     if (server_) server_->stop();
     if (streams_) streams_->stop();
@@ -145,6 +150,21 @@ class Service::Impl {
     if (submitter_) submitter_->stop();
     if (view_) view_->stop();
     processor_stop_.request_stop();
+    // The processor drains (ProcessorOptions::drain_timeout); a second signal cuts it short.
+    // `signals` is an eventfd counting the stops: the count so far is read off, so that it
+    // turns readable again at the next one.
+    if (signals != nullptr && processor_thread_.joinable()) {
+      std::uint64_t stops = 0;
+      [[maybe_unused]] const ssize_t got = ::read(signals->fd(), &stops, sizeof stops);
+      bool forwarded = false;
+      while (!forwarded && !processor_done_.load()) {
+        pollfd entry{signals->fd(), POLLIN, 0};
+        if (stops >= 2 || ::poll(&entry, 1, 20) > 0) {
+          processor_stop_.request_stop();
+          forwarded = true;
+        }
+      }
+    }
     if (processor_thread_.joinable()) processor_thread_.join();
   }
 

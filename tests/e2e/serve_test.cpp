@@ -2,6 +2,7 @@
 // Every wait is bounded.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <nlohmann/json.hpp>
 
@@ -364,6 +365,31 @@ TEST_F(ServeTest, BadInputIsA4xxAndNeverACrash) {
   // Still serving, and nothing was written.
   EXPECT_EQ(http("GET", "/healthz").status, 200);
   EXPECT_EQ(broker.cli({"list"}).out, "");
+}
+
+// Issue 14: SIGTERM drains serve's processor: the call in flight is answered and recorded
+// before it exits 0, and no new attempt starts meanwhile.
+TEST_F(ServeTest, SigtermDrainsTheProcessorsCallsInFlight) {
+  const std::string api = broker.start_api(
+      {"--api-min-latency", "1.5", "--api-max-latency", "1.5", "--api-failure-rate", "0"});
+  ASSERT_FALSE(api.empty());
+  ASSERT_TRUE(start_serve({"--process", "--api-url", api}))
+      << read_file(broker.dir.file("serve.err"));
+  const std::uint64_t id = submit(R"({"body":"slow"})");
+  ASSERT_NE(id, 0U);
+  bool sent = false;
+  for (int i = 0; i < 1500 && !sent; ++i) {
+    sent = count_in(broker.cli({"list"}).out, "api-request") > 0;
+    if (!sent) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(sent);
+  serve->signal(SIGTERM);
+  EXPECT_EQ(serve->wait(std::chrono::seconds(60)), 0) << read_file(broker.dir.file("serve.err"));
+  const std::string log = read_file(broker.dir.file("serve.err"));
+  EXPECT_NE(log.find("draining: 1 calls in flight"), std::string::npos) << log;
+  EXPECT_NE(log.find("drained"), std::string::npos) << log;
+  const Output verified = broker.cli({"verify", "--all-finished"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out;
 }
 
 }  // namespace

@@ -24,6 +24,10 @@
 //   - a request-cancelled ends the request through the state machine (its calls are cancelled,
 //     an attempt it decided before reading the cancel is not sent); one for a parked request is
 //     kept beside it and folded when it is loaded;
+//   - once drain() is called it starts no new attempt, but the calls in flight (and those whose
+//     api-request it appended) go on, and their answers, timeouts and the terminal events
+//     they imply are recorded; drain_over() says when nothing is left to record (or the
+//     drain's time is up), and the runner stops then;
 //   - a request-retried for a request it does not hold (dropped at its terminal event, or
 //     finished before the resume point) pauses the reading: the request is loaded, its round
 //     started with core::start_round() under the policy and targets in force at the
@@ -74,6 +78,15 @@ class ProcessorCore {
   void on_target_timer(std::string_view target);
   // Cancels every timer and call; decides nothing more.
   void shutdown();
+  // A stop was asked for: from now on no attempt starts; the calls in flight get until
+  // now + `timeout` to answer and be recorded. Logs how many there are.
+  void drain(Duration timeout);
+  // Draining, and nothing is left to record (every call answered, every append read back)
+  // or its time is up: logs how it ended and shuts down (once). The runner stops then.
+  [[nodiscard]] bool drain_over();
+  [[nodiscard]] bool draining() const { return drain_until_.has_value(); }
+  // Calls out (or held back for the lease, or whose api-request is not read back yet).
+  [[nodiscard]] std::size_t calls_in_flight() const;
   // The lease was renewed: the calls held back while it was not known to be held go out.
   void on_lease_renewed();
   // Another processor took the lease over: as shutdown(), and no call goes out any more.
@@ -180,8 +193,9 @@ class ProcessorCore {
   ProcessorStats stats_;
   bool stopping_ = false;
   bool lease_lost_ = false;
-  std::set<events::EventId> held_back_;  // requests with an Active::held_back attempt
-  TargetGate gate_;                      // per-target calls at once, rate and breaker
+  std::optional<TimePoint> drain_until_;  // set by drain()
+  std::set<events::EventId> held_back_;   // requests with an Active::held_back attempt
+  TargetGate gate_;                       // per-target calls at once, rate and breaker
   std::optional<TimePoint> unreachable_reported_at_;
   std::uint64_t unreachable_since_report_ = 0;
 };

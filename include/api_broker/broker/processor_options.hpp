@@ -19,6 +19,11 @@
 
 namespace api_broker::broker {
 
+// A stop signal lets the calls in flight answer for this long by default (--drain-timeout),
+// and at most for drain_timeout_max.
+inline constexpr std::chrono::milliseconds drain_timeout_default{30'000};
+inline constexpr std::chrono::milliseconds drain_timeout_max{3'600'000};
+
 struct ProcessorOptions {
   http::Url api;         // POST <api>/api for a plain request
   http::TlsOptions tls;  // trust and client certificate for https
@@ -33,6 +38,9 @@ struct ProcessorOptions {
   std::chrono::milliseconds lease_ttl{3000};  // a dead processor's lease expires after this
   std::string lease_name = "processor";
   bool standby = true;  // wait for the lease instead of exiting
+  // On a stop signal: how long the calls in flight get to answer (and their outcomes to be
+  // recorded) before the processor stops; 0 = stop at once. A second signal stops at once.
+  std::chrono::milliseconds drain_timeout{drain_timeout_default};
   // Requests in flight at most; newer ones wait, parked (an id and a policy each).
   std::size_t requests_in_flight_max = limits::requests_in_flight_max;
   core::TargetLimits default_target{};  // of requests that name no target (POST <api>/api)

@@ -527,6 +527,17 @@ bool numeric_list(const char* text) {
   return true;
 }
 
+// A connection the server refused for good (a wrong password, an unknown role or database,
+// pg_hba.conf): waiting for the server cannot help, unlike a server that is down or starting.
+bool refused_for_good(std::string_view why) {
+  for (const std::string_view sign :
+       {"authentication failed", "no password supplied", "does not exist", "pg_hba.conf",
+        "permission denied", "password is required"}) {
+    if (why.find(sign) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<EventStore>> open_postgres_store(const PostgresOptions& options) {
@@ -590,8 +601,9 @@ Result<std::unique_ptr<EventStore>> open_postgres_store(const PostgresOptions& o
       PQconnectdbParams(keywords.data(), values.data(), options.url.empty() ? 0 : 1));
   if (!connection) return fail(Errc::unavailable, "cannot connect to postgresql: out of memory");
   if (PQstatus(connection.get()) != CONNECTION_OK) {
-    return fail(Errc::unavailable, fmt::format("cannot connect to the postgresql event store: {}",
-                                               pg::one_line(PQerrorMessage(connection.get()))));
+    const std::string why = pg::one_line(PQerrorMessage(connection.get()));
+    return fail(refused_for_good(why) ? Errc::rejected : Errc::unavailable,
+                fmt::format("cannot connect to the postgresql event store: {}", why));
   }
   auto store = std::make_unique<PostgresStore>(std::move(connection), options.durable);
   if (auto ok = store->open_session(); !ok) return fail(std::move(ok).error());
