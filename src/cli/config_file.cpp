@@ -49,6 +49,7 @@ std::string joined(const std::vector<std::string>& table, const std::string& key
 bool set_by_environment(const CLI::Option& option) {
   const std::string name = option.get_envname();
   if (name.empty()) return false;
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read while parsing, before any thread starts
   const char* value = std::getenv(name.c_str());
   return value != nullptr && *value != '\0';
 }
@@ -129,6 +130,7 @@ std::string ConfigFile::origin_of(const std::string& message,
 }
 
 void add_config_option(CLI::App& app) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): read while parsing, before any thread starts
   const char* from_env = std::getenv(config_env);
   const bool env_set = from_env != nullptr && *from_env != '\0';
   // CLI11 reads the file before it looks at the environment: the variable is the default

@@ -74,7 +74,7 @@ class Reader {
     return rest.substr(0, rest.find_first_of("\r\n"));
   }
 
-  Error error(std::string_view what) const {
+  [[nodiscard]] Error error(std::string_view what) const {
     return Error{Errc::invalid_input, fmt::format("line {}: {}", line_, what)};
   }
 
