@@ -28,10 +28,11 @@ fail() {
   for f in "$dir"/*.log; do echo "--- $f" >&2; tail -n 30 "$f" >&2 || true; done
   exit 1
 }
-# The port a child says it listens on ("listening on 127.0.0.1:PORT" or a URL), within 20 s.
+# The port a child says it listens on ("listening on 127.0.0.1:PORT" or "listening on URL"; serve's
+# log may name the API's URL before it), within 20 s.
 port_of() {
   for _ in $(seq 200); do
-    if port=$(grep -oE '(listening on |https?://)127\.0\.0\.1:[0-9]+' "$1" | head -n1 | grep -oE '[0-9]+$'); then
+    if port=$(grep -oE 'listening on (https?://)?127\.0\.0\.1:[0-9]+' "$1" | head -n1 | grep -oE '[0-9]+$'); then
       echo "$port"
       return 0
     fi

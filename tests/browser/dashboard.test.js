@@ -33,7 +33,8 @@ function cli(args) {
 }
 
 // Starts a long-running child; resolves with the port it says it listens on (on stderr or
-// stdout: "listening on 127.0.0.1:PORT" or "http://127.0.0.1:PORT").
+// stdout: "listening on 127.0.0.1:PORT" or "listening on http://127.0.0.1:PORT"; serve's log
+// may name the API's URL before it).
 function start(name, args) {
   return new Promise((resolve, reject) => {
     const out = fs.openSync(path.join(dir, name + ".log"), "a");
@@ -44,7 +45,7 @@ function start(name, args) {
     const look = (chunk) => {
       fs.writeSync(out, chunk);
       seen += chunk.toString();
-      const m = /(?:listening on |https?:\/\/)127\.0\.0\.1:(\d+)/.exec(seen);
+      const m = /listening on (?:https?:\/\/)?127\.0\.0\.1:(\d+)/.exec(seen);
       if (m) { clearTimeout(timer); resolve(Number(m[1])); }
     };
     child.stdout.on("data", look);
