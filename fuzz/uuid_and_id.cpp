@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -43,10 +44,12 @@ void check_id_text(const std::string& text) {
   if (!id) {
     API_BROKER_ASSERT(id.error().code == Errc::invalid_input);
     API_BROKER_ASSERT(id.error().message.find('\n') == std::string::npos);
-    // Only digits that do not fit 64 bits may be refused.
+    // Only digits above 2^63-1 may be refused.
     if (digits) {
       const auto first = text.find_first_not_of('0');
-      API_BROKER_ASSERT(first != std::string::npos && text.size() - first >= 20);
+      API_BROKER_ASSERT(first != std::string::npos);
+      const std::string_view value = std::string_view(text).substr(first);
+      API_BROKER_ASSERT(value.size() > 19 || (value.size() == 19 && value > "9223372036854775807"));
     }
     return;
   }
@@ -69,9 +72,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string upper = text;
   for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   API_BROKER_ASSERT(*events::parse_uuid("{" + upper + "}") == uuid);
-  // Any 64-bit id prints as text that parses back to it.
+  // Any id up to 2^63-1 prints as text that parses back to it; a larger one is refused (the
+  // stores keep ids as signed 64-bit integers).
   const auto number = in.ConsumeIntegral<std::uint64_t>();
-  API_BROKER_ASSERT(events::to_int(*events::parse_event_id(std::to_string(number))) == number);
+  const auto parsed = events::parse_event_id(std::to_string(number));
+  if (number <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+    API_BROKER_ASSERT(parsed && events::to_int(*parsed) == number);
+  } else {
+    API_BROKER_ASSERT(!parsed);
+  }
 
   const std::string rest = in.ConsumeRemainingBytesAsString();
   check_uuid_text(rest);
